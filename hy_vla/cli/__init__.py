@@ -1,0 +1,1 @@
+"""The `hy-vla` command line: one entry point, one module per subcommand."""

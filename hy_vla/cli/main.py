@@ -1,0 +1,45 @@
+"""`hy-vla` entry point.
+
+Each subcommand lives in its own module exposing `add_arguments(parser)` and
+`run(args) -> int`. The table below is the single registry of subcommands; a
+module is imported only when its subcommand runs, so `hy-vla --help` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "quickstart": ("hy_vla.cli.quickstart", "build a tiny model, save it, reload it and predict a chunk"),
+    "presets": ("hy_vla.cli.presets", "list the named presets with their parameter counts"),
+}
+
+
+def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None]:
+    parser = argparse.ArgumentParser(prog="hy-vla", description="Hy-VLA vision-language-action robot learning stack.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    module = None
+    for name, (mod_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(mod_name)
+            module.add_arguments(p)
+    return parser, module
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, module = build_parser(argv)
+    args = parser.parse_args(argv)
+    if module is None:
+        parser.print_help()
+        return 0 if not argv else 2
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Flow-matching math, written once (see `flow_matching.py` for the time convention)."""

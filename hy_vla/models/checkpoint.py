@@ -1,0 +1,102 @@
+"""Saving and loading model directories: model.safetensors + config.json + norm_stats.json (+ tokenizer files).
+
+Writes are atomic at the directory level: everything is written and fsynced into a
+hidden temporary sibling, which is then renamed into place, so a crash never leaves a
+half-written checkpoint under the final name. Nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+
+from hy_vla.models.config import CONFIG_NAME, HyVLAConfig
+from hy_vla.models.tokenizer import load_tokenizer
+
+WEIGHTS_NAME = "model.safetensors"
+NORM_STATS_NAME = "norm_stats.json"
+EMPTY_NORM_STATS: dict[str, Any] = {"format": "hy-vla/norm-stats", "version": 1, "embodiments": {}}
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move a fully written directory `tmp` to `final`, replacing an existing one."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        final.rename(old)
+    tmp.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_model(model: Any, directory: Path) -> Path:
+    """Write `model` (a HyVLA) to `directory` atomically; returns the directory."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "model_type": model.config.model_type})
+    cfg = model.config
+    if cfg.tokenizer == "hf":  # the tokenizer travels inside the checkpoint from now on
+        model.tokenizer.save(tmp)
+        cfg = cfg.replace(tokenizer_path=None)
+    _write_text(tmp / CONFIG_NAME, cfg.to_json())
+    _write_text(tmp / NORM_STATS_NAME, json.dumps(model.norm_stats or EMPTY_NORM_STATS, indent=2, sort_keys=True))
+    replace_dir(tmp, directory)
+    return directory
+
+
+def read_norm_stats(directory: Path) -> dict[str, Any] | None:
+    """Read and validate norm_stats.json; refuse pickled stats files."""
+    path = directory / NORM_STATS_NAME
+    if not path.is_file():
+        pkl = [p.name for p in directory.glob("norm_stats*.pkl")]
+        if pkl:
+            raise ValueError(
+                f"{directory} has pickled normalization stats ({pkl[0]}) and no {NORM_STATS_NAME}: pickle can run "
+                "arbitrary code when loaded, so Hy-VLA never unpickles. Convert it once to JSON in a trusted session."
+            )
+        return None
+    from hy_vla.data.norm_stats import NormStats
+
+    return NormStats.load(path).to_dict()
+
+
+def load_model(cls: type, directory: Path, config: HyVLAConfig | None = None, strict: bool = True) -> Any:
+    directory = Path(directory)
+    if not (directory / WEIGHTS_NAME).is_file():
+        raise FileNotFoundError(f"no {WEIGHTS_NAME} in {directory}: not a Hy-VLA checkpoint directory")
+    config = config or HyVLAConfig.from_pretrained(directory)
+    tokenizer = None
+    if config.tokenizer == "hf":
+        has_files = (directory / "tokenizer_config.json").is_file() or (directory / "tokenizer.json").is_file()
+        tokenizer = load_tokenizer("hf", directory if has_files else config.tokenizer_path)
+    model = cls(config, tokenizer=tokenizer)
+    state = load_file(str(directory / WEIGHTS_NAME))
+    own = model.state_dict()
+    for name, tensor in state.items():
+        if name in own and own[name].shape != tensor.shape:
+            raise ValueError(
+                f"{directory / WEIGHTS_NAME}: parameter {name!r} has shape {tuple(tensor.shape)} but the config builds "
+                f"{tuple(own[name].shape)} (config.json and weights disagree)"
+            )
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if strict and (missing or unexpected):
+        raise ValueError(f"{directory / WEIGHTS_NAME}: missing parameters {missing[:5]}, unexpected {unexpected[:5]}")
+    model.norm_stats = read_norm_stats(directory)
+    return model

@@ -1,0 +1,141 @@
+"""`HyVLAConfig`: the architecture of one Hy-VLA model (and nothing about optimisation or data).
+
+It composes the per-module configs (vision, backbone, action expert, flow time
+sampling), declares the robot-facing interface (cameras, history K, horizon H,
+state/action widths) and round-trips through `config.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hy_vla.flow.flow_matching import FlowConfig
+from hy_vla.models.action_expert import ActionExpertConfig
+from hy_vla.models.backbone import BackboneConfig
+from hy_vla.models.vision import VisionConfig
+
+CONFIG_NAME = "config.json"
+
+
+@dataclass(frozen=True)
+class Feature:
+    """Shape of a robot-facing vector, as in the model card (`config.action_feature.shape[0]`)."""
+
+    shape: tuple[int, ...]
+
+
+@dataclass
+class HyVLAConfig:
+    model_type: str = "hy_vla"
+    camera_names: tuple[str, ...] = ("top_head", "hand_left", "hand_right")
+    history_frames: int = 6  # K frames per camera (current + K-1 past); > 1 turns the memory encoder on
+    history_stride: int = 1  # frames between two history frames
+    horizon: int = 20  # H actions per chunk
+    action_stride: int = 3  # control steps between two predicted actions (temporal downsampling)
+    max_state_dim: int = 32
+    max_action_dim: int = 32
+    state_dim: int = 20  # robot state width actually used (<= max_state_dim)
+    action_dim: int = 20  # robot action width actually used (<= max_action_dim)
+    num_inference_steps: int = 10  # Euler steps of the flow at inference
+    embodiment: str = "robotwin_dual_eef"
+    use_embodiment_prompt: bool = False  # prepend the embodiment prompt (Qwen-VLA) to the instruction
+    max_text_len: int = 64  # tokens
+    tokenizer: str = "byte"  # "byte" or "hf" (a transformers tokenizer saved in the checkpoint)
+    tokenizer_path: str | None = None  # where to load an "hf" tokenizer from before the first save
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    expert: ActionExpertConfig = field(default_factory=ActionExpertConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+
+    def __post_init__(self) -> None:
+        self.camera_names = tuple(self.camera_names)
+        if not self.camera_names:
+            raise ValueError("camera_names must name at least one camera")
+        if len(set(self.camera_names)) != len(self.camera_names):
+            raise ValueError(f"camera_names has duplicates: {self.camera_names}")
+        for name in ("history_frames", "history_stride", "horizon", "action_stride", "num_inference_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 1 <= self.state_dim <= self.max_state_dim:
+            raise ValueError(f"state_dim {self.state_dim} must be in [1, max_state_dim={self.max_state_dim}]")
+        if not 1 <= self.action_dim <= self.max_action_dim:
+            raise ValueError(f"action_dim {self.action_dim} must be in [1, max_action_dim={self.max_action_dim}]")
+        if self.tokenizer not in ("byte", "hf"):
+            raise ValueError(f"tokenizer must be 'byte' or 'hf', got {self.tokenizer!r}")
+
+    # -- the model card's names ---------------------------------------------------------------
+    @property
+    def image_size(self) -> int:
+        return self.vision.image_size
+
+    @property
+    def action_feature(self) -> Feature:
+        return Feature((self.action_dim,))
+
+    @property
+    def state_feature(self) -> Feature:
+        return Feature((self.state_dim,))
+
+    @property
+    def image_keys(self) -> tuple[str, ...]:
+        return tuple(f"observation.images.{c}" for c in self.camera_names)
+
+    # -- serialisation ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["camera_names"] = list(self.camera_names)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HyVLAConfig:
+        subs = {"vision": VisionConfig, "backbone": BackboneConfig, "expert": ActionExpertConfig, "flow": FlowConfig}
+        kwargs: dict[str, Any] = {}
+        for key, value in d.items():
+            if key in subs:
+                kwargs[key] = _build(subs[key], value, key)
+            else:
+                kwargs[key] = value
+        return _build(cls, kwargs, "config")
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> HyVLAConfig:
+        path = Path(directory) / CONFIG_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"no {CONFIG_NAME} in {directory}: not a Hy-VLA checkpoint directory")
+        try:
+            d = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON: {e}") from e
+        return cls.from_dict(d)
+
+    @classmethod
+    def from_preset(cls, name: str) -> HyVLAConfig:
+        from hy_vla.presets import model_config
+
+        return model_config(name)
+
+    def replace(self, **changes: Any) -> HyVLAConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    """Construct a config dataclass from a dict, rejecting unknown keys with a suggestion."""
+    if isinstance(values, cls):
+        return values
+    if not isinstance(values, dict):
+        raise ValueError(f"{where} must be a JSON object, got {type(values).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown field {key!r} in {where}{hint}")
+    return cls(**values)

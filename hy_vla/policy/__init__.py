@@ -1,0 +1,1 @@
+"""Policies seen from the outside: raw observation dict in, robot-unit actions out."""

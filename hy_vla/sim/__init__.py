@@ -1,0 +1,1 @@
+"""Simulator adapters (one interface), scripted experts, collection and evaluation."""

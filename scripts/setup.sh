@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install everything Hy-VLA needs into ./.venv on a fresh Debian machine (run as root for apt).
+#  - Debian packages: offscreen OpenGL for MuJoCo (EGL / OSMesa) and FFmpeg libraries for video decoding;
+#  - torch==2.13.0 FIRST (the CPU build), so that nothing later pulls a multi-GB CUDA build;
+#  - then the package with every extra: `pip install -e .[all]`.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES="libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libavcodec59 libavformat59 libavutil57 libswscale6 \
+libswresample4 libavdevice59 libavfilter8"
+PY=${PYTHON:-python3}
+
+if command -v apt-get >/dev/null 2>&1; then
+  missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+  if ! "$PY" -c "import venv, ensurepip" >/dev/null 2>&1; then missing="$missing python3-venv"; fi
+  if [ -n "$(echo $missing)" ]; then
+    if [ "$(id -u)" != 0 ]; then echo "setup: need root to apt-get install:$missing" >&2; exit 1; fi
+    echo "setup: apt-get install$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+fi
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=".venv/bin/python -m pip -q --disable-pip-version-check"
+.venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
+  || $PIP install torch==2.13.0
+if ! $PIP install -e ".[all]" >.venv/pip-install.log 2>&1; then
+  grep -v -E "^WARNING: Location .* is ignored" .venv/pip-install.log >&2
+  echo "setup: pip install failed (full log: .venv/pip-install.log)" >&2
+  exit 1
+fi
+.venv/bin/python -c "import hy_vla, torch; print(f'setup: hy-vla {hy_vla.__version__}, torch {torch.__version__} ready in .venv')"
