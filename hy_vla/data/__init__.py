@@ -1,0 +1,1 @@
+"""Datasets, sampling and per-embodiment normalization statistics."""
