@@ -15,6 +15,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "quickstart": ("hy_vla.cli.quickstart", "build a tiny model, save it, reload it and predict a chunk"),
     "presets": ("hy_vla.cli.presets", "list the named presets with their parameter counts"),
+    "collect": ("hy_vla.cli.collect", "collect scripted-expert demonstrations into a LeRobot v3 dataset"),
+    "eval": ("hy_vla.cli.eval", "evaluate a policy in simulation (success rate, Wilson CI, videos)"),
 }
 
 

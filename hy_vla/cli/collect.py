@@ -1,0 +1,64 @@
+"""`hy-vla collect`: scripted-expert demonstrations into a LeRobot v3 dataset (`hy_vla.sim.collect`).
+
+    hy-vla collect --env metaworld --tasks reach-v3,push-v3 --episodes 50 \\
+        --cameras corner2,gripperPOV --image-size 128 --out data/mw_reach_push --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from hy_vla.cli.eval import add_env_arguments, parse_list, print_tasks, resolve_tasks
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_env_arguments(parser)
+    parser.add_argument("--seed", type=int, default=0, help="attempt k of a task uses seed + k")
+    parser.add_argument("--keep-failures", action="store_true", help="keep failed episodes too (no retries)")
+    parser.add_argument("--max-attempts", type=int, default=None, help="attempts per task (default 3 x episodes + 10)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hy_vla.sim.collect import CollectConfig, collect
+
+    if args.list_tasks:
+        return print_tasks(args.env)
+    if not args.out:
+        raise SystemExit("error: --out is required")
+    try:
+        config = CollectConfig(
+            suite=args.env,
+            tasks=resolve_tasks(args.env, args.tasks),
+            out=args.out,
+            episodes=args.episodes,
+            cameras=parse_list(args.cameras),
+            image_size=args.image_size,
+            seed=args.seed,
+            workers=args.workers,
+            keep_failures=args.keep_failures,
+            max_attempts=args.max_attempts,
+            max_steps=args.max_steps,
+        )
+    except ValueError as e:  # unknown task / camera, bad numbers: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        summary = collect(config)
+    except (ValueError, FileExistsError) as e:  # unknown camera, existing --out, policy/env mismatch
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(
+        json.dumps(
+            {
+                "out": args.out,
+                "kept": summary["kept"],
+                "attempts": summary["attempts"],
+                "expert_success_rate": round(summary["expert_success_rate"], 3),
+                "shortfall": summary["shortfall"],
+                "wall_s": round(summary["wall_s"], 1),
+            }
+        )
+    )
+    return 1 if summary["shortfall"] else 0

@@ -1,0 +1,121 @@
+"""`hy-vla eval`: evaluate a policy on simulator tasks with the fixed protocol of `hy_vla.eval.runner`.
+
+hy-vla eval --env metaworld --tasks reach-v3,push-v3 --episodes 50 --out runs/eval --policy scripted --workers 2
+hy-vla eval --env metaworld --tasks all --checkpoint runs/train/ckpt --cameras corner2 --videos 2
+hy-vla eval --env metaworld --list-tasks
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def parse_list(text: str | None) -> tuple[str, ...] | None:
+    """Comma-separated names; None stays None (suite default) and "none" means an empty list."""
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return ()
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def resolve_tasks(suite: str, text: str | None) -> tuple[str, ...]:
+    """`--tasks` value: comma-separated names, or "all"; unknown names raise with suggestions."""
+    from hy_vla.sim.registry import check_task, list_tasks
+
+    if not text:
+        raise SystemExit("error: --tasks is required (comma-separated, or 'all'; see --list-tasks)")
+    if text.strip() == "all":
+        return tuple(list_tasks(suite))
+    tasks = parse_list(text) or ()
+    for task in tasks:
+        check_task(suite, task)
+    return tasks
+
+
+def add_env_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `eval` and `collect`."""
+    parser.add_argument("--env", default="metaworld", help="simulator suite (metaworld, aloha, pusht)")
+    parser.add_argument("--tasks", help="comma-separated task names, or 'all'")
+    parser.add_argument("--episodes", type=int, default=50, help="episodes per task")
+    parser.add_argument("--cameras", help="comma-separated cameras (default: the suite's; 'none' renders nothing)")
+    parser.add_argument("--image-size", type=int, default=None, help="side of every camera image in pixels")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (0: run in this process)")
+    parser.add_argument("--max-steps", type=int, default=None, help="episode cap (default: the suite's)")
+    parser.add_argument("--out", help="output folder")
+    parser.add_argument("--list-tasks", action="store_true", help="print the suite's tasks and exit")
+
+
+def print_tasks(suite: str) -> int:
+    from hy_vla.sim.registry import list_tasks, suite_module
+
+    instructions = getattr(suite_module(suite), "INSTRUCTIONS", {})
+    for task in list_tasks(suite):
+        print(f"{task:32s} {instructions.get(task, '')}")
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_env_arguments(parser)
+    parser.add_argument("--policy", default=None, choices=["scripted"], help="built-in policy (scripted expert)")
+    parser.add_argument("--checkpoint", default=None, help="evaluate a trained checkpoint folder")
+    parser.add_argument("--device", default="cpu", help="device for --checkpoint")
+    parser.add_argument("--base-seed", type=int, default=0, help="episode i uses seed base_seed + i")
+    parser.add_argument("--n-action-steps", type=int, default=None, help="actions executed per chunk (default: all)")
+    parser.add_argument("--videos", type=int, default=0, help="save videos of the first N episodes of each task")
+    parser.add_argument("--video-camera", default=None, help="camera for videos (default: the first camera)")
+    parser.add_argument(
+        "--placement",
+        choices=["worker", "parent"],
+        default="worker",
+        help="build the policy in each worker (default) or in this process with workers stepping envs",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from hy_vla.eval.factories import CheckpointFactory, ScriptedExpertFactory
+    from hy_vla.eval.runner import EvalConfig, Evaluator
+
+    if args.list_tasks:
+        return print_tasks(args.env)
+    if (args.policy is None) == (args.checkpoint is None):
+        raise SystemExit("error: give exactly one of --policy scripted or --checkpoint DIR")
+    if not args.out:
+        raise SystemExit("error: --out is required")
+    try:
+        tasks = resolve_tasks(args.env, args.tasks)
+        cameras = parse_list(args.cameras)
+        if args.policy == "scripted" and cameras is None:
+            cameras = ()  # the scripted experts are blind: render only for videos
+        config = EvalConfig(
+            suite=args.env,
+            tasks=tasks,
+            episodes=args.episodes,
+            base_seed=args.base_seed,
+            workers=args.workers,
+            placement=args.placement,
+            n_action_steps=args.n_action_steps,
+            cameras=cameras,
+            image_size=args.image_size,
+            max_steps=args.max_steps,
+            videos=args.videos,
+            video_camera=args.video_camera,
+            out=args.out,
+            extra={"policy": args.policy or "checkpoint", "checkpoint": args.checkpoint},
+        )
+    except ValueError as e:  # unknown task / camera, bad numbers: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    factory = ScriptedExpertFactory(args.env) if args.policy else CheckpointFactory(args.checkpoint, args.device)
+    try:
+        report = Evaluator(config, command=["hy-vla", *sys.argv[1:]]).run(factory)
+    except ValueError as e:  # unknown camera, policy/env mismatch (PolicyMismatchError)
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({"overall": report["overall"], "wall_s": round(report["wall_s"], 1), "out": args.out}))
+    for task, t in report["tasks"].items():
+        low, high = t["ci95"]
+        print(f"{task:32s} {t['success_rate']:6.1%}  [{low:.2f}, {high:.2f}]  mean length {t['mean_length']:.0f}")
+    return 0

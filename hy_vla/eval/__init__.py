@@ -1,0 +1,1 @@
+"""Evaluation protocol: seeded episodes, parallel workers, Wilson intervals, reports, videos, plots."""

@@ -1,0 +1,99 @@
+"""Evaluation report: per-task and overall statistics plus provenance, saved as JSON with a plot.
+
+Layout of ``report.json``::
+
+    {"overall": {"success_rate", "ci95", "episodes", "successes", "mean_length"},
+     "tasks": {task: {"success_rate", "ci95": [low, high], "mean_length", "n", "successes",
+                      "instruction", "episodes": [{"seed", "success", "length", ...}]}},
+     "config", "env", "seeds", "command", "versions", "wall_s", "episodes_per_s"}
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from hy_vla.eval.rollout import EpisodeResult
+from hy_vla.eval.stats import success_summary, wilson_interval
+
+VERSIONED_PACKAGES = ("hy-vla", "numpy", "torch", "mujoco", "metaworld", "gymnasium", "gym-aloha", "gym-pusht")
+
+
+def package_versions(names: tuple[str, ...] = VERSIONED_PACKAGES) -> dict[str, str | None]:
+    """Installed versions (None when absent), read from package metadata without importing anything."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _instruction(suite: str, task: str) -> str | None:
+    if suite == "metaworld":
+        from hy_vla.sim.metaworld.instructions import INSTRUCTIONS
+
+        return INSTRUCTIONS.get(task)
+    return None
+
+
+def build_report(
+    config: dict[str, Any],
+    env_recipe: Any,
+    results: list[EpisodeResult],
+    *,
+    command: list[str],
+    wall_s: float,
+) -> dict[str, Any]:
+    """Aggregate episode results (any order) into the report dict."""
+    tasks: dict[str, Any] = {}
+    for task in config["tasks"]:
+        eps = sorted((r for r in results if r.task == task), key=lambda r: r.episode)
+        summary = success_summary([r.success for r in eps], [r.length for r in eps])
+        tasks[task] = {
+            **summary,
+            "instruction": _instruction(config["suite"], task),
+            "episodes": [
+                {k: v for k, v in r.to_dict().items() if k != "task"} for r in eps
+            ],  # seed, success, length, ...
+        }
+    n = len(results)
+    k = sum(r.success for r in results)
+    rates = [t["success_rate"] for t in tasks.values()]
+    overall = {
+        "success_rate": sum(rates) / len(rates) if rates else 0.0,  # mean over tasks
+        "ci95": list(wilson_interval(k, n)),  # pooled over all episodes
+        "episodes": n,
+        "successes": int(k),
+        "mean_length": sum(r.length for r in results) / n if n else 0.0,
+    }
+    return {
+        "overall": overall,
+        "tasks": tasks,
+        "config": config,
+        "env": asdict(env_recipe),
+        "seeds": [config["base_seed"] + i for i in range(config["episodes"])],
+        "command": command,
+        "versions": package_versions(),
+        "wall_s": wall_s,
+        "episodes_per_s": n / wall_s if wall_s > 0 else None,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def write_outputs(out: str | Path, report: dict[str, Any]) -> None:
+    """Write ``report.json`` (atomically) and ``success.png``."""
+    from hy_vla.eval.plot import plot_success
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "report.json.part"
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(out / "report.json")
+    plot_success(report, out / "success.png")

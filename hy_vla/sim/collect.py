@@ -1,0 +1,259 @@
+"""Scripted-expert demonstrations written as a LeRobot v3 dataset (with ``norm_stats.json``).
+
+Protocol:
+
+- attempt ``k`` of a task starts from seed ``seed + k``; attempts run in worker
+  processes (or in this process with ``workers=0``) and come back as whole episodes;
+- episodes are decided and written in attempt order per task (a small reorder
+  buffer), so the same command gives the same dataset whatever the worker timing;
+- only successful episodes are kept unless ``keep_failures``; failed attempts are
+  retried with new seeds until ``episodes`` successes or ``max_attempts``;
+- the dataset appears at ``out`` only when `LeRobotV3Writer.finalize` succeeds:
+  an error or Ctrl-C leaves no half-written dataset.
+
+Frame ``t`` stores the observation the expert acted on and the action taken; the
+privileged simulator state is never stored. The instruction is the LeRobot task.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from hy_vla.eval.factories import ScriptedExpertFactory
+from hy_vla.eval.report import package_versions
+from hy_vla.eval.rollout import run_episode
+from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, close_worker, init_worker, worker_state
+from hy_vla.keys import ACTION, STATE, image_key
+
+NORM_MODES = {STATE: "mean_std", ACTION: "mean_std"}
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """One collection run (JSON-serializable; saved as ``collection.json`` next to the dataset)."""
+
+    suite: str
+    tasks: tuple[str, ...]
+    out: str
+    episodes: int = 50  # kept episodes per task
+    cameras: tuple[str, ...] | None = None  # None: the suite default
+    image_size: int | None = None
+    seed: int = 0
+    workers: int = 0
+    keep_failures: bool = False
+    max_attempts: int | None = None  # per task; None: 3 x episodes + 10
+    max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        from hy_vla.sim.registry import check_task
+
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        if self.cameras is not None:
+            object.__setattr__(self, "cameras", tuple(self.cameras))
+        if not self.tasks or len(set(self.tasks)) != len(self.tasks):
+            raise ValueError(f"need distinct task names, got {self.tasks}")
+        for task in self.tasks:
+            check_task(self.suite, task)
+        if self.episodes <= 0 or self.seed < 0 or self.workers < 0:
+            raise ValueError("episodes must be positive; seed and workers non-negative")
+        if self.cameras == ():
+            raise ValueError("a dataset needs at least one camera")
+        if self.max_attempts is not None and self.max_attempts < self.episodes:
+            raise ValueError(f"max_attempts ({self.max_attempts}) < episodes ({self.episodes})")
+
+    @property
+    def attempt_cap(self) -> int:
+        if self.keep_failures:
+            return self.episodes  # every attempt is kept
+        return self.max_attempts if self.max_attempts is not None else 3 * self.episodes + 10
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Episode:
+    """One expert attempt with its frames: images (T, H, W, 3) uint8, state/action (T, D) float32."""
+
+    task: str
+    attempt: int
+    seed: int
+    success: bool
+    instruction: str
+    frames: dict[str, np.ndarray]
+
+    @property
+    def length(self) -> int:
+        return len(self.frames[ACTION])
+
+
+def collect_attempt(job: Job) -> Episode:
+    """Run the expert once in this worker and return the whole episode (worker side)."""
+    state = worker_state()
+    env = state.env(job.task, video=False)
+    policy = state.policy(job.task)
+    cameras = state.setup.recipe.cameras or ()
+    images: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
+    states: list[np.ndarray] = []
+    actions: list[np.ndarray] = []
+
+    def record(obs: dict[str, Any], action: np.ndarray) -> None:
+        for cam in cameras:
+            images[cam].append(obs[image_key(cam)])
+        states.append(np.asarray(obs[STATE], dtype=np.float32))
+        actions.append(np.asarray(action, dtype=np.float32))
+
+    result = run_episode(env, policy, job.seed, task=job.task, episode=job.episode, hooks=[record])
+    frames = {image_key(c): np.stack(images[c]) for c in cameras}  # (T, H, W, 3) uint8
+    frames[STATE] = np.stack(states)  # (T, S)
+    frames[ACTION] = np.stack(actions)  # (T, A)
+    return Episode(job.task, job.episode, job.seed, result.success, env.spec.instruction, frames)
+
+
+def dataset_features(env: Any) -> dict[str, dict[str, Any]]:
+    """LeRobot feature specs for an adapter's cameras, state and action."""
+    spec = env.spec
+    h, w = spec.image_size
+    state_names = list(getattr(env, "state_names", None) or [f"s{i}" for i in range(spec.state_dim)])
+    action_names = list(getattr(env, "action_names", None) or [f"a{i}" for i in range(spec.action_dim)])
+    features: dict[str, dict[str, Any]] = {
+        image_key(c): {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"]}
+        for c in spec.cameras
+    }
+    features[STATE] = {"dtype": "float32", "shape": [spec.state_dim], "names": state_names}
+    features[ACTION] = {"dtype": "float32", "shape": [spec.action_dim], "names": action_names}
+    return features
+
+
+class _Scheduler:
+    """Decides which attempt to run next and which finished attempts to keep, in attempt order per task."""
+
+    def __init__(self, config: CollectConfig) -> None:
+        self.cfg = config
+        self.kept: dict[str, int] = defaultdict(int)
+        self.submitted: dict[str, int] = defaultdict(int)
+        self.decided: dict[str, int] = defaultdict(int)  # attempts resolved, in order
+        self.buffer: dict[str, dict[int, Episode]] = defaultdict(dict)
+        self.successes = self.attempts = 0
+
+    def _in_flight(self, task: str) -> int:
+        return self.submitted[task] - self.decided[task]
+
+    def next_jobs(self, limit: int) -> Iterator[Job]:
+        """Up to `limit` new attempts, earliest task first, never more than could still be kept."""
+        for task in self.cfg.tasks:
+            while limit > 0 and self.submitted[task] < self.cfg.attempt_cap:
+                if self.kept[task] + self._in_flight(task) >= self.cfg.episodes:
+                    break
+                k = self.submitted[task]
+                self.submitted[task] += 1
+                limit -= 1
+                yield Job(task, k, self.cfg.seed + k, video=False)
+
+    def finish(self, ep: Episode) -> list[Episode]:
+        """Record an attempt; return the episodes that can now be written, in order."""
+        self.attempts += 1
+        self.successes += ep.success
+        self.buffer[ep.task][ep.attempt] = ep
+        out = []
+        while self.decided[ep.task] in self.buffer[ep.task]:
+            nxt = self.buffer[ep.task].pop(self.decided[ep.task])
+            self.decided[ep.task] += 1
+            if (nxt.success or self.cfg.keep_failures) and self.kept[ep.task] < self.cfg.episodes:
+                self.kept[ep.task] += 1
+                out.append(nxt)
+        return out
+
+    def shortfall(self) -> dict[str, int]:
+        return {t: self.cfg.episodes - self.kept[t] for t in self.cfg.tasks if self.kept[t] < self.cfg.episodes}
+
+
+def collect(config: CollectConfig, *, progress: bool = True) -> dict[str, Any]:
+    """Collect the dataset at ``config.out``; returns the summary also saved as ``collection.json``."""
+    from hy_vla.data.lerobot.writer import LeRobotV3Writer
+
+    root = Path(config.out)
+    if root.exists():
+        raise FileExistsError(f"{root} already exists; refusing to overwrite a dataset (choose a new --out)")
+    recipe = EnvRecipe(config.suite, config.cameras, config.image_size, config.max_steps, privileged=True).resolve(
+        config.tasks[0], need_video=False
+    )
+    with recipe.make(config.tasks[0], recipe.cameras) as probe:
+        features, fps, embodiment = dataset_features(probe), probe.spec.fps, probe.spec.embodiment
+    setup = WorkerSetup(recipe, str(root), None, ScriptedExpertFactory(config.suite))
+    # finalize() also writes norm_stats.json (compute_norm_stats on state and action).
+    writer = LeRobotV3Writer.create(
+        root, fps=round(fps), features=features, robot_type=embodiment, embodiment=embodiment, norm_modes=NORM_MODES
+    )
+    sched = _Scheduler(config)
+    episodes_meta: list[dict[str, Any]] = []
+    total = config.episodes * len(config.tasks)
+    bar = tqdm(total=total, desc=f"collect {config.suite}", unit="ep", disable=not progress)
+    t0 = time.perf_counter()
+
+    def write(done: Episode) -> None:
+        for ep in sched.finish(done):
+            writer.add_episode(ep.frames, task=ep.instruction)
+            episodes_meta.append({"task": ep.task, "seed": ep.seed, "success": ep.success, "length": ep.length})
+            bar.update(1)
+        bar.set_postfix(expert_success=f"{sched.successes}/{sched.attempts}")
+
+    finalized = False
+    try:
+        if config.workers == 0:
+            init_worker(setup)
+            try:
+                while jobs := list(sched.next_jobs(1)):
+                    write(collect_attempt(jobs[0]))
+            finally:
+                close_worker()
+        else:
+            _collect_in_workers(setup, sched, config.workers, write)
+        if not episodes_meta:
+            raise RuntimeError(f"no episode kept after {sched.attempts} attempts: nothing to write")
+        writer.finalize()
+        finalized = True
+    finally:
+        bar.close()
+        if not finalized:
+            writer.abort()  # removes the hidden partial directory; nothing appears at root
+    summary = {
+        "config": config.to_dict(),
+        "env": asdict(recipe),
+        "episodes": episodes_meta,  # dataset episode_index order
+        "kept": len(episodes_meta),
+        "attempts": sched.attempts,
+        "expert_success_rate": sched.successes / max(1, sched.attempts),
+        "shortfall": sched.shortfall(),  # tasks that hit the attempt cap
+        "wall_s": time.perf_counter() - t0,
+        "versions": package_versions(),
+    }
+    (root / "collection.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _collect_in_workers(setup: WorkerSetup, sched: _Scheduler, n: int, write: Any) -> None:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # clean workers: no inherited GL contexts
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_worker, initargs=(setup,)) as pool:
+        running: set[Future] = set()
+        while True:
+            for job in sched.next_jobs(2 * n - len(running)):  # a little queue keeps workers busy
+                running.add(pool.submit(collect_attempt, job))
+            if not running:
+                return
+            finished, running = wait_futures(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                write(fut.result())

@@ -1,0 +1,32 @@
+"""Privileged observation keys: simulator state that only scripted experts may read.
+
+A scripted Meta-World expert needs object and goal positions that a learned
+policy must never see. Adapters put such values in the raw observation under
+keys starting with `PRIVILEGED_PREFIX`; the evaluator and the collector strip
+them before calling any policy that does not declare ``metadata["privileged"]``
+(only our scripted experts do), so a remote client or a checkpoint policy
+cannot receive them by accident. Datasets never store them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRIVILEGED_PREFIX = "_privileged."
+SIM_STATE = PRIVILEGED_PREFIX + "obs"  # the simulator's full observation vector
+
+
+def strip_privileged(obs: dict[str, Any]) -> dict[str, Any]:
+    """A shallow copy of `obs` without privileged keys."""
+    return {k: v for k, v in obs.items() if not k.startswith(PRIVILEGED_PREFIX)}
+
+
+def wants_privileged(policy: object) -> bool:
+    """True only for policies that declare they read privileged state (scripted experts)."""
+    metadata = getattr(policy, "metadata", None)
+    return isinstance(metadata, dict) and bool(metadata.get("privileged", False))
+
+
+def policy_view(policy: object, obs: dict[str, Any]) -> dict[str, Any]:
+    """The observation `policy` is allowed to see."""
+    return obs if wants_privileged(policy) else strip_privileged(obs)

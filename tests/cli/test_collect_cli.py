@@ -1,0 +1,38 @@
+"""`hy-vla collect` argument handling and a one-episode dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+pytest.importorskip("metaworld")
+
+from hy_vla.cli import collect as collect_cli  # noqa: E402
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    collect_cli.add_arguments(parser)
+    return collect_cli.run(parser.parse_args(argv))
+
+
+def test_unknown_camera_and_task(capsys, tmp_path):
+    assert run(["--tasks", "reach-v3", "--cameras", "cornr2", "--out", str(tmp_path / "a")]) == 2
+    assert "unknown Meta-World camera" in capsys.readouterr().err
+    assert run(["--tasks", "rech-v3", "--out", str(tmp_path / "b")]) == 2
+    assert "Did you mean: reach-v3" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_collect_one_episode(tmp_path, capsys):
+    pytest.importorskip("hy_vla.data.lerobot.writer", reason="LeRobot v3 writer not available yet")
+    out = tmp_path / "ds"
+    argv = ["--tasks", "reach-v3", "--episodes", "1", "--cameras", "corner2", "--image-size", "16", "--out", str(out)]
+    assert run(argv) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["kept"] == 1 and printed["shortfall"] == {}
+    assert (out / "meta/info.json").exists() and (out / "norm_stats.json").exists()
+    assert run(argv) == 2  # refuses to overwrite
+    assert "already exists" in capsys.readouterr().err
