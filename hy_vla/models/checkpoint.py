@@ -56,13 +56,14 @@ def save_model(model: Any, directory: Path) -> Path:
         model.tokenizer.save(tmp)
         cfg = cfg.replace(tokenizer_path=None)
     _write_text(tmp / CONFIG_NAME, cfg.to_json())
-    _write_text(tmp / NORM_STATS_NAME, json.dumps(model.norm_stats or EMPTY_NORM_STATS, indent=2, sort_keys=True))
+    stats = model.norm_stats.to_dict() if model.norm_stats is not None else EMPTY_NORM_STATS
+    _write_text(tmp / NORM_STATS_NAME, json.dumps(stats, indent=2, sort_keys=True))
     replace_dir(tmp, directory)
     return directory
 
 
-def read_norm_stats(directory: Path) -> dict[str, Any] | None:
-    """Read and validate norm_stats.json; refuse pickled stats files."""
+def read_norm_stats(directory: Path) -> Any:
+    """Read and validate norm_stats.json (-> NormStats, or None when absent); refuse pickled stats files."""
     path = directory / NORM_STATS_NAME
     if not path.is_file():
         pkl = [p.name for p in directory.glob("norm_stats*.pkl")]
@@ -74,7 +75,7 @@ def read_norm_stats(directory: Path) -> dict[str, Any] | None:
         return None
     from hy_vla.data.norm_stats import NormStats
 
-    return NormStats.load(path).to_dict()
+    return NormStats.load(path)
 
 
 def load_model(cls: type, directory: Path, config: HyVLAConfig | None = None, strict: bool = True) -> Any:

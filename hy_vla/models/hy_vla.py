@@ -45,7 +45,8 @@ class HyVLA(nn.Module):
         self.expert = ActionExpert(
             config.expert, bb.depth, bb.num_heads, bb.head_dim, config.max_state_dim, config.max_action_dim
         )
-        self.norm_stats: dict[str, Any] | None = None  # set by training; saved as norm_stats.json
+        # NormStats of the data this model was trained on (set by training; saved as norm_stats.json).
+        self.norm_stats: Any = None
         self.enable_video_encoder_if_needed()
 
     # -- set-up -------------------------------------------------------------------------------

@@ -56,7 +56,10 @@ def test_committed_prefix_is_clean_and_excluded():
 
 def test_save_load_round_trip_identical(tmp_path):
     model = HyVLA(micro_config()).eval()
-    model.norm_stats = {"format": "hy-vla/norm-stats", "version": 1, "embodiments": {}}
+    from hy_vla.data.norm_stats import FeatureStats, NormStats
+
+    stats = FeatureStats(mode="mean_std", count=3, mean=[0.0, 1.0], std=[1.0, 2.0])
+    model.norm_stats = NormStats({"metaworld_sawyer": {"observation.state": stats}})
     out = model.save_pretrained(tmp_path / "ckpt")
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "norm_stats.json"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
@@ -65,6 +68,7 @@ def test_save_load_round_trip_identical(tmp_path):
     noise = torch.randn(2, model.config.horizon, model.config.max_action_dim)
     assert torch.equal(model.sample_actions(batch, noise=noise), loaded.sample_actions(batch, noise=noise))
     assert loaded.config == model.config
+    assert loaded.norm_stats.to_dict() == model.norm_stats.to_dict()
     # saving again over an existing checkpoint replaces it
     model.save_pretrained(out)
     assert HyVLA.from_pretrained(out) is not None

@@ -1,0 +1,123 @@
+"""`CheckpointPolicy`: a trained checkpoint behind the raw-observation policy interface.
+
+    raw obs (uint8 images, state in robot units, prompt)
+      -> frame history (K frames per camera) + normalized state          (input transforms)
+      -> HyVLA.sample_actions                                              (normalized chunk)
+      -> unnormalize -> action representation decode (delta -> absolute)  (output transforms)
+      -> {"actions": (H * action_stride, action_dim) float32 robot units}
+
+The transforms mirror the training sample builder (`hy_vla.data.samples`): the same norm stats
+(saved in the checkpoint), the same history indexing, the embodiment's action representation.
+Strided predictions (one action every `action_stride` control steps) are held for `action_stride`
+steps so the result is one command per control period.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hy_vla import keys
+from hy_vla.policy.history import FrameHistory
+from hy_vla.policy.protocol import ACTIONS_KEY, PROMPT_KEY
+
+
+def to_chw_uint8(key: str, image: Any) -> torch.Tensor:
+    """An HWC (or CHW) uint8 image -> (3, H, W) uint8 tensor; clear error otherwise."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8 or a.ndim != 3 or 3 not in (a.shape[0], a.shape[-1]):
+        raise ValueError(f"{key!r}: expected a uint8 image (H, W, 3) or (3, H, W), got {a.dtype} {a.shape}")
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    return t if a.shape[0] == 3 and a.shape[-1] != 3 else t.permute(2, 0, 1).contiguous()
+
+
+class CheckpointPolicy:
+    """PolicyLike around a HyVLA checkpoint (one session: call `reset` between episodes)."""
+
+    def __init__(self, model: Any, *, num_steps: int | None = None, seed: int = 0) -> None:
+        from hy_vla.embodiments import get_embodiment
+
+        self.model = model.eval()
+        cfg = model.config
+        self.config = cfg
+        self.num_steps = num_steps
+        self.embodiment = get_embodiment(cfg.embodiment)
+        self.representation = self.embodiment.representation
+        self.stats = model.norm_stats if model.norm_stats is not None and model.norm_stats.embodiments() else None
+        if self.stats is not None and cfg.embodiment not in self.stats.embodiments():
+            raise ValueError(
+                f"checkpoint norm stats cover {self.stats.embodiments()}, not its embodiment {cfg.embodiment!r}"
+            )
+        self.history = FrameHistory(cfg.camera_names, cfg.history_frames, cfg.history_stride)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.metadata: dict[str, Any] = {
+            "name": "hy-vla",
+            "cameras": list(cfg.camera_names),
+            "state_dim": cfg.state_dim,
+            "action_dim": cfg.action_dim,
+            "image_size": cfg.image_size,
+            "horizon": cfg.horizon,
+            "action_stride": cfg.action_stride,
+            "history_frames": cfg.history_frames,
+            "embodiment": cfg.embodiment,
+            "fps": self.embodiment.fps,
+        }
+
+    @classmethod
+    def from_checkpoint(
+        cls, directory: str | Path, device: str = "cpu", dtype: str = "float32", **kwargs: Any
+    ) -> CheckpointPolicy:
+        from hy_vla.models.hy_vla import HyVLA
+
+        model = HyVLA.from_pretrained(directory).to(device=torch.device(device), dtype=getattr(torch, dtype))
+        return cls(model, **kwargs)
+
+    def reset(self) -> None:
+        self.history.reset()
+
+    def _state(self, obs: dict[str, Any]) -> np.ndarray:
+        if keys.STATE not in obs:
+            raise ValueError(f"missing {keys.STATE!r}: expected float32 ({self.config.state_dim},) in robot units")
+        s = np.asarray(obs[keys.STATE], dtype=np.float32).reshape(-1)
+        if s.shape != (self.config.state_dim,):
+            raise ValueError(f"{keys.STATE!r} has shape {s.shape}; expected ({self.config.state_dim},)")
+        if not np.isfinite(s).all():
+            raise ValueError(f"{keys.STATE!r} contains NaN or inf")
+        return s
+
+    def infer(self, obs: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        cfg = self.config
+        state = self._state(obs)
+        prompt = obs.get(PROMPT_KEY)
+        if not isinstance(prompt, str) or not prompt:
+            raise ValueError(f"missing {PROMPT_KEY!r}: the instruction string")
+        frames = {}
+        for cam, key in zip(cfg.camera_names, cfg.image_keys, strict=True):
+            if key not in obs:
+                raise ValueError(f"missing {key!r}: this checkpoint's cameras are {list(cfg.camera_names)}")
+            frames[cam] = to_chw_uint8(key, obs[key])
+        self.history.push(frames)
+        stacked, is_pad = self.history.stacked()
+        state_t = torch.from_numpy(state)
+        if self.stats is not None:
+            state_t = self.stats.normalize(keys.STATE, state_t, cfg.embodiment)
+        batch: dict[str, Any] = {
+            key: stacked[cam].unsqueeze(0) for cam, key in zip(cfg.camera_names, cfg.image_keys, strict=True)
+        }
+        batch[keys.HISTORY_IS_PAD] = is_pad.unsqueeze(0)
+        batch[keys.STATE] = state_t.float().unsqueeze(0)
+        batch[keys.TASK] = [prompt]
+        pred = self.model.sample_actions(batch, num_steps=self.num_steps, generator=self.generator)[0]  # (H, maxA)
+        actions = pred[:, : cfg.action_dim].cpu()
+        if self.stats is not None:
+            actions = self.stats.unnormalize(keys.ACTION, actions, cfg.embodiment)
+        actions = self.representation.decode(torch.from_numpy(state), actions.float())  # (H, A) robot units
+        out = actions.numpy().astype(np.float32)
+        if cfg.action_stride > 1:
+            out = np.repeat(out, cfg.action_stride, axis=0)  # hold each strided action for s control steps
+        return {ACTIONS_KEY: out, "policy_timing": {"infer_ms": (time.perf_counter() - t0) * 1000.0}}
