@@ -15,6 +15,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "quickstart": ("hy_vla.cli.quickstart", "build a tiny model, save it, reload it and predict a chunk"),
     "presets": ("hy_vla.cli.presets", "list the named presets with their parameter counts"),
+    "dataset": ("hy_vla.cli.dataset", "inspect (info) or render (visualize) a LeRobot v3 / HDF5 dataset"),
+    "compute-norm": ("hy_vla.cli.compute_norm", "compute norm_stats.json over the trained action representation"),
     "collect": ("hy_vla.cli.collect", "collect scripted-expert demonstrations into a LeRobot v3 dataset"),
     "eval": ("hy_vla.cli.eval", "evaluate a policy in simulation (success rate, Wilson CI, videos)"),
 }

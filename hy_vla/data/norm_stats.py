@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 
 from hy_vla.data import normalization as nz
+from hy_vla.utils.atomic import atomic_write_json
 
 FORMAT = "hy-vla/norm-stats"
 VERSION = 1
@@ -327,18 +327,7 @@ class NormStats:
         path = Path(path)
         if path.is_dir():
             path = path / FILENAME
-        text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_json(path, self.to_dict(), indent=1)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NormStats:

@@ -17,17 +17,11 @@ from safetensors.torch import load_file, save_file
 
 from hy_vla.models.config import CONFIG_NAME, HyVLAConfig
 from hy_vla.models.tokenizer import load_tokenizer
+from hy_vla.utils.atomic import atomic_write_text
 
 WEIGHTS_NAME = "model.safetensors"
 NORM_STATS_NAME = "norm_stats.json"
 EMPTY_NORM_STATS: dict[str, Any] = {"format": "hy-vla/norm-stats", "version": 1, "embodiments": {}}
-
-
-def _write_text(path: Path, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def replace_dir(tmp: Path, final: Path) -> None:
@@ -55,9 +49,9 @@ def save_model(model: Any, directory: Path) -> Path:
     if cfg.tokenizer == "hf":  # the tokenizer travels inside the checkpoint from now on
         model.tokenizer.save(tmp)
         cfg = cfg.replace(tokenizer_path=None)
-    _write_text(tmp / CONFIG_NAME, cfg.to_json())
+    atomic_write_text(tmp / CONFIG_NAME, cfg.to_json())
     stats = model.norm_stats.to_dict() if model.norm_stats is not None else EMPTY_NORM_STATS
-    _write_text(tmp / NORM_STATS_NAME, json.dumps(stats, indent=2, sort_keys=True))
+    atomic_write_text(tmp / NORM_STATS_NAME, json.dumps(stats, indent=2, sort_keys=True))
     replace_dir(tmp, directory)
     return directory
 

@@ -1,0 +1,220 @@
+"""Training samples from episodes: K history frames, the state, H future actions, the instruction.
+
+A sample for frame t of an episode of length T (DESIGN.md section 4):
+
+    observation.images.<cam>    (K, 3, H, W) uint8    frames t-(K-1)*fs, ..., t-fs, t, clamped at 0
+    observation.history_is_pad  (K,) bool             True where the wanted frame is before the episode start
+    observation.state           (S,) float32          state at t
+    action                      (H, A) float32        actions at t+o*s, t+(o+1)*s, ... (o = action_offset,
+                                                      0 by default: LeRobot's action at t is the command
+                                                      issued at t), clamped to the last frame, encoded by
+                                                      the action representation (absolute = as recorded)
+    action_is_pad               (H,) bool             True for steps past the episode end
+    task, embodiment            str
+
+Sources are anything implementing `EpisodeSource` (LeRobot v3 datasets, HDF5 episode files).
+Images stay uint8: the model converts to float and resizes (optional `image_size` resizes here,
+in the worker, to cut the bytes crossing process boundaries).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from hy_vla import keys
+from hy_vla.actions.delta_chunk import future_indices
+from hy_vla.actions.representation import ActionRepresentation
+
+
+@dataclass(frozen=True)
+class EpisodeInfo:
+    """Where an episode lies in its source: global frame range [start, stop) and its instruction."""
+
+    index: int
+    start: int
+    stop: int
+    task: str
+    tasks: list[str] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return self.stop - self.start
+
+
+@runtime_checkable
+class EpisodeSource(Protocol):
+    """What the sample builder reads: per-episode low-dim columns and camera frames."""
+
+    fps: int
+    camera_keys: list[str]
+    embodiment: str | None
+
+    @property
+    def num_episodes(self) -> int: ...
+
+    @property
+    def num_frames(self) -> int: ...
+
+    def episode(self, i: int) -> EpisodeInfo: ...
+
+    def column(self, key: str, episode: int) -> np.ndarray:  # (T, D)
+        ...
+
+    def images(self, camera_key: str, episode: int, frame_indices: Any) -> np.ndarray:  # (N, H, W, 3) uint8
+        ...
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """How samples are cut from episodes (data settings; saved with the training config)."""
+
+    cameras: tuple[str, ...] = ()  # camera feature keys ("observation.images.top") or bare names ("top")
+    history_frames: int = 1  # K
+    frame_stride: int = 1  # fs, frames between history frames
+    horizon: int = 10  # H
+    action_stride: int = 1  # s
+    action_offset: int = 0  # o, first action index relative to t
+    state_key: str = keys.STATE
+    action_key: str = keys.ACTION
+    representation: dict[str, Any] = field(default_factory=lambda: {"kind": "absolute"})
+    image_size: tuple[int, int] | None = None  # (H, W) to resize to in the worker; None keeps the source size
+    embodiment: str | None = None  # overrides the source's embodiment id
+
+    def __post_init__(self) -> None:
+        cams = tuple(c if c.startswith(keys.IMAGE_PREFIX) else keys.image_key(c) for c in self.cameras)
+        object.__setattr__(self, "cameras", cams)
+        for name in ("history_frames", "frame_stride", "horizon", "action_stride"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"SampleConfig.{name}: expected >= 1, got {getattr(self, name)}")
+        if self.action_offset < 0:
+            raise ValueError(f"SampleConfig.action_offset: expected >= 0, got {self.action_offset}")
+        if self.image_size is not None:
+            size = tuple(int(s) for s in self.image_size)
+            if len(size) != 2 or min(size) < 1:
+                raise ValueError(f"SampleConfig.image_size: expected (height, width), got {self.image_size}")
+            object.__setattr__(self, "image_size", size)
+        rep = self.representation
+        if isinstance(rep, ActionRepresentation):
+            object.__setattr__(self, "representation", rep.to_dict())
+        else:
+            ActionRepresentation.from_dict(dict(rep))  # validates
+
+    @property
+    def action_representation(self) -> ActionRepresentation:
+        return ActionRepresentation.from_dict(dict(self.representation))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["cameras"] = list(self.cameras)
+        d["image_size"] = list(self.image_size) if self.image_size else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SampleConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"SampleConfig: unknown keys {sorted(unknown)}")
+        d = dict(d)
+        if "cameras" in d:
+            d["cameras"] = tuple(d["cameras"])
+        if d.get("image_size") is not None:
+            d["image_size"] = tuple(d["image_size"])
+        return cls(**d)
+
+
+def history_indices(t: int, history: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame indices t-(K-1)*fs, ..., t clamped at 0, and (K,) True where clamped (padded)."""
+    wanted = t - (history - 1 - np.arange(history, dtype=np.int64)) * stride  # (K,)
+    return np.maximum(wanted, 0), wanted < 0
+
+
+def resize_uint8(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(N, 3, H, W) uint8 -> (N, 3, h, w) uint8 with antialiased bilinear resampling."""
+    if tuple(frames.shape[-2:]) == tuple(size):
+        return frames
+    x = torch.nn.functional.interpolate(frames.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+    return x.round_().clamp_(0, 255).to(torch.uint8)
+
+
+class SampleBuilder:
+    """Turns (episode, frame) positions of an `EpisodeSource` into sample dicts (see module docstring)."""
+
+    def __init__(self, source: EpisodeSource, config: SampleConfig, norm_stats: Any | None = None) -> None:
+        self.source, self.config, self.norm_stats = source, config, norm_stats
+        missing = [c for c in config.cameras if c not in source.camera_keys]
+        if missing:
+            raise ValueError(f"cameras {missing} are not in the source (it has {source.camera_keys})")
+        self.representation = config.action_representation
+        self.embodiment = config.embodiment or source.embodiment or "default"
+        lengths = np.array([source.episode(e).length for e in range(source.num_episodes)], dtype=np.int64)
+        self.episode_of = np.repeat(np.arange(len(lengths)), lengths)  # (N,) sample -> episode
+        self.frame_of = np.concatenate([np.arange(n) for n in lengths]) if len(lengths) else np.zeros(0, np.int64)
+        if norm_stats is not None:
+            for key in (config.state_key, config.action_key):
+                norm_stats.get(key, self.embodiment)  # fails early, naming the missing key
+
+    def __len__(self) -> int:
+        return len(self.episode_of)
+
+    def _actions(self, ep: int, t: int, length: int, state: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.config
+        idx, is_pad = future_indices(t, c.horizon, c.action_stride, length, offset=c.action_offset)
+        future = torch.from_numpy(np.asarray(self.source.column(c.action_key, ep)[idx], dtype=np.float32))  # (H, D)
+        actions = self.representation.encode(torch.from_numpy(state), future)  # (H, A)
+        return actions.float(), torch.from_numpy(is_pad)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        c = self.config
+        ep, t = int(self.episode_of[i]), int(self.frame_of[i])
+        info = self.source.episode(ep)
+        out: dict[str, Any] = {}
+        hist, hist_pad = history_indices(t, c.history_frames, c.frame_stride)
+        for cam in c.cameras:
+            frames = torch.from_numpy(self.source.images(cam, ep, hist)).permute(0, 3, 1, 2)  # (K, 3, H, W)
+            out[cam] = resize_uint8(frames, c.image_size) if c.image_size else frames.contiguous()
+        out[keys.HISTORY_IS_PAD] = torch.from_numpy(hist_pad)
+        state = np.asarray(self.source.column(c.state_key, ep)[t], dtype=np.float32)  # (S,)
+        actions, is_pad = self._actions(ep, t, info.length, state)
+        state_t = torch.from_numpy(state)
+        if self.norm_stats is not None:
+            state_t = self.norm_stats.normalize(c.state_key, state_t, self.embodiment)
+            actions = self.norm_stats.normalize(c.action_key, actions, self.embodiment)
+        out[keys.STATE] = state_t.float()
+        out[keys.ACTION] = actions.float()
+        out[keys.ACTION_IS_PAD] = is_pad
+        out[keys.TASK] = info.task
+        out[keys.EMBODIMENT] = self.embodiment
+        out["episode_index"], out["frame_index"] = ep, t
+        return out
+
+    def episode_lowdim(self, ep: int) -> dict[str, np.ndarray]:
+        """Raw (unnormalized) trained arrays of every frame of one episode, without images:
+        state (T, S), action (T, H, A), action_is_pad (T, H). Used to compute norm stats."""
+        c = self.config
+        length = self.source.episode(ep).length
+        state = np.asarray(self.source.column(c.state_key, ep), dtype=np.float32).reshape(length, -1)
+        acts = np.asarray(self.source.column(c.action_key, ep), dtype=np.float32).reshape(length, -1)
+        idx, pad = zip(
+            *(future_indices(t, c.horizon, c.action_stride, length, offset=c.action_offset) for t in range(length)),
+            strict=True,
+        )
+        idx, pad = np.stack(idx), np.stack(pad)  # (T, H)
+        future = torch.from_numpy(acts[idx])  # (T, H, D)
+        encoded = self.representation.encode(torch.from_numpy(state), future)  # (T, H, A)
+        return {c.state_key: state, c.action_key: np.asarray(encoded, dtype=np.float32), "action_is_pad": pad}
+
+    def iter_norm_batches(self, progress: bool = False) -> Iterator[dict[str, np.ndarray]]:
+        """One batch per episode for `compute_norm_stats`: state (T, S), action (M, A) over unpadded steps."""
+        from tqdm import tqdm
+
+        c = self.config
+        for ep in tqdm(range(self.source.num_episodes), desc="norm stats", unit="ep", disable=not progress):
+            d = self.episode_lowdim(ep)
+            yield {c.state_key: d[c.state_key], c.action_key: d[c.action_key][~d["action_is_pad"]]}

@@ -1,0 +1,92 @@
+"""Sample builder: history padding, action chunk padding and stride, representation, normalization."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from data.data_fixtures import LENGTHS, make_hdf5, make_lerobot
+
+from hy_vla import keys
+from hy_vla.data.lerobot.reader import LeRobotV3Dataset
+from hy_vla.data.norm_stats import FeatureStats, NormStats
+from hy_vla.data.samples import SampleBuilder, SampleConfig, history_indices
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> LeRobotV3Dataset:
+    return LeRobotV3Dataset(make_lerobot(tmp_path_factory.mktemp("s") / "ds"))
+
+
+def test_history_indices() -> None:
+    idx, pad = history_indices(t=3, history=3, stride=2)
+    assert idx.tolist() == [0, 1, 3] and pad.tolist() == [True, False, False]
+
+
+def test_sample_contents(source: LeRobotV3Dataset) -> None:
+    cfg = SampleConfig(cameras=("front", "wrist"), history_frames=3, frame_stride=2, horizon=4, action_stride=3)
+    b = SampleBuilder(source, cfg)
+    assert len(b) == sum(LENGTHS)
+    s = b[LENGTHS[0] + 2]  # episode 1 (length 7), frame 2
+    assert (s["episode_index"], s["frame_index"], s[keys.TASK], s[keys.EMBODIMENT]) == (
+        1,
+        2,
+        "push the puck",
+        "toy_arm",
+    )
+    assert s["observation.images.front"].shape == (3, 3, 64, 64) and s["observation.images.front"].dtype == torch.uint8
+    assert s["observation.images.wrist"].shape == (3, 3, 32, 48)
+    assert s[keys.HISTORY_IS_PAD].tolist() == [True, False, False]  # frames -2 (pad -> 0), 0, 2
+    front = source.images("observation.images.front", 1, [0, 0, 2])
+    np.testing.assert_array_equal(s["observation.images.front"].permute(0, 2, 3, 1).numpy(), front)
+    assert s[keys.STATE].tolist() == [1, 2, 0.04, 1] or torch.allclose(s[keys.STATE], torch.tensor([1, 2, 0.04, 1]))
+    # actions at t = 2, 5, 8->6 (pad), 11->6 (pad); action[t] = [t, -1]
+    assert s[keys.ACTION][:, 0].tolist() == [2, 5, 6, 6]
+    assert s[keys.ACTION_IS_PAD].tolist() == [False, False, True, True]
+
+
+def test_image_resize_and_normalization(source: LeRobotV3Dataset) -> None:
+    ns = NormStats(
+        {
+            "toy_arm": {
+                "observation.state": FeatureStats(mode="mean_std", mean=[0, 0, 0, 0], std=[1, 2, 1, 1]),
+                "action": FeatureStats(mode="mean_std", mean=[1, 0], std=[2, 1]),
+            }
+        }
+    )
+    cfg = SampleConfig(cameras=("front",), horizon=2, image_size=(16, 24))
+    s = SampleBuilder(source, cfg, norm_stats=ns)[5]  # episode 0, t = 5
+    assert s["observation.images.front"].shape == (1, 3, 16, 24)
+    assert s[keys.STATE][1].item() == pytest.approx(2.5, rel=1e-4)
+    assert s[keys.ACTION][:, 0].tolist() == pytest.approx([2.0, 2.5], rel=1e-4)
+
+
+def test_delta_representation_changes_actions(source: LeRobotV3Dataset, tmp_path: Path) -> None:
+    # A 3-D position + quaternion + gripper pose: build one from the HDF5 endpose columns.
+    src = __import__("hy_vla.data.hdf5_episodes", fromlist=["HDF5Episodes"]).HDF5Episodes(
+        make_hdf5(tmp_path / "data", "robotwin")
+    )
+    rep = {"kind": "delta_eef", "rotation": "quat", "arms": 2, "gripper_dim": 1}
+    absolute = SampleConfig(horizon=3, state_key="observation.endpose", action_key="action.endpose")
+    delta = SampleConfig(horizon=3, state_key="observation.endpose", action_key="action.endpose", representation=rep)
+    a = SampleBuilder(src, absolute)[2][keys.ACTION]
+    d = SampleBuilder(src, delta)[2][keys.ACTION]
+    assert a.shape == (3, 16) and d.shape == (3, 2 * (3 + 6 + 1))
+    assert d[0, 0].item() == pytest.approx(a[0, 0].item() - 2)  # x moved from 2 to 3 (identity rotation)
+
+
+def test_config_validation_and_json() -> None:
+    with pytest.raises(ValueError, match="horizon"):
+        SampleConfig(horizon=0)
+    with pytest.raises(ValueError, match="kind"):
+        SampleConfig(representation={"kind": "nope"})
+    cfg = SampleConfig(cameras=("top",), image_size=(8, 8))
+    assert cfg.cameras == ("observation.images.top",)
+    assert SampleConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_unknown_camera(source: LeRobotV3Dataset) -> None:
+    with pytest.raises(ValueError, match="side"):
+        SampleBuilder(source, SampleConfig(cameras=("side",)))
