@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "presets": ("hy_vla.cli.presets", "list the named presets with their parameter counts"),
     "dataset": ("hy_vla.cli.dataset", "inspect (info) or render (visualize) a LeRobot v3 / HDF5 dataset"),
     "compute-norm": ("hy_vla.cli.compute_norm", "compute norm_stats.json over the trained action representation"),
+    "train": ("hy_vla.cli.train", "train a preset on a dataset; re-running with the same --out resumes"),
     "collect": ("hy_vla.cli.collect", "collect scripted-expert demonstrations into a LeRobot v3 dataset"),
     "eval": ("hy_vla.cli.eval", "evaluate a policy in simulation (success rate, Wilson CI, videos)"),
 }

@@ -1,0 +1,104 @@
+"""`hy-vla train`: train a preset on a LeRobot v3 / HDF5 dataset; re-running with the same --out resumes.
+
+    hy-vla train --preset hy-vla-tiny --dataset data/mw_reach --out runs/reach --steps 2000 --batch-size 16
+    hy-vla train --preset hy-vla-tiny --dataset data/mw_reach --out runs/reach          # resumes
+    hy-vla train --preset hy-vla-tiny --dataset D --out O --set stage=uac --set max_delay=4 --set model.horizon=10
+
+How the model config is resolved from the preset and the dataset: `hy_vla.training.run_config`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", help="model preset (hy-vla presets lists them); not needed with --init")
+    parser.add_argument("--dataset", help="LeRobot v3 dataset directory or HDF5 episodes (default on resume: saved)")
+    parser.add_argument("--out", required=True, help="run directory: checkpoints/, tb/, train_config.json")
+    parser.add_argument("--steps", type=int, help="optimizer steps (on resume: extends or shortens the run)")
+    parser.add_argument("--batch-size", type=int, help="samples per optimizer step")
+    parser.add_argument("--save-every", type=int, help="steps between checkpoints")
+    parser.add_argument("--lr", type=float, help="peak learning rate")
+    parser.add_argument("--init", help="start from this checkpoint directory's weights and config")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override: a TrainConfig field (grad_accum=2), model.<field> (model.horizon=10), data.<field>",
+    )
+
+
+def _fresh(args: argparse.Namespace, out: Path):  # noqa: ANN202
+    from hy_vla.data.loader import open_source
+    from hy_vla.models.config import HyVLAConfig
+    from hy_vla.presets import model_config
+    from hy_vla.training.config import TrainConfig
+    from hy_vla.training.run_config import parse_overrides, resolve_run
+
+    if not args.dataset:
+        raise ValueError("--dataset is required for a new run")
+    if args.init:
+        model = HyVLAConfig.from_pretrained(args.init)
+    elif args.preset:
+        model = model_config(args.preset)
+    else:
+        raise ValueError("give --preset NAME (or --init CHECKPOINT_DIR)")
+    flags = {"steps": args.steps, "batch_size": args.batch_size, "save_every": args.save_every, "lr": args.lr}
+    train = TrainConfig(out_dir=str(out), **{k: v for k, v in flags.items() if v is not None})
+    source = open_source(args.dataset)
+    run = resolve_run(model, source, args.dataset, train, parse_overrides(args.set), init=args.init)
+    return run, source
+
+
+def _resumed(args: argparse.Namespace, out: Path):  # noqa: ANN202
+    from hy_vla.data.loader import open_source
+    from hy_vla.training.run_config import RunConfig
+
+    run = RunConfig.load(out)
+    ignored = [f"--{k.replace('_', '-')}" for k in ("preset", "batch_size", "save_every", "lr", "init", "set")
+               if getattr(args, k)]  # fmt: skip
+    if ignored:
+        print(f"note: {out} holds a run; {', '.join(ignored)} ignored (edit train_config.json to change it)",
+              file=sys.stderr)  # fmt: skip
+    if args.dataset and Path(args.dataset).resolve() != Path(run.dataset).resolve():
+        raise ValueError(f"{out} was trained on {run.dataset}, not {args.dataset}; use another --out")
+    run.train = run.train.replace(out_dir=str(out), **({"steps": args.steps} if args.steps else {}))
+    return run, open_source(run.dataset)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from hy_vla.data.loader import SampleDataset
+    from hy_vla.data.samples import SampleBuilder
+    from hy_vla.models.hy_vla import HyVLA
+    from hy_vla.training.run_config import RUN_CONFIG, resolve_norm_stats
+    from hy_vla.training.trainer import Trainer
+
+    out = Path(args.out)
+    resuming = (out / RUN_CONFIG).is_file()
+    try:
+        run_cfg, source = _resumed(args, out) if resuming else _fresh(args, out)
+        builder = SampleBuilder(source, run_cfg.data)
+        stats = resolve_norm_stats(run_cfg, builder, out, progress=not resuming)
+        builder = SampleBuilder(source, run_cfg.data, norm_stats=stats)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    run_cfg.save(out)
+    torch.manual_seed(run_cfg.train.seed)  # reproducible initial weights
+    if run_cfg.init and not resuming:
+        model = HyVLA.from_pretrained(run_cfg.init, config=run_cfg.model)
+    else:
+        model = HyVLA(run_cfg.model)  # a resumed run loads its weights from the checkpoint
+    model.norm_stats = stats
+    if not resuming:
+        print(f"{len(builder)} samples, {model.num_parameters() / 1e6:.2f}M parameters, stage {run_cfg.train.stage}")
+    metrics = Trainer(model, run_cfg.train, SampleDataset(builder)).fit()
+    if metrics:
+        print(f"done: step {run_cfg.train.steps}, loss {metrics['loss']:.4f}, checkpoints in {out / 'checkpoints'}")
+    return 0

@@ -1,0 +1,216 @@
+"""Training checkpoints: OUT/checkpoints/<step>/ = model files + training state + a COMPLETE marker.
+
+    OUT/checkpoints/
+        250/  model.safetensors config.json norm_stats.json   (HyVLA.save_pretrained: loadable as a model)
+              training_state.safetensors                     (optimizer moments, EMA weights, RNG bytes)
+              training_state.json                            (step, data position, optimizer scalars/groups)
+              COMPLETE                                       (written last)
+        last                                                 (text: the step of the newest complete one)
+
+A checkpoint is written into a hidden temporary sibling and renamed into place, and the COMPLETE
+marker is its last file, so a directory without the marker (a crash on an odd filesystem, a copy
+cut short) is never resumed from. Nothing is pickled: tensors go to safetensors, everything else to
+JSON, RNG states as uint8 tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from hy_vla.models.checkpoint import WEIGHTS_NAME
+from hy_vla.training.batches import DataPosition
+from hy_vla.training.ema import EMA
+
+CHECKPOINTS = "checkpoints"
+COMPLETE = "COMPLETE"
+LAST = "last"
+STATE_TENSORS = "training_state.safetensors"
+STATE_JSON = "training_state.json"
+FORMAT = "hy-vla/training-state"
+_TMP_PREFIX = ".tmp-ckpt-"
+
+
+@dataclass
+class Resumed:
+    """What `load_checkpoint` restores besides tensors held by the model/optimizer/EMA."""
+
+    step: int
+    position: DataPosition
+    path: Path
+
+
+# -- optimizer state <-> flat tensors + JSON ----------------------------------------------------
+def flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """torch optimizer state_dict -> ({"optim.<param>.<name>": tensor}, JSON-able rest)."""
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, pstate in state["state"].items():
+        for name, value in pstate.items():
+            if isinstance(value, Tensor):
+                tensors[f"optim.{pid}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(pid), {})[name] = value
+    groups = [{k: list(v) if isinstance(v, tuple) else v for k, v in g.items()} for g in state["param_groups"]]
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def unflatten_optimizer(tensors: dict[str, Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    for pid, values in meta["scalars"].items():
+        state.setdefault(int(pid), {}).update(values)
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in meta["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+# -- RNG states <-> uint8 tensors + JSON --------------------------------------------------------
+def _u8(a: np.ndarray) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a).view(np.uint8).copy())
+
+
+def capture_rng() -> tuple[dict[str, Tensor], dict[str, Any]]:
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    kind, mt_keys, pos, has_gauss, gauss = np.random.get_state()
+    tensors["rng.numpy"] = _u8(np.asarray(mt_keys, dtype=np.uint32))
+    version, py_state, py_gauss = random.getstate()
+    tensors["rng.python"] = _u8(np.asarray(py_state, dtype=np.uint32))
+    meta = {"numpy": [kind, int(pos), int(has_gauss), float(gauss)], "python": [version, py_gauss]}
+    return tensors, meta
+
+
+def restore_rng(tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda = sorted(k for k in tensors if k.startswith("rng.cuda."))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([tensors[k] for k in cuda][: torch.cuda.device_count()])
+    kind, pos, has_gauss, gauss = meta["numpy"]
+    np.random.set_state((kind, tensors["rng.numpy"].numpy().view(np.uint32), pos, has_gauss, gauss))
+    version, py_gauss = meta["python"]
+    py_state = tuple(int(x) for x in tensors["rng.python"].numpy().view(np.uint32))
+    random.setstate((version, py_state, py_gauss))
+
+
+# -- files --------------------------------------------------------------------------------------
+def _fsync_write(path: Path, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _is_step_dir(p: Path) -> bool:
+    return p.is_dir() and p.name.isdigit()
+
+
+def complete_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
+    """Complete checkpoint directories of a run, oldest first."""
+    root = Path(out_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if _is_step_dir(p) and (p / COMPLETE).is_file()]
+    return sorted(found, key=lambda p: int(p.name))
+
+
+def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint (the `last` pointer when it names a complete one), or None."""
+    root = Path(out_dir) / CHECKPOINTS
+    pointer = root / LAST
+    if pointer.is_file():
+        step = pointer.read_text().strip()
+        if step.isdigit() and (root / step / COMPLETE).is_file():
+            return root / step
+    done = complete_checkpoints(out_dir)  # pointer missing or stale: fall back to a scan
+    return done[-1] if done else None
+
+
+def save_checkpoint(
+    out_dir: str | os.PathLike,
+    step: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    position: DataPosition,
+    ema: EMA | None = None,
+    keep_last: int = 3,
+) -> Path:
+    """Write OUT/checkpoints/<step>/ atomically, update `last`, prune to the newest `keep_last`."""
+    root = Path(out_dir) / CHECKPOINTS
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(_TMP_PREFIX + "*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = root / f"{_TMP_PREFIX}{step}-{os.getpid()}"
+    model.save_pretrained(tmp)  # type: ignore[operator]  # creates tmp with the model files
+    opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
+    rng_tensors, rng_meta = capture_rng()
+    tensors = {**opt_tensors, **rng_tensors}
+    if ema is not None:
+        tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+    save_file(tensors, str(tmp / STATE_TENSORS))
+    meta = {
+        "format": FORMAT,
+        "version": 1,
+        "step": step,
+        "data_position": position.to_dict(),
+        "optimizer": opt_meta,
+        "rng": rng_meta,
+        "ema": ema is not None,
+    }
+    _fsync_write(tmp / STATE_JSON, json.dumps(meta, indent=2, sort_keys=True))
+    _fsync_write(tmp / COMPLETE, f"{step}\n")
+    final = root / str(step)
+    if final.exists():  # re-saving a step (e.g. the final step after a resume at it)
+        shutil.rmtree(final)
+    tmp.rename(final)
+    pointer_tmp = root / f"{_TMP_PREFIX}last-{os.getpid()}"
+    _fsync_write(pointer_tmp, f"{step}\n")
+    os.replace(pointer_tmp, root / LAST)
+    for old in complete_checkpoints(out_dir)[:-keep_last]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    ema: EMA | None = None,
+    restore_rng_state: bool = True,
+) -> Resumed:
+    """Restore model weights (and optimizer, EMA, RNG) from a complete checkpoint directory."""
+    path = Path(path)
+    if not (path / COMPLETE).is_file():
+        raise FileNotFoundError(f"{path}: no {COMPLETE} marker, not a complete checkpoint")
+    meta = json.loads((path / STATE_JSON).read_text())
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path / STATE_JSON}: not a Hy-VLA training state (format {meta.get('format')!r})")
+    weights = load_file(str(path / WEIGHTS_NAME))
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{path}: the checkpoint does not match the model (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})")  # fmt: skip
+    tensors = load_file(str(path / STATE_TENSORS))
+    if optimizer is not None:
+        optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+    if ema is not None:
+        if not meta["ema"]:
+            raise ValueError(f"{path}: EMA is on but the checkpoint has no EMA weights (it was saved with EMA off)")
+        ema.load_state_dict({k[len("ema.") :]: v for k, v in tensors.items() if k.startswith("ema.")})
+    if restore_rng_state:
+        restore_rng(tensors, meta["rng"])
+    return Resumed(int(meta["step"]), DataPosition(**meta["data_position"]), path)

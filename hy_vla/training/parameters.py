@@ -1,0 +1,49 @@
+"""Which parameters train (freeze options) and how AdamW treats them (weight-decay groups)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from hy_vla.training.config import TrainConfig
+
+
+def apply_freeze(model: nn.Module, config: TrainConfig) -> list[str]:
+    """Set requires_grad=False on the parts the config freezes; returns the frozen module names.
+
+    vision = the ViT (and memory encoder); projector = vision->backbone projection and camera
+    embeddings; backbone = the MoT backbone incl. token embeddings and latent tokens; expert layers
+    by index (the expert's input/output heads always train).
+    """
+    parts: list[tuple[str, list[nn.Module | nn.Parameter]]] = []
+    if config.freeze_vision:
+        parts.append(("vision", [model.vision]))
+    if config.freeze_projector:
+        parts.append(("projector", [model.projector, model.camera_embed]))
+    if config.freeze_backbone:
+        parts.append(("backbone", [model.backbone]))
+    layers = model.expert.layers
+    for i in config.freeze_expert_layers:
+        if not -len(layers) <= i < len(layers):
+            raise ValueError(f"freeze_expert_layers: index {i} out of range, the expert has {len(layers)} layers")
+        parts.append((f"expert.layers.{i}", [layers[i]]))
+    for _, items in parts:
+        for item in items:
+            params = [item] if isinstance(item, nn.Parameter) else list(item.parameters())
+            for p in params:
+                p.requires_grad_(False)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("the freeze options leave no trainable parameter")
+    return [name for name, _ in parts]
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups: matrices decay, vectors (norm gains, biases) and embeddings-as-vectors do not.
+
+    The usual split (nanoGPT): decaying a norm gain or a bias only pulls it toward 0 with no
+    regularizing benefit. Frozen parameters are left out of the optimizer entirely.
+    """
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.dim() >= 2 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

@@ -1,0 +1,198 @@
+"""Resolve a training run from a preset and a dataset, and save it as OUT/train_config.json.
+
+What comes from where (a fresh run):
+- architecture (vision, backbone, expert, history K, horizon H, action stride, inference steps):
+  the preset, or the `--init` checkpoint's config.json when one is given;
+- robot interface, adopted from the dataset because they are properties of the data: the cameras
+  (the preset's names when the dataset has all of them, else all of the dataset's cameras, in its
+  order), the state and action widths (max_*_dim grows to fit them), the embodiment;
+- `overrides` (`--set`) last: `model.<field>` (dots reach nested fields: `model.vision.depth`),
+  `data.<field>` for `SampleConfig`, anything else for `TrainConfig`.
+With `--init`, adopting a different camera count or width would change parameter shapes, so the
+interface must already match (loading fails with the parameter's name otherwise).
+
+Normalization stats: OUT/norm_stats.json when present (a resumed run), else the dataset's
+norm_stats.json when the action representation is absolute and it covers the embodiment's state and
+action keys, else computed from the dataset's low-dim columns in the representation actually trained.
+
+A re-run with the same OUT reads train_config.json back (only `steps` may change) and resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hy_vla import keys
+from hy_vla.data.norm_stats import FILENAME as NORM_STATS_FILE
+from hy_vla.data.norm_stats import NormStats, compute_norm_stats
+from hy_vla.data.samples import EpisodeSource, SampleBuilder, SampleConfig
+from hy_vla.models.config import HyVLAConfig
+from hy_vla.training.config import TrainConfig
+
+RUN_CONFIG = "train_config.json"
+RUN_FORMAT = "hy-vla/train-config"
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs to be rebuilt: model, data, training, where the data and init came from."""
+
+    model: HyVLAConfig
+    data: SampleConfig
+    train: TrainConfig
+    dataset: str
+    init: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": RUN_FORMAT,
+            "dataset": self.dataset,
+            "init": self.init,
+            "model": self.model.to_dict(),
+            "data": self.data.to_dict(),
+            "train": self.train.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        if d.get("format") != RUN_FORMAT:
+            raise ValueError(f"not a Hy-VLA training run config (format {d.get('format')!r})")
+        return cls(
+            model=HyVLAConfig.from_dict(d["model"]),
+            data=SampleConfig.from_dict(d["data"]),
+            train=TrainConfig.from_dict(d["train"]),
+            dataset=d["dataset"],
+            init=d.get("init"),
+        )
+
+    def save(self, out_dir: str | os.PathLike) -> Path:
+        path = Path(out_dir) / RUN_CONFIG
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{RUN_CONFIG}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, out_dir: str | os.PathLike) -> RunConfig:
+        path = Path(out_dir) / RUN_CONFIG
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (json.JSONDecodeError, ValueError, KeyError) as e:
+            raise ValueError(f"{path}: {e}") from None
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """["lr=3e-4", "model.horizon=10", "freeze_vision=true"] -> {key: JSON value (or the raw string)}."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def _set_nested(d: dict[str, Any], dotted: str, value: Any, where: str) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        if not isinstance(d.get(p), dict):
+            raise ValueError(f"--set {where}.{dotted}: {p!r} is not a nested config")
+        d = d[p]
+    d[leaf] = value
+
+
+def _bare(camera: str) -> str:
+    return camera[len(keys.IMAGE_PREFIX) :] if camera.startswith(keys.IMAGE_PREFIX) else camera
+
+
+def adopt_dataset(model: HyVLAConfig, source: EpisodeSource, state_key: str, action_key: str) -> HyVLAConfig:
+    """The model config with the dataset's cameras, state/action widths and embodiment (see module doc)."""
+    cams = [_bare(c) for c in source.camera_keys]
+    # No cameras at all (a text-to-action corpus): keep the preset's, T2A feeds them blank frames.
+    cameras = model.camera_names if not cams or all(c in cams for c in model.camera_names) else tuple(cams)
+    state_dim = int(source.column(state_key, 0).reshape(source.episode(0).length, -1).shape[-1])
+    action_dim = int(source.column(action_key, 0).reshape(source.episode(0).length, -1).shape[-1])
+    return model.replace(
+        camera_names=cameras,
+        state_dim=state_dim,
+        action_dim=action_dim,
+        max_state_dim=max(model.max_state_dim, state_dim),
+        max_action_dim=max(model.max_action_dim, action_dim),
+        embodiment=source.embodiment or model.embodiment,
+    )
+
+
+def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
+    """Samples cut to the model's interface; frames resized in the workers to the model's image size."""
+    base = SampleConfig(
+        cameras=model.camera_names,
+        history_frames=model.history_frames,
+        frame_stride=model.history_stride,
+        horizon=model.horizon,
+        action_stride=model.action_stride,
+        image_size=(model.image_size, model.image_size),
+        embodiment=model.embodiment,
+    )
+    return dataclasses.replace(base, **changes) if changes else base
+
+
+def resolve_run(
+    model: HyVLAConfig,
+    source: EpisodeSource,
+    dataset: str,
+    train: TrainConfig,
+    overrides: dict[str, Any] | None = None,
+    init: str | None = None,
+) -> RunConfig:
+    """A fresh run's configs: preset/init model adapted to the dataset, then `overrides` applied."""
+    model_d, data_d, train_d = {}, {}, {}
+    for key, value in (overrides or {}).items():
+        if key.startswith("model."):
+            model_d[key[len("model.") :]] = value
+        elif key.startswith("data."):
+            data_d[key[len("data.") :]] = value
+        else:
+            train_d[key] = value
+    data_keys = SampleConfig(**{k: v for k, v in data_d.items() if k in ("state_key", "action_key")})
+    if init is None:
+        model = adopt_dataset(model, source, data_keys.state_key, data_keys.action_key)
+    md = model.to_dict()
+    for k, v in model_d.items():
+        _set_nested(md, k, v, "model")
+    model = HyVLAConfig.from_dict(md)
+    train = TrainConfig.from_dict({**train.to_dict(), **train_d})
+    data = sample_config_for(model, cameras=()) if train.stage == "t2a" else sample_config_for(model)
+    data = SampleConfig.from_dict({**data.to_dict(), **data_d})
+    return RunConfig(model=model, data=data, train=train, dataset=str(dataset), init=init)
+
+
+def resolve_norm_stats(run: RunConfig, builder: SampleBuilder, out_dir: Path, progress: bool = True) -> NormStats:
+    """OUT's stats, else the dataset's (when usable), else computed; always left in OUT/norm_stats.json."""
+    own = out_dir / NORM_STATS_FILE
+    if own.is_file():
+        return NormStats.load(own)
+    wanted = [run.data.state_key, run.data.action_key]
+    emb = builder.embodiment
+    ds_file = Path(run.dataset) / NORM_STATS_FILE
+    stats = None
+    if run.data.representation.get("kind") == "absolute" and ds_file.is_file():
+        candidate = NormStats.load(ds_file)
+        if emb in candidate.embodiments() and all(k in candidate.keys(emb) for k in wanted):
+            stats = NormStats({emb: {k: candidate.get(k, emb) for k in wanted}})
+    if stats is None:
+        if progress:
+            print(f"computing normalization stats of {wanted} over {builder.source.num_episodes} episodes")
+        modes = dict.fromkeys(wanted, "mean_std")
+        stats = compute_norm_stats(builder.iter_norm_batches(progress=progress), wanted, modes, emb)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats.save(own)
+    return stats

@@ -1,0 +1,193 @@
+"""`Trainer(model, config, dataset).fit()`: the one training loop of every stage.
+
+AdamW with warmup + cosine (`lr_at`), gradient clipping and accumulation, bf16 autocast on CUDA
+(fp32 on CPU), optional EMA and freezing, a tqdm bar, TensorBoard scalars, and exact resume: if
+OUT holds a complete checkpoint, fit() prints "resuming from step N" first and continues so that
+the final weights equal those of an uninterrupted run bit for bit on CPU.
+
+Where exactness comes from: the data order is a function of (seed, epoch) and the checkpoint stores
+the position within it; the flow noise, flow times and UAC delays of micro-batch m of step s come
+from a generator seeded by (seed, s, m), so they do not depend on RNG history; optimizer moments
+are restored exactly from safetensors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from hy_vla import keys
+from hy_vla.training.batches import DataPosition, ResumableBatches
+from hy_vla.training.checkpointing import latest_checkpoint, load_checkpoint, save_checkpoint
+from hy_vla.training.config import TrainConfig
+from hy_vla.training.ema import EMA
+from hy_vla.training.parameters import apply_freeze, param_groups
+from hy_vla.training.schedule import lr_at
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available (use --set device=cpu)")
+    return torch.device(name)
+
+
+def micro_seed(seed: int, step: int, micro: int, grad_accum: int) -> int:
+    """Seed of the generator of micro-batch `micro` of optimizer step `step` (distinct per run seed)."""
+    return (seed << 40) + step * grad_accum + micro
+
+
+def prepare_batch(batch: dict[str, Any], model_config: Any, config: TrainConfig, generator: torch.Generator) -> dict:
+    """Stage-specific inputs: UAC draws a committed-prefix length per sample; T2A blanks the images.
+
+    T2A (text-to-action pretraining) reads no images; until the model has an image-free prefix,
+    every camera gets constant black frames (-1 after scaling), so the batch needs no image keys.
+    """
+    b = batch[keys.STATE].shape[0]
+    out = dict(batch)
+    if config.stage == "uac":
+        out[keys.ACTION_PREFIX_LEN] = torch.randint(0, config.max_delay + 1, (b,), generator=generator)  # (B,)
+    elif config.stage == "t2a":
+        k, s = model_config.history_frames, model_config.image_size
+        blank = torch.zeros(b, k, 3, s, s, dtype=torch.uint8)  # (B, K, 3, S, S)
+        for key in model_config.image_keys:
+            out[key] = blank
+        out.pop(keys.HISTORY_IS_PAD, None)
+    return out
+
+
+class Trainer:
+    """Trains `model` (anything with `compute_loss(batch, generator)` and `save_pretrained(dir)`).
+
+    `dataset` is a map-style dataset of single samples (dicts, as `SampleBuilder` yields; collated with
+    `collate_samples`). `on_step_end(step, metrics)` is called after every optimizer step (tests,
+    custom logging).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        dataset: Dataset,
+        on_step_end: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> None:
+        self.model, self.config, self.dataset, self.on_step_end = model, config, dataset, on_step_end
+        self.out_dir = Path(config.out_dir)
+        self.device = resolve_device(config.device)
+        horizon = getattr(getattr(model, "config", None), "horizon", None)
+        if config.stage == "uac" and horizon is not None and config.max_delay >= horizon:
+            raise ValueError(f"max_delay={config.max_delay} must be < the model's horizon {horizon}")
+        self.frozen = apply_freeze(model, config) if hasattr(model, "expert") else []
+        self.step = 0
+        self.last_metrics: dict[str, float] = {}
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _optimizer(self) -> torch.optim.Optimizer:
+        c = self.config
+        return torch.optim.AdamW(param_groups(self.model, c.weight_decay), lr=c.lr, betas=c.betas, eps=c.eps)
+
+    def _writer(self) -> Any:
+        if not self.config.tensorboard:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            print("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+            return None
+        return SummaryWriter(str(self.out_dir / "tb"), purge_step=self.step or None)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda":  # bf16 on GPU; CPU stays fp32 (bf16 CPU kernels are slow and inexact)
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def fit(self) -> dict[str, float]:
+        """Train to `config.steps` (resuming if OUT has a complete checkpoint); returns final metrics."""
+        c, model = self.config, self.model
+        resume = latest_checkpoint(self.out_dir)
+        if resume is not None:
+            print(f"resuming from step {int(resume.name)}", flush=True)
+        model.to(self.device).train()
+        optimizer = self._optimizer()
+        ema = EMA(model, c.ema_decay) if c.ema_decay is not None else None
+        position = DataPosition()
+        if resume is not None:
+            resumed = load_checkpoint(resume, model, optimizer, ema)
+            self.step, position = resumed.step, resumed.position
+        else:  # global RNGs are not used by the loop itself; seed them so user code (augmentations) repeats too
+            torch.manual_seed(c.seed)
+            np.random.seed(c.seed)
+            random.seed(c.seed)
+        if self.step >= c.steps:
+            print(f"nothing to do: step {self.step} >= steps {c.steps}")
+            return self.last_metrics
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        batches = ResumableBatches(self.dataset, c.micro_batch_size, c.seed, c.num_workers, position=position)
+        data = iter(batches)
+        writer = self._writer()
+        from tqdm import tqdm
+
+        bar = tqdm(total=c.steps, initial=self.step, desc=c.stage, unit="step", dynamic_ncols=True)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        t_log, samples_since = time.perf_counter(), 0
+        t_start, samples_total = t_log, 0
+        try:
+            while self.step < c.steps:
+                lr = lr_at(self.step, c.lr, c.warmup_steps, c.steps, c.min_lr)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                optimizer.zero_grad(set_to_none=True)
+                loss_sum = 0.0
+                for micro in range(c.grad_accum):
+                    gen = torch.Generator().manual_seed(micro_seed(c.seed, self.step, micro, c.grad_accum))
+                    batch = prepare_batch(next(data), getattr(model, "config", None), c, gen)
+                    with self._autocast():
+                        loss, _ = model.compute_loss(batch, generator=gen)
+                    # Mean over micro-batches of equal size == the mean over the whole batch.
+                    (loss / c.grad_accum).backward()
+                    loss_sum += float(loss.detach())
+                grad_norm = torch.nn.utils.clip_grad_norm_(trainable, c.grad_clip if c.grad_clip else float("inf"))
+                optimizer.step()
+                if ema is not None:
+                    ema.update(model)
+                self.step += 1
+                samples_since += c.batch_size
+                samples_total += c.batch_size
+                self.last_metrics = {"loss": loss_sum / c.grad_accum, "lr": lr, "grad_norm": float(grad_norm)}
+                if self.step % c.log_every == 0 or self.step == c.steps:
+                    now = time.perf_counter()
+                    self.last_metrics["samples_per_s"] = samples_since / max(now - t_log, 1e-9)
+                    t_log, samples_since = now, 0
+                    bar.set_postfix(
+                        loss=f"{self.last_metrics['loss']:.4f}",
+                        lr=f"{lr:.2e}",
+                        sps=f"{self.last_metrics['samples_per_s']:.1f}",
+                        refresh=False,
+                    )
+                    if writer is not None:
+                        for name, value in self.last_metrics.items():
+                            writer.add_scalar(f"train/{name}", value, self.step)
+                bar.update(1)
+                if self.step % c.save_every == 0 or self.step == c.steps:
+                    save_checkpoint(self.out_dir, self.step, model, optimizer, batches.position, ema, c.keep_last)
+                if self.on_step_end is not None:
+                    self.on_step_end(self.step, self.last_metrics)
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+        elapsed = time.perf_counter() - t_start
+        self.last_metrics["run_samples_per_s"] = samples_total / max(elapsed, 1e-9)
+        self.ema = ema
+        return self.last_metrics
