@@ -85,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
         run_cfg, source = _resumed(args, out) if resuming else _fresh(args, out)
         builder = SampleBuilder(source, run_cfg.data)
         stats = resolve_norm_stats(run_cfg, builder, out, progress=not resuming)
+        if run_cfg.train.cache_frames and run_cfg.data.cameras:
+            from hy_vla.data.frame_cache import FrameCache
+
+            source = FrameCache(source, run_cfg.data.cameras, run_cfg.data.image_size)
         builder = SampleBuilder(source, run_cfg.data, norm_stats=stats)
     except (ValueError, FileNotFoundError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -36,6 +36,7 @@ CHECKPOINTS = "checkpoints"
 COMPLETE = "COMPLETE"
 LAST = "last"
 STATE_TENSORS = "training_state.safetensors"
+RAW_PREFIX = "raw."  # training-state copy of the raw (non-averaged) weights when EMA is on
 STATE_JSON = "training_state.json"
 FORMAT = "hy-vla/training-state"
 _TMP_PREFIX = ".tmp-ckpt-"
@@ -155,11 +156,19 @@ def save_checkpoint(
     for stale in root.glob(_TMP_PREFIX + "*"):  # left by a killed run
         shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f"{_TMP_PREFIX}{step}-{os.getpid()}"
-    model.save_pretrained(tmp)  # type: ignore[operator]  # creates tmp with the model files
     opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
     rng_tensors, rng_meta = capture_rng()
     tensors = {**opt_tensors, **rng_tensors}
-    if ema is not None:
+    if ema is None:
+        model.save_pretrained(tmp)  # type: ignore[operator]  # creates tmp with the model files
+    else:
+        # With EMA on, the loadable model (what evaluation and from_pretrained see) is the average;
+        # the raw weights, needed only to resume training, travel in the training state.
+        raw = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        ema.copy_to(model)
+        model.save_pretrained(tmp)  # type: ignore[operator]
+        model.load_state_dict(raw)
+        tensors.update({f"{RAW_PREFIX}{k}": v for k, v in raw.items()})
         tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
     save_file(tensors, str(tmp / STATE_TENSORS))
     meta = {
@@ -199,12 +208,13 @@ def load_checkpoint(
     meta = json.loads((path / STATE_JSON).read_text())
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path / STATE_JSON}: not a Hy-VLA training state (format {meta.get('format')!r})")
-    weights = load_file(str(path / WEIGHTS_NAME))
+    tensors = load_file(str(path / STATE_TENSORS))
+    raw = {k[len(RAW_PREFIX) :]: v for k, v in tensors.items() if k.startswith(RAW_PREFIX)}
+    weights = raw or load_file(str(path / WEIGHTS_NAME))  # EMA runs keep the raw weights in the state
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if missing or unexpected:
         raise ValueError(f"{path}: the checkpoint does not match the model (missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]})")  # fmt: skip
-    tensors = load_file(str(path / STATE_TENSORS))
     if optimizer is not None:
         optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
     if ema is not None:

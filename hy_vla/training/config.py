@@ -40,6 +40,9 @@ class TrainConfig:
     tensorboard: bool = True  # write OUT/tb (skipped with a note when tensorboard is not installed)
     seed: int = 0  # data order, flow noise, UAC delays
     num_workers: int = 0  # DataLoader worker processes
+    cache_frames: bool = False  # decode every frame once into RAM at the model's image size (small datasets)
+    augment_shift: int = 0  # random-shift augmentation: +- pixels at the model's image size (0 = off)
+    max_minutes: float | None = None  # wall-clock budget: stop early (saving a checkpoint) when exceeded
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
 
     def __post_init__(self) -> None:
@@ -50,7 +53,9 @@ class TrainConfig:
         for name in ("steps", "batch_size", "grad_accum", "save_every", "keep_last", "log_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"TrainConfig.{name}: expected >= 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "num_workers", "max_delay", "seed"):
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError(f"TrainConfig.max_minutes: expected > 0 or None, got {self.max_minutes}")
+        for name in ("warmup_steps", "num_workers", "max_delay", "seed", "augment_shift"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"TrainConfig.{name}: expected >= 0, got {getattr(self, name)}")
         if self.batch_size % self.grad_accum:

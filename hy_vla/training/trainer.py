@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from hy_vla import keys
+from hy_vla.training.augment import random_shift
 from hy_vla.training.batches import DataPosition, ResumableBatches
 from hy_vla.training.checkpointing import latest_checkpoint, load_checkpoint, save_checkpoint
 from hy_vla.training.config import TrainConfig
@@ -48,13 +49,20 @@ def micro_seed(seed: int, step: int, micro: int, grad_accum: int) -> int:
 
 
 def prepare_batch(batch: dict[str, Any], model_config: Any, config: TrainConfig, generator: torch.Generator) -> dict:
-    """Stage-specific inputs: UAC draws a committed-prefix length per sample; T2A blanks the images.
+    """Augmentation (random shift) and stage-specific inputs: UAC draws a committed-prefix length per
+    sample; T2A blanks the images.
 
     T2A (text-to-action pretraining) reads no images; until the model has an image-free prefix,
     every camera gets constant black frames (-1 after scaling), so the batch needs no image keys.
     """
     b = batch[keys.STATE].shape[0]
     out = dict(batch)
+    if config.augment_shift and model_config is not None and config.stage != "t2a":
+        cams = [k for k in model_config.image_keys if k in out]
+        for key, shifted in zip(
+            cams, random_shift([out[k] for k in cams], config.augment_shift, generator), strict=True
+        ):
+            out[key] = shifted
     if config.stage == "uac":
         out[keys.ACTION_PREFIX_LEN] = torch.randint(0, config.max_delay + 1, (b,), generator=generator)  # (B,)
     elif config.stage == "t2a":
@@ -183,6 +191,11 @@ class Trainer:
                     save_checkpoint(self.out_dir, self.step, model, optimizer, batches.position, ema, c.keep_last)
                 if self.on_step_end is not None:
                     self.on_step_end(self.step, self.last_metrics)
+                if c.max_minutes is not None and time.perf_counter() - t_start > 60.0 * c.max_minutes:
+                    if self.step % c.save_every and self.step != c.steps:  # not saved above
+                        save_checkpoint(self.out_dir, self.step, model, optimizer, batches.position, ema, c.keep_last)
+                    print(f"stopping at step {self.step}: the {c.max_minutes:g}-minute budget is spent", flush=True)
+                    break
         finally:
             bar.close()
             if writer is not None:

@@ -72,3 +72,21 @@ def test_incomplete_ignored_and_keep_last(tmp_path) -> None:
     (tmp_path / "checkpoints" / "last").write_text("9\n")
     assert latest_checkpoint(tmp_path).name == "4"
     assert latest_checkpoint(tmp_path / "nothing") is None
+
+
+def test_with_ema_the_loadable_model_is_the_average(tmp_path) -> None:
+    """Evaluation loads the EMA weights; resuming still restores the raw weights exactly."""
+    model, opt = _trained()
+    ema = EMA(model, 0.5)
+    for p in model.parameters():  # move the raw weights away from the average
+        p.data.add_(1.0)
+    raw = {k: v.clone() for k, v in model.state_dict().items()}
+    path = save_checkpoint(tmp_path, 3, model, opt, DataPosition(0, 1), ema)
+    assert all(torch.equal(raw[k], v) for k, v in model.state_dict().items())  # saving left the model as it was
+    exported = HyVLA.from_pretrained(path)
+    name = next(iter(ema.shadow))
+    assert torch.equal(exported.state_dict()[name], ema.shadow[name])
+    assert not torch.equal(exported.state_dict()[name], raw[name])
+    other, other_opt = _trained(seed=1)
+    load_checkpoint(path, other, other_opt, EMA(other, 0.5))
+    assert all(torch.equal(raw[k], v) for k, v in other.state_dict().items())
