@@ -15,7 +15,12 @@ from hy_vla.cli.eval import add_env_arguments, parse_list, print_tasks, resolve_
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_env_arguments(parser)
-    parser.add_argument("--seed", type=int, default=0, help="attempt k of a task uses seed + k")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=100_000,
+        help="attempt k of a task uses seed + k (default 100000: disjoint from evaluation seeds, which start at 0)",
+    )
     parser.add_argument("--keep-failures", action="store_true", help="keep failed episodes too (no retries)")
     parser.add_argument("--max-attempts", type=int, default=None, help="attempts per task (default 3 x episodes + 10)")
 

@@ -2,7 +2,8 @@
 
 Protocol:
 
-- attempt ``k`` of a task starts from seed ``seed + k``; attempts run in worker
+- attempt ``k`` of a task starts from seed ``seed + k`` (default seed 100000: training layouts never
+  coincide with evaluation episodes, which use seeds 0, 1, 2, ... by default); attempts run in worker
   processes (or in this process with ``workers=0``) and come back as whole episodes;
 - episodes are decided and written in attempt order per task (a small reorder
   buffer), so the same command gives the same dataset whatever the worker timing;
@@ -36,6 +37,9 @@ from hy_vla.eval.rollout import run_episode
 from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, close_worker, init_worker, worker_state
 from hy_vla.keys import ACTION, STATE, image_key
 
+# Demonstrations start far from the evaluation seeds (0, 1, 2, ...) so train and test layouts differ.
+DEFAULT_COLLECT_SEED = 100_000
+
 NORM_MODES = {STATE: "mean_std", ACTION: "mean_std"}
 
 
@@ -49,7 +53,7 @@ class CollectConfig:
     episodes: int = 50  # kept episodes per task
     cameras: tuple[str, ...] | None = None  # None: the suite default
     image_size: int | None = None
-    seed: int = 0
+    seed: int = DEFAULT_COLLECT_SEED
     workers: int = 0
     keep_failures: bool = False
     max_attempts: int | None = None  # per task; None: 3 x episodes + 10

@@ -76,7 +76,7 @@ def test_failure_leaves_no_dataset(tmp_path):
 def test_scheduler_keeps_in_attempt_order_and_retries():
     from hy_vla.sim.collect import Episode
 
-    cfg = CollectConfig(suite="metaworld", tasks=("reach-v3",), out="unused", episodes=2, max_attempts=4)
+    cfg = CollectConfig(suite="metaworld", tasks=("reach-v3",), out="unused", episodes=2, max_attempts=4, seed=0)
     s = _Scheduler(cfg)
     jobs = list(s.next_jobs(10))
     assert [j.seed for j in jobs] == [0, 1]  # never more in flight than could be kept
@@ -86,3 +86,15 @@ def test_scheduler_keeps_in_attempt_order_and_retries():
     assert [j.seed for j in s.next_jobs(10)] == [2]  # a retry with a new seed
     assert [e.attempt for e in s.finish(ep(2, True))] == [2]
     assert list(s.next_jobs(10)) == [] and s.shortfall() == {}
+
+
+def test_default_demonstration_seeds_are_disjoint_from_evaluation_seeds():
+    """Regression: collection and evaluation both started at seed 0, so a policy was evaluated on
+    the very layouts it was trained on."""
+    from hy_vla.eval.runner import EvalConfig
+
+    collect_cfg = CollectConfig(suite="metaworld", tasks=("reach-v3",), out="unused", episodes=500)
+    eval_cfg = EvalConfig(suite="metaworld", tasks=("reach-v3",), episodes=1000)
+    train = set(range(collect_cfg.seed, collect_cfg.seed + 10 * collect_cfg.episodes))  # retries included
+    test = {eval_cfg.base_seed + i for i in range(eval_cfg.episodes)}
+    assert not train & test
