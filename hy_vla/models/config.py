@@ -16,7 +16,15 @@ from typing import Any
 
 from hy_vla.flow.flow_matching import FlowConfig
 from hy_vla.models.action_expert import ActionExpertConfig
+from hy_vla.models.aux_losses import AuxLossConfig
 from hy_vla.models.backbone import BackboneConfig
+from hy_vla.models.decoders import DECODERS
+from hy_vla.models.decoders.dit import DiTConfig
+from hy_vla.models.decoders.hybrid import HybridConfig
+from hy_vla.models.decoders.mixture_of_flow import MoFConfig
+from hy_vla.models.decoders.mpg import MPGConfig
+from hy_vla.models.hf_backbone import HFBackboneConfig
+from hy_vla.models.lora import LoRAConfig
 from hy_vla.models.vision import VisionConfig
 
 CONFIG_NAME = "config.json"
@@ -51,6 +59,15 @@ class HyVLAConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     expert: ActionExpertConfig = field(default_factory=ActionExpertConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
+    # Action decoder (hy_vla.models.decoders): "dual_tower" | "mot_expert" | "dit" | "hybrid", and its options.
+    decoder: str = "dual_tower"
+    dit: DiTConfig = field(default_factory=DiTConfig)  # decoder "dit" (Qwen-VLA)
+    mof: MoFConfig = field(default_factory=MoFConfig)  # decoder "mot_expert": Mixture-of-Flow (Being-H0.5)
+    mpg: MPGConfig = field(default_factory=MPGConfig)  # decoder "mot_expert": MPG gate (Being-H0.5)
+    hybrid: HybridConfig = field(default_factory=HybridConfig)  # decoder "hybrid" (HybridVLA)
+    aux: AuxLossConfig = field(default_factory=AuxLossConfig)  # HY-Embodied pretraining losses (off)
+    hf_backbone: HFBackboneConfig = field(default_factory=HFBackboneConfig)  # pretrained transformers backbone
+    lora: LoRAConfig = field(default_factory=LoRAConfig)  # LoRA fine-tuning (off)
 
     def __post_init__(self) -> None:
         self.camera_names = tuple(self.camera_names)
@@ -67,6 +84,17 @@ class HyVLAConfig:
             raise ValueError(f"action_dim {self.action_dim} must be in [1, max_action_dim={self.max_action_dim}]")
         if self.tokenizer not in ("byte", "hf"):
             raise ValueError(f"tokenizer must be 'byte' or 'hf', got {self.tokenizer!r}")
+        if self.decoder not in DECODERS:
+            close = difflib.get_close_matches(self.decoder, DECODERS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"decoder {self.decoder!r} not in {DECODERS}{hint}")
+        if (self.mof.enabled or self.mpg.enabled) and self.decoder != "mot_expert":
+            raise ValueError("mof and mpg are options of decoder 'mot_expert'")
+        if self.decoder == "hybrid" and self.backbone.vocab_size <= self.hybrid.num_bins:
+            raise ValueError(
+                f"decoder 'hybrid' appends {self.hybrid.num_bins} action tokens to the vocabulary: "
+                f"backbone.vocab_size {self.backbone.vocab_size} must hold the text tokens plus them"
+            )
 
     # -- the model card's names ---------------------------------------------------------------
     @property
@@ -89,6 +117,8 @@ class HyVLAConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["camera_names"] = list(self.camera_names)
+        for sub, name in (("mof", "routes"), ("lora", "targets"), ("lora", "trainable")):
+            d[sub][name] = list(d[sub][name])
         return d
 
     def to_json(self) -> str:
@@ -96,7 +126,19 @@ class HyVLAConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HyVLAConfig:
-        subs = {"vision": VisionConfig, "backbone": BackboneConfig, "expert": ActionExpertConfig, "flow": FlowConfig}
+        subs = {
+            "vision": VisionConfig,
+            "backbone": BackboneConfig,
+            "expert": ActionExpertConfig,
+            "flow": FlowConfig,
+            "dit": DiTConfig,
+            "mof": MoFConfig,
+            "mpg": MPGConfig,
+            "hybrid": HybridConfig,
+            "aux": AuxLossConfig,
+            "hf_backbone": HFBackboneConfig,
+            "lora": LoRAConfig,
+        }
         kwargs: dict[str, Any] = {}
         for key, value in d.items():
             if key in subs:

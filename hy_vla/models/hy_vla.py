@@ -18,9 +18,11 @@ from torch import Tensor, nn
 from hy_vla import keys
 from hy_vla.flow import flow_matching as fm
 from hy_vla.models import inputs
-from hy_vla.models.action_expert import ActionExpert
+from hy_vla.models.aux_losses import HYEmbodiedLosses, add_aux_losses
 from hy_vla.models.backbone import MoTBackbone, Segment
 from hy_vla.models.config import HyVLAConfig
+from hy_vla.models.decoders import build_decoder
+from hy_vla.models.decoders import common as decoders
 from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, joint_forward
 from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
 from hy_vla.models.vision import VisionEncoder
@@ -33,21 +35,33 @@ class HyVLA(nn.Module):
         super().__init__()
         self.config = config
         self.tokenizer = tokenizer or load_tokenizer(config.tokenizer, config.tokenizer_path)
-        if self.tokenizer.vocab_size > config.backbone.vocab_size:
-            raise ValueError(
-                f"tokenizer has {self.tokenizer.vocab_size} tokens but backbone.vocab_size={config.backbone.vocab_size}"
-            )
         bb = config.backbone
-        self.vision = VisionEncoder(config.vision)
-        self.projector = nn.Linear(config.vision.width, bb.width)
+        if config.hf_backbone.enabled:  # a transformers VLM/LM, with its own vision tower, as the backbone
+            from hy_vla.models.hf_backbone import HFBackbone
+
+            self.backbone = HFBackbone(config.hf_backbone, config.decoder)
+            bb = self.backbone.cfg
+        else:
+            self.vision = VisionEncoder(config.vision)
+            self.projector = nn.Linear(config.vision.width, bb.width)
+            self.backbone = MoTBackbone(bb)
+        reserved = config.hybrid.num_bins if config.decoder == "hybrid" else 0  # action tokens end the vocabulary
+        if self.tokenizer.vocab_size + reserved > bb.vocab_size:
+            raise ValueError(
+                f"tokenizer has {self.tokenizer.vocab_size} tokens (+ {reserved} action tokens) but "
+                f"backbone.vocab_size={bb.vocab_size}"
+            )
         self.camera_embed = nn.Parameter(torch.zeros(len(config.camera_names), bb.width))
-        self.backbone = MoTBackbone(bb)
-        self.expert = ActionExpert(
-            config.expert, bb.depth, bb.num_heads, bb.head_dim, config.max_state_dim, config.max_action_dim
-        )
+        self.expert = build_decoder(config, self.backbone)  # the action decoder chosen by config.decoder
+        if config.aux.enabled:  # HY-Embodied pretraining losses (seed 001)
+            self.aux_losses = HYEmbodiedLosses(config.aux, self)
         # NormStats of the data this model was trained on (set by training; saved as norm_stats.json).
         self.norm_stats: Any = None
         self.enable_video_encoder_if_needed()
+        if config.lora.enabled:  # LoRA adapters on the matching Linears; everything else frozen
+            from hy_vla.models.lora import apply_lora
+
+            apply_lora(self, config.lora)
 
     # -- set-up -------------------------------------------------------------------------------
     def enable_video_encoder_if_needed(self) -> HyVLA:
@@ -56,16 +70,17 @@ class HyVLA(nn.Module):
         Models are built with it already on when K > 1; call this after changing `config.history_frames`
         on a loaded model (e.g. SFT with K=6 from a K=1 pretrained checkpoint).
         """
-        self.vision.memory_enabled = self.config.history_frames > 1
+        if hasattr(self, "vision"):  # a transformers backbone brings its own (single-frame) vision tower
+            self.vision.memory_enabled = self.config.history_frames > 1
         return self
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.projector.weight.dtype
+        return self.camera_embed.dtype
 
     @property
     def device(self) -> torch.device:
-        return self.projector.weight.device
+        return self.camera_embed.device
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
@@ -87,6 +102,8 @@ class HyVLA(nn.Module):
 
     def embed_prefix(self, batch: dict[str, Any]) -> Prefix:
         """Images + latent tokens + instruction -> the backbone's input sequence."""
+        if self.config.hf_backbone.enabled:
+            return self.backbone.embed_prefix(self, batch)
         cfg, dev, dtype = self.config, self.device, self.dtype
         b = inputs.batch_size(batch, cfg)
         imgs, frame_valid = inputs.images(batch, cfg, b, dtype)
@@ -121,25 +138,20 @@ class HyVLA(nn.Module):
     def compute_loss(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
         """Flow-matching loss on the action chunk; returns (scalar loss, metrics)."""
         cfg, dev, dtype = self.config, self.device, self.dtype
-        b = inputs.batch_size(batch, cfg)
-        actions, mask = inputs.action_target(batch, cfg, torch.float32)
-        actions, mask = actions.to(dev), mask.to(dev)
+        if cfg.decoder != "dual_tower":  # hy_vla.models.decoders: same loop, another decoder
+            loss, metrics, ctx = decoders.compute_loss(self, batch, generator)
+            loss = add_aux_losses(self, batch, ctx.hidden, loss, metrics)
+            return loss, {"loss": float(loss.detach()), **metrics}
+        flow = decoders.flow_training_inputs(self, batch, generator)  # noise, times, committed prefix, mask
         state, state_mask = (t.to(dev) for t in inputs.state(batch, cfg, dtype))
-        noise = torch.randn(actions.shape, generator=generator).to(dev)
-        t = cfg.flow.sample((b,), generator).to(dev)
-        t = t.unsqueeze(1).expand(b, cfg.horizon).clone()  # (B, H) per-step time
-        if keys.ACTION_PREFIX_LEN in batch:  # training-time real-time chunking: a clean committed prefix
-            d = torch.as_tensor(batch[keys.ACTION_PREFIX_LEN], device=dev).view(b, 1)
-            committed = torch.arange(cfg.horizon, device=dev).view(1, -1) < d  # (B, H)
-            t = torch.where(committed, torch.ones_like(t), t)
-            mask = mask & ~committed.unsqueeze(-1)
-        x_t = fm.interpolate(noise, actions, t)
         prefix = self.embed_prefix(batch)
-        _, kv = encode_prefix(self.backbone, prefix)
-        suffix = self.expert.embed(state, state_mask, x_t.to(dtype), t)
+        hidden, kv = encode_prefix(self.backbone, prefix)
+        suffix = self.expert.embed(state, state_mask, flow.x_t.to(dtype), flow.t)
         v = self.expert.velocity(expert_forward(self.backbone, self.expert, prefix, kv, suffix))
-        loss = fm.masked_flow_loss(v, fm.target_velocity(noise, actions), mask)
-        return loss, {"loss": float(loss.detach())}
+        loss = fm.masked_flow_loss(v, fm.target_velocity(flow.noise, flow.actions), flow.mask)
+        metrics: dict[str, float] = {}
+        loss = add_aux_losses(self, batch, hidden, loss, metrics)  # unchanged unless config.aux is on
+        return loss, {"loss": float(loss.detach()), **metrics}
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict]:
         return self.compute_loss(batch)
@@ -153,11 +165,16 @@ class HyVLA(nn.Module):
         noise: Tensor | None = None,
         use_cache: bool = True,
         generator: torch.Generator | None = None,
+        prefix_actions: Tensor | None = None,
+        prefix_weights: Tensor | None = None,
     ) -> Tensor:
         """Integrate the flow from noise (t=0) to actions (t=1) -> (B, H, max_action_dim) float32, normalized.
 
         use_cache=True computes the prefix once and runs only the expert per Euler step;
         use_cache=False recomputes the joint [prefix, suffix] attention every step (reference path).
+        prefix_actions (B, P, A') normalized and prefix_weights (P,) or (B, P) in [0, 1] guide the first
+        P steps toward a previous chunk (inference-time real-time chunking, `hy_vla.flow.guidance`):
+        weight 1 reproduces the given action exactly, 0 leaves the model free.
         """
         cfg, dev, dtype = self.config, self.device, self.dtype
         b = inputs.batch_size(batch, cfg)
@@ -167,6 +184,15 @@ class HyVLA(nn.Module):
             noise = torch.randn((b, cfg.horizon, cfg.max_action_dim), generator=generator)
         elif tuple(noise.shape) != (b, cfg.horizon, cfg.max_action_dim):
             raise ValueError(f"noise has shape {tuple(noise.shape)}; expected {(b, cfg.horizon, cfg.max_action_dim)}")
+        guide = None
+        if (prefix_actions is None) != (prefix_weights is None):
+            raise ValueError("give both prefix_actions and prefix_weights, or neither")
+        if prefix_actions is not None and prefix_weights is not None:
+            from hy_vla.flow.guidance import full_prefix, guided_velocity
+
+            guide = full_prefix(prefix_actions.to(dev), prefix_weights.to(dev), (b, cfg.horizon, cfg.max_action_dim))
+        if cfg.decoder != "dual_tower":  # hy_vla.models.decoders: same integration, another decoder
+            return decoders.sample_actions(self, batch, steps, noise, guide=guide)
         prefix = self.embed_prefix(batch)
         kv = encode_prefix(self.backbone, prefix)[1] if use_cache else None
 
@@ -177,7 +203,10 @@ class HyVLA(nn.Module):
                 hidden = expert_forward(self.backbone, self.expert, prefix, kv, suffix)
             else:
                 hidden = joint_forward(self.backbone, self.expert, prefix, suffix)[1]
-            return self.expert.velocity(hidden).float()
+            v = self.expert.velocity(hidden).float()
+            if guide is not None:  # pull the predicted clean chunk toward the previous chunk (RTC)
+                v = guided_velocity(x, v, t, *guide)
+            return v
 
         return fm.integrate(velocity, noise.to(dev, torch.float32), steps)
 

@@ -1,0 +1,157 @@
+"""HY-Embodied-0.5 pretraining objectives as optional losses (seed 001), off by default.
+
+Pre-training in the seed sums three objectives: the language/action loss, a vision
+loss and a global loss. Here:
+
+- global (latent alignment): the backbone's visual latent tokens of each image
+  (`backbone.num_latent_tokens`), averaged and mapped by an MLP, are pulled towards
+  the teacher ViT's global feature of that image by NEGATIVE COSINE similarity;
+- vision (next-code prediction): the teacher's patch features are quantised against a
+  codebook (k-means centroids, fitted in this module on the first training batch and
+  then frozen, saved with the weights); an MLP on the backbone's hidden state of patch
+  p predicts the code of patch p + 1 (raster order, within one image) by cross-entropy.
+
+The teacher is a frozen ViT with the model's vision architecture: a snapshot of the
+model's own encoder taken at construction (`teacher_init="copy"`: the pretrained ViT
+when the model starts from one, the seed's "larger ViT" role) or an independent random
+one (`"random"`). It has no CLS token, so its global feature is the mean patch feature.
+
+total = action (+ language) loss + latent_align_weight * L_global + next_code_weight * L_vision.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hy_vla.models.vision import VisionEncoder
+
+if TYPE_CHECKING:
+    from hy_vla.models.hy_vla import HyVLA
+
+TEACHER_INITS = ("copy", "random")
+
+
+@dataclass
+class AuxLossConfig:
+    latent_align_weight: float = 0.0  # 0 = off
+    next_code_weight: float = 0.0  # 0 = off
+    num_codes: int = 512  # codebook size of the visual codes
+    kmeans_iters: int = 10
+    teacher_init: str = "copy"
+
+    def __post_init__(self) -> None:
+        if self.latent_align_weight < 0 or self.next_code_weight < 0:
+            raise ValueError("aux loss weights must be >= 0")
+        if self.num_codes < 2 or self.kmeans_iters < 1:
+            raise ValueError("aux: num_codes must be >= 2 and kmeans_iters >= 1")
+        if self.teacher_init not in TEACHER_INITS:
+            raise ValueError(f"aux.teacher_init {self.teacher_init!r} not in {TEACHER_INITS}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.latent_align_weight > 0 or self.next_code_weight > 0
+
+
+def negative_cosine(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean of -cos(pred, target) over rows. pred, target: (N, D)."""
+    return -F.cosine_similarity(pred.float(), target.float(), dim=-1).mean()
+
+
+def kmeans(x: Tensor, k: int, iters: int, generator: torch.Generator | None = None) -> Tensor:
+    """Lloyd's k-means on rows of x (N, D) -> centroids (k, D). Starts from k random rows (with replacement
+    and a little jitter when N < k); an emptied cluster keeps its previous centroid."""
+    n = x.shape[0]
+    idx = torch.randint(n, (k,), generator=generator) if n < k else torch.randperm(n, generator=generator)[:k]
+    c = x[idx.to(x.device)].clone()
+    if n < k:
+        c = c + 1e-3 * torch.randn(c.shape, generator=generator).to(c)
+    for _ in range(iters):
+        assign = torch.cdist(x, c).argmin(dim=1)  # (N,)
+        sums = torch.zeros_like(c).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k).to(x.dtype).unsqueeze(1)
+        c = torch.where(counts > 0, sums / counts.clamp(min=1), c)
+    return c
+
+
+def nearest_code(x: Tensor, codebook: Tensor) -> Tensor:
+    """(..., D) -> (...) index of the nearest centroid."""
+    flat = x.reshape(-1, x.shape[-1])
+    return torch.cdist(flat, codebook).argmin(dim=1).view(x.shape[:-1])
+
+
+class HYEmbodiedLosses(nn.Module):
+    def __init__(self, cfg: AuxLossConfig, model: HyVLA) -> None:
+        super().__init__()
+        self.cfg = cfg
+        mc = model.config
+        if cfg.latent_align_weight > 0 and mc.backbone.num_latent_tokens < 1:
+            raise ValueError("aux.latent_align_weight needs backbone.num_latent_tokens >= 1")
+        width, tw = mc.backbone.width, mc.vision.width
+        teacher = copy.deepcopy(model.vision) if cfg.teacher_init == "copy" else VisionEncoder(mc.vision)
+        teacher.memory_enabled = False  # a single-frame teacher
+        self.teacher = teacher.requires_grad_(False)
+        if cfg.latent_align_weight > 0:
+            self.latent_head = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, tw))
+        if cfg.next_code_weight > 0:
+            self.code_head = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, cfg.num_codes))
+            self.register_buffer("codebook", torch.zeros(cfg.num_codes, tw))
+            self.register_buffer("codebook_ready", torch.zeros((), dtype=torch.bool))
+
+    def train(self, mode: bool = True) -> HYEmbodiedLosses:
+        super().train(mode)
+        self.teacher.eval()  # frozen: never in training mode
+        return self
+
+    @torch.no_grad()
+    def teacher_features(self, model: HyVLA, batch: dict[str, Any]) -> Tensor:
+        """-> (B, C, P, Dt) teacher patch features of every camera's current frame."""
+        from hy_vla.models import inputs  # lazy: inputs imports the config, which imports AuxLossConfig
+
+        cfg = model.config
+        b = inputs.batch_size(batch, cfg)
+        imgs, _ = inputs.images(batch, cfg, b, model.dtype)
+        feats = self.teacher(imgs[:, -1:].to(model.device))  # (B * C, P, Dt)
+        return feats.view(b, len(cfg.camera_names), *feats.shape[1:]).float()
+
+    def forward(self, model: HyVLA, batch: dict[str, Any], hidden: Tensor) -> dict[str, Tensor]:
+        """hidden: (B, Tp, D) final backbone hidden states of the prefix -> weighted loss terms."""
+        cfg, mc = self.cfg, model.config
+        n_cam, p, n_lat = len(mc.camera_names), mc.vision.num_patches, mc.backbone.num_latent_tokens
+        b = hidden.shape[0]
+        vis = hidden[:, : n_cam * (p + n_lat)].reshape(b, n_cam, p + n_lat, -1)  # images come first
+        target = self.teacher_features(model, batch)  # (B, C, P, Dt)
+        out: dict[str, Tensor] = {}
+        if cfg.latent_align_weight > 0:
+            lat = self.latent_head(vis[:, :, p:].mean(dim=2))  # (B, C, Dt)
+            out["latent_align_loss"] = cfg.latent_align_weight * negative_cosine(
+                lat.flatten(0, 1), target.mean(dim=2).flatten(0, 1)
+            )
+        if cfg.next_code_weight > 0:
+            feats = F.normalize(target, dim=-1)
+            if self.training and not bool(self.codebook_ready):
+                self.codebook.copy_(kmeans(feats.flatten(0, 2), cfg.num_codes, cfg.kmeans_iters))
+                self.codebook_ready.fill_(True)
+            codes = nearest_code(feats, self.codebook)  # (B, C, P)
+            logits = self.code_head(vis[:, :, : p - 1])  # patch p predicts the code of patch p + 1
+            ce = F.cross_entropy(logits.float().flatten(0, 2), codes[:, :, 1:].flatten())
+            out["next_code_loss"] = cfg.next_code_weight * ce
+        return out
+
+
+def add_aux_losses(
+    model: HyVLA, batch: dict[str, Any], hidden: Tensor, loss: Tensor, metrics: dict[str, float]
+) -> Tensor:
+    """loss + the enabled HY-Embodied terms (metrics updated in place); unchanged when none is enabled."""
+    aux = getattr(model, "aux_losses", None)
+    if aux is None:
+        return loss
+    for name, term in aux(model, batch, hidden).items():
+        loss = loss + term
+        metrics[name] = float(term.detach())
+    return loss
