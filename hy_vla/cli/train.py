@@ -71,38 +71,13 @@ def _resumed(args: argparse.Namespace, out: Path):  # noqa: ANN202
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from hy_vla.data.loader import SampleDataset
-    from hy_vla.data.samples import SampleBuilder
-    from hy_vla.models.hy_vla import HyVLA
-    from hy_vla.training.run_config import RUN_CONFIG, resolve_norm_stats
-    from hy_vla.training.trainer import Trainer
+    from hy_vla.training.launch import launch
+    from hy_vla.training.run_config import RUN_CONFIG
 
     out = Path(args.out)
     resuming = (out / RUN_CONFIG).is_file()
-    try:
-        run_cfg, source = _resumed(args, out) if resuming else _fresh(args, out)
-        builder = SampleBuilder(source, run_cfg.data)
-        stats = resolve_norm_stats(run_cfg, builder, out, progress=not resuming)
-        if run_cfg.train.cache_frames and run_cfg.data.cameras:
-            from hy_vla.data.frame_cache import FrameCache
-
-            source = FrameCache(source, run_cfg.data.cameras, run_cfg.data.image_size)
-        builder = SampleBuilder(source, run_cfg.data, norm_stats=stats)
-    except (ValueError, FileNotFoundError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    run_cfg.save(out)
-    torch.manual_seed(run_cfg.train.seed)  # reproducible initial weights
-    if run_cfg.init and not resuming:
-        model = HyVLA.from_pretrained(run_cfg.init, config=run_cfg.model)
-    else:
-        model = HyVLA(run_cfg.model)  # a resumed run loads its weights from the checkpoint
-    model.norm_stats = stats
-    if not resuming:
-        print(f"{len(builder)} samples, {model.num_parameters() / 1e6:.2f}M parameters, stage {run_cfg.train.stage}")
-    metrics = Trainer(model, run_cfg.train, SampleDataset(builder)).fit()
+    run_cfg, _ = _resumed(args, out) if resuming else _fresh(args, out)
+    metrics = launch(run_cfg, out, resuming=resuming)
     if metrics:
         print(f"done: step {run_cfg.train.steps}, loss {metrics['loss']:.4f}, checkpoints in {out / 'checkpoints'}")
     return 0

@@ -122,7 +122,7 @@ class HYEmbodiedLosses(nn.Module):
     def forward(self, model: HyVLA, batch: dict[str, Any], hidden: Tensor) -> dict[str, Tensor]:
         """hidden: (B, Tp, D) final backbone hidden states of the prefix -> weighted loss terms."""
         cfg, mc = self.cfg, model.config
-        n_cam, p, n_lat = len(mc.camera_names), mc.vision.num_patches, mc.backbone.num_latent_tokens
+        n_cam, p, n_lat = len(mc.camera_names), mc.vision.num_tokens, mc.backbone.num_latent_tokens
         b = hidden.shape[0]
         vis = hidden[:, : n_cam * (p + n_lat)].reshape(b, n_cam, p + n_lat, -1)  # images come first
         target = self.teacher_features(model, batch)  # (B, C, P, Dt)

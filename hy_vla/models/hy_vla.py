@@ -25,7 +25,7 @@ from hy_vla.models.decoders import build_decoder
 from hy_vla.models.decoders import common as decoders
 from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, joint_forward
 from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
-from hy_vla.models.vision import VisionEncoder
+from hy_vla.models.vision import VisionEncoder, merge_tokens
 
 VISION, TEXT = 0, 1  # modality indices of MoTBackbone
 
@@ -43,7 +43,7 @@ class HyVLA(nn.Module):
             bb = self.backbone.cfg
         else:
             self.vision = VisionEncoder(config.vision)
-            self.projector = nn.Linear(config.vision.width, bb.width)
+            self.projector = nn.Linear(config.vision.token_width, bb.width)
             self.backbone = MoTBackbone(bb)
         reserved = config.hybrid.num_bins if config.decoder == "hybrid" else 0  # action tokens end the vocabulary
         if self.tokenizer.vocab_size + reserved > bb.vocab_size:
@@ -108,7 +108,8 @@ class HyVLA(nn.Module):
         b = inputs.batch_size(batch, cfg)
         imgs, frame_valid = inputs.images(batch, cfg, b, dtype)
         n_cam = len(cfg.camera_names)
-        feats = self.projector(self.vision(imgs.to(dev), None if frame_valid is None else frame_valid.to(dev)))
+        patches = self.vision(imgs.to(dev), None if frame_valid is None else frame_valid.to(dev))  # (B*C, P, Dv)
+        feats = self.projector(merge_tokens(patches, cfg.vision.token_merge))  # (B*C, P / m^2, D)
         feats = feats.view(b, n_cam, -1, feats.shape[-1]) + self.camera_embed.view(1, n_cam, 1, -1)  # (B, C, P, D)
         if cfg.backbone.num_latent_tokens:
             lat = self.backbone.latents.view(1, 1, *self.backbone.latents.shape).expand(b, n_cam, -1, -1)

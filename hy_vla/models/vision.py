@@ -30,18 +30,48 @@ class VisionConfig:
     num_heads: int = 12
     mlp_ratio: float = 4.0
     temporal_every: int = 1  # memory encoder: temporal attention in every n-th block
+    token_merge: int = 1  # m: merge each m x m block of patch features into one backbone token (Qwen2-VL style)
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
             raise ValueError(f"vision.image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
         if self.width % self.num_heads:
             raise ValueError(f"vision.width {self.width} is not divisible by num_heads {self.num_heads}")
-        if self.depth < 1 or self.temporal_every < 1:
-            raise ValueError("vision.depth and vision.temporal_every must be >= 1")
+        if self.depth < 1 or self.temporal_every < 1 or self.token_merge < 1:
+            raise ValueError("vision.depth, vision.temporal_every and vision.token_merge must be >= 1")
+        if (self.image_size // self.patch_size) % self.token_merge:
+            raise ValueError(
+                f"vision: the {self.image_size // self.patch_size}-patch grid is not divisible by token_merge "
+                f"{self.token_merge}"
+            )
 
     @property
     def num_patches(self) -> int:
         return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def num_tokens(self) -> int:
+        """Backbone tokens per image after merging."""
+        return self.num_patches // self.token_merge**2
+
+    @property
+    def token_width(self) -> int:
+        """Width of one merged token (the projector's input)."""
+        return self.width * self.token_merge**2
+
+
+def merge_tokens(x: Tensor, merge: int) -> Tensor:
+    """(N, P, D) patch features on a square grid -> (N, P / m^2, m^2 * D): each m x m block concatenated.
+
+    Cuts the backbone's visual tokens m^2-fold while the ViT keeps its full resolution; the
+    projector learns how to pool each block (as Qwen2-VL's patch merger does).
+    """
+    if merge == 1:
+        return x
+    n, p, d = x.shape
+    g = int(round(p**0.5))
+    x = x.view(n, g // merge, merge, g // merge, merge, d).permute(0, 1, 3, 2, 4, 5)  # (N, g/m, g/m, m, m, D)
+    return x.reshape(n, (g // merge) ** 2, merge * merge * d)
 
 
 class ViTBlock(nn.Module):

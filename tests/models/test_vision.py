@@ -59,3 +59,36 @@ def test_gradients_reach_all_vision_parameters():
     enc(torch.randn(2, 3, 3, 16, 16)).square().mean().backward()
     for name, p in enc.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_merge_tokens_groups_square_blocks():
+    from hy_vla.models.vision import merge_tokens
+
+    g, d = 4, 2
+    x = torch.arange(g * g * d, dtype=torch.float32).view(1, g * g, d)  # patch (r, c) -> features [2k, 2k+1]
+    m = merge_tokens(x, 2)
+    assert m.shape == (1, 4, 8)
+    # merged token 0 = patches (0,0), (0,1), (1,0), (1,1) -> indices 0, 1, 4, 5
+    assert m[0, 0].tolist() == [0.0, 1.0, 2.0, 3.0, 8.0, 9.0, 10.0, 11.0]
+    assert merge_tokens(x, 1) is x
+
+
+def test_model_with_token_merge_has_fewer_prefix_tokens():
+    import dataclasses
+
+    from model_fixtures import micro_batch, micro_config
+
+    from hy_vla import HyVLA
+
+    base = micro_config()
+    cfg = dataclasses.replace(base, vision=dataclasses.replace(base.vision, image_size=32, token_merge=2))
+    model = HyVLA(cfg)
+    prefix = model.embed_prefix(micro_batch(cfg, with_action=False))
+    assert prefix.segments[0].end == len(cfg.camera_names) * 4  # 16 patches -> 4 tokens per image
+    loss, _ = model.compute_loss(micro_batch(cfg))
+    loss.backward()
+    assert torch.isfinite(loss)
+    import pytest
+
+    with pytest.raises(ValueError, match="token_merge"):
+        dataclasses.replace(base.vision, image_size=24, patch_size=8, token_merge=2)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 from training.training_helpers import write_tiny_dataset
 
-from hy_vla.cli import train
+from hy_vla.cli.main import main
 from hy_vla.models.hy_vla import HyVLA
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    train.add_arguments(parser)
-    return train.run(parser.parse_args(argv))
+    return main(["train", *argv])  # through the CLI entry point, which turns bad input into exit code 2
 
 
 @pytest.fixture(scope="module")
