@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="worker",
         help="build the policy in each worker (default) or in this process with workers stepping envs",
     )
+    from hy_vla.runtime.sim_async import add_async_arguments
+
+    add_async_arguments(parser)  # --async --latency-ms --stitch --overlap --control-period-ms
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         cameras = parse_list(args.cameras)
         if args.policy == "scripted" and cameras is None:
             cameras = ()  # the scripted experts are blind: render only for videos
+        if args.checkpoint and cameras is None:  # render exactly the cameras the checkpoint was trained on
+            from hy_vla.models.config import HyVLAConfig
+
+            cameras = HyVLAConfig.from_pretrained(args.checkpoint).camera_names
         config = EvalConfig(
             suite=args.env,
             tasks=tasks,
@@ -109,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     factory = ScriptedExpertFactory(args.env) if args.policy else CheckpointFactory(args.checkpoint, args.device)
+    from hy_vla.runtime.sim_async import async_factory
+
+    factory = async_factory(factory, args)  # --async: simulated-latency asynchronous execution
     try:
         report = Evaluator(config, command=["hy-vla", *sys.argv[1:]]).run(factory)
     except ValueError as e:  # unknown camera, policy/env mismatch (PolicyMismatchError)

@@ -14,8 +14,10 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("hy_vla.cli.demo", "the end-to-end demo: collect Meta-World demos, train a VLA, evaluate it"),
     "quickstart": ("hy_vla.cli.quickstart", "build a tiny model, save it, reload it and predict a chunk"),
     "presets": ("hy_vla.cli.presets", "list the named presets with their parameter counts"),
+    "serve": ("hy_vla.cli.serve", "serve a checkpoint over websockets (openpi wire protocol, /healthz, API key)"),
     "dataset": ("hy_vla.cli.dataset", "inspect (info) or render (visualize) a LeRobot v3 / HDF5 dataset"),
     "compute-norm": ("hy_vla.cli.compute_norm", "compute norm_stats.json over the trained action representation"),
     "train": ("hy_vla.cli.train", "train a preset on a dataset; re-running with the same --out resumes"),

@@ -61,11 +61,13 @@ def test_sample_actions_with_prefix(use_cache):
     noise = torch.randn(2, cfg.horizon, cfg.max_action_dim, generator=torch.Generator().manual_seed(1))
     prev = torch.randn(2, 4, cfg.action_dim)  # a previous chunk's remaining 4 steps (normalized)
     weights = torch.tensor([1.0, 1.0, 0.6, 0.2])
-    free = model.sample_actions(batch, noise=noise, use_cache=use_cache)
-    guided = model.sample_actions(batch, noise=noise, use_cache=use_cache, prefix_actions=prev, prefix_weights=weights)
+    kw = {"noise": noise, "use_cache": use_cache, "num_steps": 2}
+    free = model.sample_actions(batch, **kw)
+    guided = model.sample_actions(batch, **kw, prefix_actions=prev, prefix_weights=weights)
     torch.testing.assert_close(guided[:, :2, : cfg.action_dim], prev[:, :2], atol=1e-5, rtol=0)  # committed: exact
     assert not torch.allclose(guided[:, 2:4], free[:, 2:4])  # soft part pulled toward prev
-    zero = model.sample_actions(batch, noise=noise, prefix_actions=prev, prefix_weights=torch.zeros(4))
-    torch.testing.assert_close(zero, model.sample_actions(batch, noise=noise))  # weight 0 = no guidance
-    with pytest.raises(ValueError, match="both"):
-        model.sample_actions(batch, noise=noise, prefix_actions=prev)
+    if use_cache:
+        zero = model.sample_actions(batch, **kw, prefix_actions=prev, prefix_weights=torch.zeros(4))
+        torch.testing.assert_close(zero, free)  # weight 0 = no guidance
+        with pytest.raises(ValueError, match="both"):
+            model.sample_actions(batch, noise=noise, prefix_actions=prev)

@@ -1,0 +1,185 @@
+"""The demo, end to end: demonstrations -> one language-conditioned policy -> closed-loop evaluation.
+
+    1. collect   scripted-expert demos of every task into a LeRobot v3 dataset (reused when present)
+    2. train     hy-vla-tiny on all tasks at once for a wall-clock budget (steps calibrated up front)
+    3. evaluate  the fixed protocol (episode i of a task = seed i), 50 episodes per task by default
+
+Everything lands in OUT: data/ (unless --data points elsewhere), train/ (checkpoints, TensorBoard),
+report.json (the evaluation report with the recipe and training facts under "extra"), videos/,
+success.png. Re-running the same command reuses the dataset and resumes or reuses training.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from hy_vla.demo.recipe import DemoRecipe
+
+
+def log(msg: str) -> None:
+    print(f"[demo] {msg}", flush=True)
+
+
+def plan(recipe: DemoRecipe, have_data: bool) -> str:
+    """Expected wall time, from rates measured on a 2-core CPU (bench/RESULTS.md)."""
+    n_demos = recipe.demos_per_task * len(recipe.tasks)
+    collect_min = 0.0 if have_data else n_demos * 1.6 * len(recipe.cameras) / 2 / max(recipe.workers, 1) / 60
+    eval_min = recipe.eval_episodes * len(recipe.tasks) * 2.5 / max(recipe.workers, 1) / 60
+    total = collect_min + recipe.minutes + 1.0 + eval_min
+    parts = "dataset present" if have_data else f"collect ~{collect_min:.0f} min"
+    return f"expected ~{total:.0f} min: {parts}, train {recipe.minutes:g} min, evaluate ~{eval_min:.0f} min"
+
+
+def dataset_matches(root: Path, recipe: DemoRecipe) -> bool:
+    """True when `root` is a finished demo dataset with the recipe's tasks, cameras, size and count."""
+    info = root / "collection.json"
+    if not (root / "meta" / "info.json").is_file() or not info.is_file():
+        return False
+    cfg = json.loads(info.read_text())["config"]
+    return (
+        tuple(cfg["tasks"]) == recipe.tasks
+        and set(recipe.cameras) <= set(cfg["cameras"] or ())
+        and cfg["image_size"] == recipe.render_size
+        and cfg["episodes"] >= recipe.demos_per_task
+    )
+
+
+def ensure_dataset(recipe: DemoRecipe, root: Path) -> None:
+    from hy_vla.sim.collect import CollectConfig, collect
+
+    if dataset_matches(root, recipe):
+        log(f"reusing the dataset in {root}")
+        return
+    if root.exists():
+        raise FileExistsError(
+            f"{root} exists but is not a dataset of this recipe (tasks, cameras, image size, demos per task): "
+            "delete it or pass another --data"
+        )
+    log(f"collecting {recipe.demos_per_task} demos x {len(recipe.tasks)} tasks into {root}")
+    collect(
+        CollectConfig(
+            suite="metaworld",
+            tasks=recipe.tasks,
+            out=str(root),
+            episodes=recipe.demos_per_task,
+            cameras=recipe.cameras,
+            image_size=recipe.render_size,
+            seed=recipe.collect_seed,
+            workers=recipe.workers,
+        )
+    )
+
+
+def calibrate_steps(run: Any, minutes: float, probe_steps: int = 4) -> int:
+    """Optimizer steps that fit in `minutes`: time a few steps on a synthetic batch of the real shapes."""
+    import torch
+
+    from hy_vla import keys
+    from hy_vla.models.hy_vla import HyVLA
+
+    m = run.model
+    model = HyVLA(m)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    b, (h, w) = run.train.batch_size, run.data.image_size
+    batch: dict[str, Any] = {
+        k: torch.randint(0, 255, (b, m.history_frames, 3, h, w), dtype=torch.uint8) for k in m.image_keys
+    }
+    batch[keys.STATE] = torch.zeros(b, m.state_dim)
+    batch[keys.ACTION] = torch.zeros(b, m.horizon, m.action_dim)
+    batch[keys.TASK] = ["pick up the puck and place it at the goal"] * b
+    times = []
+    for _ in range(probe_steps + 1):
+        t0 = time.perf_counter()
+        loss, _ = model.compute_loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    per_step = sorted(times[1:])[len(times[1:]) // 2] * 1.1  # median, + 10% for data loading and logging
+    return max(50, int(minutes * 60 / per_step))
+
+
+def train(recipe: DemoRecipe, data: Path, run_dir: Path) -> Path:
+    """Train (or resume, or reuse) the demo policy; returns the checkpoint to evaluate."""
+    from hy_vla.data.loader import open_source
+    from hy_vla.presets import model_config
+    from hy_vla.training.checkpointing import latest_checkpoint
+    from hy_vla.training.config import TrainConfig
+    from hy_vla.training.launch import launch
+    from hy_vla.training.run_config import RUN_CONFIG, RunConfig, resolve_run
+
+    resuming = (run_dir / RUN_CONFIG).is_file()
+    if resuming:
+        run = RunConfig.load(run_dir)
+        log(f"continuing the training run in {run_dir} ({run.train.steps} steps)")
+    else:
+        base = TrainConfig(out_dir=str(run_dir), save_every=500, keep_last=2)
+        overrides = {**recipe.model_overrides(), **recipe.train_overrides()}
+        run = resolve_run(model_config(recipe.preset), open_source(data), str(data), base, overrides)
+        steps = calibrate_steps(run, recipe.minutes)
+        # max_minutes guards the budget if the machine is slower than the calibration said.
+        run.train = run.train.replace(steps=steps, max_minutes=recipe.minutes * 1.15)
+        log(f"training {recipe.preset} for {steps} steps (~{recipe.minutes:g} min, batch {run.train.batch_size})")
+    t0 = time.perf_counter()
+    launch(run, run_dir, resuming=resuming)
+    log(f"training took {(time.perf_counter() - t0) / 60:.1f} min")
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        raise RuntimeError(f"training in {run_dir} produced no checkpoint")
+    return ckpt
+
+
+def evaluate(recipe: DemoRecipe, ckpt: Path, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
+    from hy_vla.eval.factories import CheckpointFactory
+    from hy_vla.eval.runner import EvalConfig, Evaluator
+
+    cfg = EvalConfig(
+        suite="metaworld",
+        tasks=recipe.tasks,
+        episodes=recipe.eval_episodes,
+        base_seed=0,
+        workers=recipe.workers,
+        n_action_steps=recipe.n_action_steps,
+        cameras=recipe.cameras,
+        image_size=recipe.render_size,
+        max_steps=recipe.max_steps,
+        videos=recipe.videos,
+        out=str(out),
+        extra=extra,
+    )
+    log(f"evaluating {ckpt} on {len(recipe.tasks)} tasks x {recipe.eval_episodes} episodes")
+    return Evaluator(cfg).run(CheckpointFactory(str(ckpt)))
+
+
+def format_table(report: dict[str, Any]) -> str:
+    lines = [f"{'task':<24} {'success':>8}  {'95% CI':<14} {'mean length':>11}"]
+    for task, t in report["tasks"].items():
+        lo, hi = t["ci95"]
+        lines.append(f"{task:<24} {t['success_rate']:>8.0%}  [{lo:.2f}, {hi:.2f}]   {t['mean_length']:>11.0f}")
+    o = report["overall"]
+    lines.append(f"{'mean':<24} {o['success_rate']:>8.0%}  [{o['ci95'][0]:.2f}, {o['ci95'][1]:.2f}]")
+    return "\n".join(lines)
+
+
+def run_demo(recipe: DemoRecipe, out: Path, data: Path | None = None) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    data = data or out / "data"
+    log(plan(recipe, dataset_matches(data, recipe)))
+    t0 = time.perf_counter()
+    ensure_dataset(recipe, data)
+    t_collect = time.perf_counter() - t0
+    ckpt = train(recipe, data, out / "train")
+    t_train = time.perf_counter() - t0 - t_collect
+    extra = {
+        "demo": recipe.to_dict(),
+        "dataset": str(data),
+        "checkpoint": str(ckpt),
+        "collect_s": round(t_collect, 1),
+        "train_s": round(t_train, 1),
+    }
+    report = evaluate(recipe, ckpt, out, extra)
+    log(f"done in {(time.perf_counter() - t0) / 60:.1f} min; report: {out / 'report.json'}\n{format_table(report)}")
+    return report

@@ -1,0 +1,257 @@
+"""`PolicyServer`: a policy behind a websocket speaking the openpi wire protocol.
+
+Protocol (what openpi-client 0.1.2's `WebsocketClientPolicy` expects):
+
+1. the client connects (openpi sends ``Authorization: Api-Key <KEY>`` when given a key);
+2. the server speaks first: one binary msgpack frame of metadata (`spec.build_metadata`);
+3. then strict request/response: one binary msgpack observation in, one binary msgpack reply out,
+   ``{"actions": float32 (action_horizon, action_dim), "server_timing": {...}, "policy_timing": {...}}``.
+   A problem with a request is answered by one *text* frame naming it ("hy-vla server error: ..."),
+   which openpi's client raises as an exception; the connection stays open and usable.
+
+Robustness: a non-binary frame, undecodable msgpack, a missing key, a wrong shape or dtype, NaN/inf,
+a message over `max_message_mb` or an exception inside the policy each get an error text frame and a
+log line; nothing reaches past the connection handler. Messages beyond a hard cap (4x the limit) are
+refused by the websocket layer itself (close code 1009) so a client cannot make us buffer gigabytes.
+Authentication happens at the handshake: with an API key configured, a missing or wrong
+``Authorization: Api-Key`` header gets HTTP 401 with the reason in the body, and no metadata.
+``GET /healthz`` answers 200 "ok" (no key needed) for load balancers and scripts.
+
+Sessions: each connection gets its own policy instance from `policy_factory` (own frame history,
+dropped on disconnect); instances may share one model. Inference runs on a single worker thread, so
+requests of different sessions are served one at a time in arrival order and never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hmac
+import http
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike
+from hy_vla.serving import wire
+from hy_vla.serving.spec import RESET_KEY, ObservationError, build_metadata, validate_observation
+
+log = logging.getLogger("hy_vla.serving")
+ERROR_PREFIX = "hy-vla server error: "
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000  # 0 picks a free port (see `PolicyServer.port`)
+    api_key: str | None = None
+    max_message_mb: float = 16.0  # requests above this get an error reply; 4x this closes the connection
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in [0, 65535], got {self.port}")
+        if not self.max_message_mb > 0:
+            raise ValueError(f"max_message_mb must be positive, got {self.max_message_mb}")
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("api_key must not be empty (leave it unset to disable authentication)")
+
+    @property
+    def max_message_bytes(self) -> int:
+        return int(self.max_message_mb * 1024 * 1024)
+
+
+def _reply_value(value: Any) -> Any:
+    """Keep only what msgpack + openpi's encoding can carry (arrays, numbers, strings, nested dicts)."""
+    if isinstance(value, dict):
+        return {str(k): _reply_value(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray | np.generic | str | int | float | bool) or value is None:
+        return value
+    return repr(value)
+
+
+class PolicyServer:
+    """Serve `policy_factory()` instances (one per connection) over the openpi websocket protocol."""
+
+    def __init__(self, policy_factory: Callable[[], PolicyLike], config: ServerConfig | None = None) -> None:
+        self.policy_factory = policy_factory
+        self.config = config or ServerConfig()
+        probe = policy_factory()  # the metadata is the same for every session
+        self.metadata = build_metadata(
+            dict(getattr(probe, "metadata", {})), self.config.max_message_bytes, self.config.api_key is not None
+        )
+        self._packed_metadata = wire.pack(self.metadata)
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hy-vla-infer")
+        self._session_ids = itertools.count(1)
+        self.sessions = 0  # open connections
+        self.requests = 0
+        self.errors = 0
+        self.port: int | None = None
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- HTTP side: health check and authentication ------------------------------------------
+    def _process_request(self, connection: Any, request: Any) -> Any:
+        if request.path.split("?", 1)[0] == "/healthz":
+            return connection.respond(http.HTTPStatus.OK, "ok\n")
+        key = self.config.api_key
+        if key is not None:
+            got = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(got.encode(), f"Api-Key {key}".encode()):
+                log.warning("rejected a connection from %s: invalid or missing API key", connection.remote_address)
+                reason = "invalid or missing API key: send the header 'Authorization: Api-Key <KEY>'\n"
+                return connection.respond(http.HTTPStatus.UNAUTHORIZED, reason)
+        return None
+
+    # -- one connection -----------------------------------------------------------------------
+    async def _send_error(self, ws: Any, session: int, problem: str) -> None:
+        self.errors += 1
+        log.warning("session %d: %s", session, problem)
+        await ws.send(ERROR_PREFIX + problem)
+
+    def _infer(self, policy: PolicyLike, obs: dict[str, Any], submitted: float) -> tuple[dict[str, Any], float, float]:
+        """Runs on the single inference thread: -> (output, queue_ms, infer_ms)."""
+        start = time.perf_counter()
+        if obs.pop(RESET_KEY, False):
+            policy.reset()
+        out = policy.infer(obs)
+        return out, (start - submitted) * 1000.0, (time.perf_counter() - start) * 1000.0
+
+    async def _handle(self, ws: Any) -> None:
+        import websockets
+
+        session = next(self._session_ids)
+        loop = asyncio.get_running_loop()
+        policy = await loop.run_in_executor(self._executor, self.policy_factory)
+        self.sessions += 1
+        log.info("session %d opened from %s (%d open)", session, ws.remote_address, self.sessions)
+        prev_total_ms: float | None = None
+        try:
+            await ws.send(self._packed_metadata)
+            async for message in ws:
+                t0 = time.perf_counter()
+                self.requests += 1
+                if isinstance(message, str):
+                    await self._send_error(ws, session, "expected a binary msgpack frame, got a text frame")
+                    continue
+                if len(message) > self.config.max_message_bytes:
+                    await self._send_error(
+                        ws,
+                        session,
+                        f"message of {len(message)} bytes exceeds the limit of {self.config.max_message_bytes} "
+                        f"bytes (--max-message-mb {self.config.max_message_mb:g})",
+                    )
+                    continue
+                try:
+                    obs = validate_observation(wire.unpack(message), self.metadata)
+                except (wire.WireError, ObservationError) as e:
+                    await self._send_error(ws, session, str(e))
+                    continue
+                except Exception as e:  # a case the checks above did not foresee: still only this request fails
+                    log.exception("session %d: unreadable request", session)
+                    await self._send_error(ws, session, f"could not read the request: {type(e).__name__}: {e}")
+                    continue
+                try:
+                    out, queue_ms, infer_ms = await loop.run_in_executor(
+                        self._executor, self._infer, policy, obs, time.perf_counter()
+                    )
+                    if not isinstance(out, dict) or ACTIONS_KEY not in out:
+                        raise TypeError(f"the policy returned no {ACTIONS_KEY!r}")
+                except Exception as e:  # the policy failed on this input: report it, keep serving
+                    log.exception("session %d: inference failed", session)
+                    await self._send_error(ws, session, f"inference failed: {type(e).__name__}: {e}")
+                    continue
+                timing = {"infer_ms": infer_ms, "queue_ms": queue_ms, "total_ms": (time.perf_counter() - t0) * 1000.0}
+                if prev_total_ms is not None:
+                    timing["prev_total_ms"] = prev_total_ms
+                try:
+                    reply = {k: _reply_value(v) for k, v in out.items()}
+                    reply[ACTIONS_KEY] = np.asarray(out[ACTIONS_KEY], dtype=np.float32)
+                    reply["server_timing"] = timing
+                    packed = wire.pack(reply)
+                except Exception as e:  # e.g. an output the wire format cannot carry
+                    log.exception("session %d: cannot encode the reply", session)
+                    await self._send_error(ws, session, f"cannot encode the policy output: {type(e).__name__}: {e}")
+                    continue
+                await ws.send(packed)
+                prev_total_ms = (time.perf_counter() - t0) * 1000.0
+        except websockets.ConnectionClosed as e:
+            if e.rcvd is not None and e.rcvd.code not in (1000, 1001):
+                log.info("session %d: closed with code %s (%s)", session, e.rcvd.code, e.rcvd.reason)
+        finally:
+            self.sessions -= 1
+            del policy  # this session's frame history goes with it
+            log.info("session %d closed (%d open)", session, self.sessions)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def serve(self, ready: threading.Event | None = None) -> None:
+        """Serve until `stop()`; sets `self.port` (useful with port 0) and then `ready`."""
+        from websockets.asyncio.server import serve
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with serve(
+            self._handle,
+            self.config.host,
+            self.config.port,
+            process_request=self._process_request,
+            compression=None,  # like openpi: images are incompressible and deflate costs latency
+            max_size=4 * self.config.max_message_bytes,
+            ping_interval=None,  # a long inference must not look like a dead peer
+        ) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            where = f"{self.config.host}:{self.port}"
+            log.info("serving on ws://%s (health check: http://%s/healthz)", where, where)
+            if ready is not None:
+                ready.set()
+            await self._stop.wait()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def stop(self) -> None:
+        """Ask `serve` to return (thread-safe)."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+
+    def start_in_thread(self, timeout_s: float = 10.0) -> int:
+        """Run the server on a daemon thread (tests, benchmarks); -> the bound port."""
+        ready = threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self.serve(ready),), daemon=True, name="hy-vla-serve")
+        self._thread.start()
+        if not ready.wait(timeout_s):
+            raise RuntimeError(f"the policy server did not start within {timeout_s} s")
+        assert self.port is not None
+        return self.port
+
+    def stop_thread(self, timeout_s: float = 10.0) -> None:
+        self.stop()
+        if getattr(self, "_thread", None) is not None:
+            self._thread.join(timeout_s)
+
+
+def checkpoint_server(
+    checkpoint: str,
+    config: ServerConfig | None = None,
+    *,
+    device: str = "cpu",
+    dtype: str = "float32",
+    num_steps: int | None = None,
+    seed: int = 0,
+) -> PolicyServer:
+    """A server for a checkpoint: the model is loaded once and shared; each session gets its own
+    `GuidedCheckpointPolicy` (frame history, generator seeded with `seed`, guided continuation)."""
+    import torch
+
+    from hy_vla.models.hy_vla import HyVLA
+    from hy_vla.runtime.guided_policy import GuidedCheckpointPolicy
+
+    model = HyVLA.from_pretrained(checkpoint).to(device=torch.device(device), dtype=getattr(torch, dtype)).eval()
+
+    def factory() -> PolicyLike:
+        return GuidedCheckpointPolicy(model, num_steps=num_steps, seed=seed)
+
+    return PolicyServer(factory, config)

@@ -1,0 +1,64 @@
+import json
+
+import pytest
+
+from hy_vla.demo.pipeline import dataset_matches, format_table, plan
+from hy_vla.demo.recipe import DEMO_TASKS, DemoRecipe
+
+
+def test_recipe_defaults_and_validation():
+    r = DemoRecipe()
+    assert "pick-place-v3" in r.tasks and ("drawer-open-v3" in r.tasks or "door-open-v3" in r.tasks)
+    assert len(r.tasks) >= 5 and r.tasks == DEMO_TASKS and r.eval_episodes == 50
+    assert r.collect_seed >= r.eval_episodes  # demonstrations never reuse evaluation layouts
+    assert r.model_overrides()["model.camera_names"] == list(r.cameras)
+    assert json.loads(json.dumps(r.to_dict()))["tasks"] == list(r.tasks)
+    with pytest.raises(ValueError):
+        DemoRecipe(minutes=0)
+    with pytest.raises(ValueError):
+        DemoRecipe(n_action_steps=99)
+
+
+def test_plan_mentions_each_stage():
+    text = plan(DemoRecipe(), have_data=False)
+    assert "collect" in text and "train 10 min" in text and "evaluate" in text
+    assert "dataset present" in plan(DemoRecipe(), have_data=True)
+
+
+def test_dataset_matches_only_the_recipe(tmp_path):
+    r = DemoRecipe(tasks=("reach-v3",), demos_per_task=3)
+    assert not dataset_matches(tmp_path / "none", r)
+    root = tmp_path / "d"
+    (root / "meta").mkdir(parents=True)
+    (root / "meta" / "info.json").write_text("{}")
+    cfg = {"tasks": ["reach-v3"], "cameras": list(r.cameras) + ["corner4"], "image_size": r.render_size, "episodes": 3}
+    (root / "collection.json").write_text(json.dumps({"config": cfg}))
+    assert dataset_matches(root, r)
+    assert not dataset_matches(root, r.replace(demos_per_task=4))
+    assert not dataset_matches(root, r.replace(tasks=("push-v3",)))
+
+
+def test_format_table():
+    report = {
+        "tasks": {"reach-v3": {"success_rate": 0.9, "ci95": [0.8, 0.95], "mean_length": 60.0}},
+        "overall": {"success_rate": 0.9, "ci95": [0.8, 0.95]},
+    }
+    table = format_table(report)
+    assert "reach-v3" in table and "90%" in table and "mean" in table
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_tiny(tmp_path):
+    """The whole pipeline at toy scale: 2 demos of one task, seconds of training, 2 evaluation episodes."""
+    pytest.importorskip("metaworld")
+    from hy_vla.demo.pipeline import run_demo
+
+    r = DemoRecipe(tasks=("reach-v3",), demos_per_task=2, minutes=0.2, eval_episodes=2, max_steps=20, videos=1,
+                   workers=0, batch_size=8)  # fmt: skip
+    report = run_demo(r, tmp_path / "demo")
+    assert report["tasks"]["reach-v3"]["n"] == 2
+    saved = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert saved["extra"]["demo"]["tasks"] == ["reach-v3"] and (tmp_path / "demo" / "success.png").is_file()
+    assert list((tmp_path / "demo" / "videos").glob("*.mp4"))
+    again = run_demo(r, tmp_path / "demo")  # reuses the dataset and the finished training run
+    assert again["tasks"]["reach-v3"]["n"] == 2
