@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hy_vla.keys import IMAGE_PREFIX
-from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike
+from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike, observe
 from hy_vla.sim.base import EnvAdapter, EnvSpec
 from hy_vla.sim.privileged import policy_view
 
@@ -128,7 +128,8 @@ def run_episode(
         calls += 1
         if low is not None and high is not None:
             chunk = np.clip(chunk, low, high)
-        for action in chunk[: n_action_steps or len(chunk)]:
+        executed = chunk[: n_action_steps or len(chunk)]
+        for i, action in enumerate(executed):
             for hook in hooks:
                 hook(obs, action)
             result = env.step(action)
@@ -138,6 +139,8 @@ def run_episode(
             if result.done:
                 done = True
                 break
+            if i < len(executed) - 1:  # a step the policy is not queried on: it still sees the frame
+                observe(policy, policy_view(policy, restrict_cameras(obs, policy_cameras)))
     return EpisodeResult(
         task=task or spec.task,
         episode=episode,

@@ -79,6 +79,19 @@ class CheckpointPolicy:
     def reset(self) -> None:
         self.history.reset()
 
+    def _frames(self, obs: dict[str, Any]) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        frames = {}
+        for cam, key in zip(cfg.camera_names, cfg.image_keys, strict=True):
+            if key not in obs:
+                raise ValueError(f"missing {key!r}: this checkpoint's cameras are {list(cfg.camera_names)}")
+            frames[cam] = to_chw_uint8(key, obs[key])
+        return frames
+
+    def observe(self, obs: dict[str, Any]) -> None:
+        """Record the frames of a control step executed without a query (history stride = control steps)."""
+        self.history.push(self._frames(obs))
+
     def _state(self, obs: dict[str, Any]) -> np.ndarray:
         if keys.STATE not in obs:
             raise ValueError(f"missing {keys.STATE!r}: expected float32 ({self.config.state_dim},) in robot units")
@@ -96,12 +109,7 @@ class CheckpointPolicy:
         prompt = obs.get(PROMPT_KEY)
         if not isinstance(prompt, str) or not prompt:
             raise ValueError(f"missing {PROMPT_KEY!r}: the instruction string")
-        frames = {}
-        for cam, key in zip(cfg.camera_names, cfg.image_keys, strict=True):
-            if key not in obs:
-                raise ValueError(f"missing {key!r}: this checkpoint's cameras are {list(cfg.camera_names)}")
-            frames[cam] = to_chw_uint8(key, obs[key])
-        self.history.push(frames)
+        self.history.push(self._frames(obs))
         stacked, is_pad = self.history.stacked()
         state_t = torch.from_numpy(state)
         if self.stats is not None:

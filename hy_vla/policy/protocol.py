@@ -11,6 +11,11 @@ A raw observation is a flat dict (openpi style):
 debug values) are allowed. ``reset`` starts a new episode (clears frame history).
 Anything with these two methods can be evaluated by the harness: a checkpoint
 wrapper, a scripted expert, a remote server client, or another library's policy.
+
+Optional: ``observe(obs)``. A policy that keeps a frame history (the memory encoder sees
+K past frames at a stride of control steps) needs every observation, also those of the
+control steps executed from a chunk without a new query. Runners call ``observe`` with
+each such observation; ``infer`` itself counts as observing its observation.
 """
 
 from __future__ import annotations
@@ -26,3 +31,10 @@ class PolicyLike(Protocol):
     def infer(self, obs: dict[str, Any]) -> dict[str, Any]: ...
 
     def reset(self) -> None: ...
+
+
+def observe(policy: object, obs: dict[str, Any]) -> None:
+    """Give `policy` an observation it is not queried on (no-op for policies without `observe`)."""
+    fn = getattr(policy, "observe", None)
+    if fn is not None:
+        fn(obs)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike
+from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike, observe
 from hy_vla.runtime.blend import STITCH_MODES, latency_steps
 from hy_vla.runtime.runner import AsyncRunner, check_rtc_support, with_prefix
 from hy_vla.runtime.scheduler import AsyncConfig, ChunkScheduler, Request, control_period_s
@@ -52,6 +52,9 @@ class SimAsyncPolicy:
         }
         self.scheduler = ChunkScheduler(config)
         self.inner_calls = 0
+
+    def observe(self, obs: dict[str, Any]) -> None:
+        observe(self.policy, obs)  # frame history follows control steps, not queries
 
     def reset(self) -> None:
         self.policy.reset()

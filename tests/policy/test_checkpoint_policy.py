@@ -106,3 +106,18 @@ def test_checkpoint_through_eval_harness(tmp_path):
                      max_steps=6, out=str(tmp_path / "eval"))  # fmt: skip
     report = Evaluator(cfg, progress=False, command=["test"]).run(CheckpointFactory(str(ckpt)))
     assert report["tasks"]["reach-v3"]["episodes"][0]["length"] == 6
+
+
+def test_history_follows_control_steps_not_queries(tmp_path):
+    """Regression: with chunks executed open-loop, the frame history only saw every n-th frame, so a
+    K-frame memory encoder got frames n control steps apart instead of `history_stride` apart."""
+    pytest.importorskip("metaworld")
+    from hy_vla.eval.rollout import run_episode
+    from hy_vla.sim.registry import make_env
+
+    policy = CheckpointPolicy.from_checkpoint(_checkpoint(tmp_path))
+    env = make_env("metaworld", "reach-v3", cameras=("corner2",), image_size=16, max_steps=9)
+    with env:
+        result = run_episode(env, policy, seed=0, n_action_steps=3)
+    assert result.length == 9 and result.policy_calls == 3
+    assert policy.history.seen == 9  # every control step's frame, not just the 3 queried ones
