@@ -40,6 +40,7 @@ from hy_vla.eval.workers import (
     WorkerSetup,
     close_worker,
     env_server,
+    init_pool_worker,
     init_worker,
     run_job,
 )
@@ -168,7 +169,7 @@ def _run_in_process(jobs: list[Job], setup: WorkerSetup, done: Callable[[Episode
 def _run_in_workers(jobs: list[Job], setup: WorkerSetup, n: int, done: Callable[[EpisodeResult], None]) -> None:
     # "spawn": workers start clean (no inherited GL contexts or torch thread pools).
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_worker, initargs=(setup,)) as pool:
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_pool_worker, initargs=(setup,)) as pool:
         # Submitted in task-major order: workers mostly stay on one task and reuse its environment.
         futures = [pool.submit(run_job, job) for job in jobs]
         try:

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from hy_vla.eval.factories import ScriptedExpertFactory
 from hy_vla.eval.report import package_versions
 from hy_vla.eval.rollout import run_episode
-from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, close_worker, init_worker, worker_state
+from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, close_worker, init_pool_worker, init_worker, worker_state
 from hy_vla.keys import ACTION, STATE, image_key
 
 # Demonstrations start far from the evaluation seeds (0, 1, 2, ...) so train and test layouts differ.
@@ -251,7 +251,7 @@ def _collect_in_workers(setup: WorkerSetup, sched: _Scheduler, n: int, write: An
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # clean workers: no inherited GL contexts
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_worker, initargs=(setup,)) as pool:
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_pool_worker, initargs=(setup,)) as pool:
         running: set[Future] = set()
         while True:
             for job in sched.next_jobs(2 * n - len(running)):  # a little queue keeps workers busy
