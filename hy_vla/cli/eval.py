@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -61,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_env_arguments(parser)
     parser.add_argument("--policy", default=None, choices=["scripted"], help="built-in policy (scripted expert)")
     parser.add_argument("--checkpoint", default=None, help="evaluate a trained checkpoint folder")
+    parser.add_argument(
+        "--remote",
+        default=None,
+        metavar="HOST:PORT",
+        help="evaluate a policy served by `hy-vla serve` (or any "
+        "openpi-protocol server); one session per worker; API key from $HY_VLA_API_KEY",
+    )
     parser.add_argument("--device", default="cpu", help="device for --checkpoint")
     parser.add_argument("--base-seed", type=int, default=0, help="episode i uses seed base_seed + i")
     parser.add_argument("--n-action-steps", type=int, default=None, help="actions executed per chunk (default: all)")
@@ -83,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list_tasks:
         return print_tasks(args.env)
-    if (args.policy is None) == (args.checkpoint is None):
-        raise SystemExit("error: give exactly one of --policy scripted or --checkpoint DIR")
+    if sum(x is not None for x in (args.policy, args.checkpoint, args.remote)) != 1:
+        raise SystemExit("error: give exactly one of --policy scripted, --checkpoint DIR or --remote HOST:PORT")
     if not args.out:
         raise SystemExit("error: --out is required")
     try:
@@ -110,12 +118,26 @@ def run(args: argparse.Namespace) -> int:
             videos=args.videos,
             video_camera=args.video_camera,
             out=args.out,
-            extra={"policy": args.policy or "checkpoint", "checkpoint": args.checkpoint},
+            extra={
+                "policy": args.policy or ("remote" if args.remote else "checkpoint"),
+                "checkpoint": args.checkpoint,
+                "remote": args.remote,
+            },
         )
     except ValueError as e:  # unknown task / camera, bad numbers: one line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
-    factory = ScriptedExpertFactory(args.env) if args.policy else CheckpointFactory(args.checkpoint, args.device)
+    if args.remote:
+        from hy_vla.serving.client import RemotePolicyFactory
+
+        host, _, port = args.remote.rpartition(":")
+        if not host or not port.isdigit():
+            raise SystemExit(f"error: --remote expects HOST:PORT, got {args.remote!r}")
+        factory = RemotePolicyFactory(host, int(port), os.environ.get("HY_VLA_API_KEY"))
+    elif args.policy:
+        factory = ScriptedExpertFactory(args.env)
+    else:
+        factory = CheckpointFactory(args.checkpoint, args.device)
     from hy_vla.runtime.sim_async import async_factory
 
     factory = async_factory(factory, args)  # --async: simulated-latency asynchronous execution

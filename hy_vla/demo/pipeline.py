@@ -5,7 +5,7 @@
     3. evaluate  the fixed protocol (episode i of a task = seed i), 50 episodes per task by default
 
 Everything lands in OUT: data/ (unless --data points elsewhere), train/ (checkpoints, TensorBoard),
-report.json (the evaluation report with the recipe and training facts under "extra"), videos/,
+report.json (the evaluation report; the recipe and training facts under config.extra), videos/,
 success.png. Re-running the same command reuses the dataset and resumes or reuses training.
 """
 

@@ -58,7 +58,7 @@ def test_demo_end_to_end_tiny(tmp_path):
     report = run_demo(r, tmp_path / "demo")
     assert report["tasks"]["reach-v3"]["n"] == 2
     saved = json.loads((tmp_path / "demo" / "report.json").read_text())
-    assert saved["extra"]["demo"]["tasks"] == ["reach-v3"] and (tmp_path / "demo" / "success.png").is_file()
+    assert saved["config"]["extra"]["demo"]["tasks"] == ["reach-v3"] and (tmp_path / "demo" / "success.png").is_file()
     assert list((tmp_path / "demo" / "videos").glob("*.mp4"))
     again = run_demo(r, tmp_path / "demo")  # reuses the dataset and the finished training run
     assert again["tasks"]["reach-v3"]["n"] == 2
