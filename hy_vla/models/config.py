@@ -26,6 +26,7 @@ from hy_vla.models.decoders.mpg import MPGConfig
 from hy_vla.models.hf_backbone import HFBackboneConfig
 from hy_vla.models.lora import LoRAConfig
 from hy_vla.models.vision import VisionConfig
+from hy_vla.utils.configs import build_config
 
 CONFIG_NAME = "config.json"
 
@@ -144,10 +145,10 @@ class HyVLAConfig:
         kwargs: dict[str, Any] = {}
         for key, value in d.items():
             if key in subs:
-                kwargs[key] = _build(subs[key], value, key)
+                kwargs[key] = build_config(subs[key], value, key)
             else:
                 kwargs[key] = value
-        return _build(cls, kwargs, "config")
+        return build_config(cls, kwargs, "config")
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> HyVLAConfig:
@@ -168,18 +169,3 @@ class HyVLAConfig:
 
     def replace(self, **changes: Any) -> HyVLAConfig:
         return dataclasses.replace(self, **changes)
-
-
-def _build(cls: type, values: Any, where: str) -> Any:
-    """Construct a config dataclass from a dict, rejecting unknown keys with a suggestion."""
-    if isinstance(values, cls):
-        return values
-    if not isinstance(values, dict):
-        raise ValueError(f"{where} must be a JSON object, got {type(values).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in values:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown field {key!r} in {where}{hint}")
-    return cls(**values)

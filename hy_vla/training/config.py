@@ -7,9 +7,10 @@ Architecture lives in `HyVLAConfig` and sample cutting in `SampleConfig`; this h
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import Any
+
+from hy_vla.utils.configs import build_config
 
 STAGES = ("sft", "t2a", "uac")
 
@@ -91,13 +92,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in d:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"unknown TrainConfig field {key!r}{hint}")
-        return cls(**d)
+        return build_config(cls, d, "TrainConfig")
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
