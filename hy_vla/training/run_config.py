@@ -131,6 +131,17 @@ def adopt_dataset(model: HyVLAConfig, source: EpisodeSource, state_key: str, act
     )
 
 
+def embodiment_representation(name: str) -> dict[str, Any]:
+    """The action representation a registered embodiment trains in (absolute for unregistered ones).
+
+    The same one `CheckpointPolicy` decodes with at inference, so training and deployment agree.
+    """
+    from hy_vla.embodiments.registry import EMBODIMENTS
+
+    emb = EMBODIMENTS.get(name)
+    return emb.representation.to_dict() if emb is not None else {"kind": "absolute"}
+
+
 def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
     """Samples cut to the model's interface; frames resized in the workers to the model's image size."""
     base = SampleConfig(
@@ -141,6 +152,7 @@ def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
         action_stride=model.action_stride,
         image_size=(model.image_size, model.image_size),
         embodiment=model.embodiment,
+        representation=embodiment_representation(model.embodiment),
     )
     return dataclasses.replace(base, **changes) if changes else base
 

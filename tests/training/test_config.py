@@ -32,3 +32,18 @@ def test_validation(changes: dict, message: str) -> None:
 def test_unknown_field_suggests() -> None:
     with pytest.raises(ValueError, match="did you mean 'grad_clip'"):
         TrainConfig.from_dict({"grad_clipp": 1.0})
+
+
+def test_training_uses_the_embodiment_action_representation():
+    """Regression: runs always trained absolute actions while CheckpointPolicy decoded with the
+    embodiment's representation (delta_eef for RoboTwin), so a RoboTwin policy would be decoded wrongly."""
+    from hy_vla.presets import model_config
+    from hy_vla.training.run_config import sample_config_for
+
+    robotwin = sample_config_for(model_config("hy-vla-tiny"))  # embodiment robotwin_dual_eef
+    assert robotwin.representation["kind"] == "delta_eef"
+    sawyer = sample_config_for(model_config("hy-vla-tiny").replace(embodiment="metaworld_sawyer"))
+    assert sawyer.representation["kind"] == "absolute"
+    assert sample_config_for(model_config("hy-vla-tiny").replace(embodiment="unregistered")).representation == {
+        "kind": "absolute"
+    }
