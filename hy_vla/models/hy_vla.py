@@ -154,8 +154,9 @@ class HyVLA(nn.Module):
         loss = add_aux_losses(self, batch, hidden, loss, metrics)  # unchanged unless config.aux is on
         return loss, {"loss": float(loss.detach()), **metrics}
 
-    def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict]:
-        return self.compute_loss(batch)
+    def forward(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
+        """`compute_loss` (the entry DistributedDataParallel calls)."""
+        return self.compute_loss(batch, generator)
 
     # -- inference ----------------------------------------------------------------------------
     @torch.no_grad()

@@ -51,19 +51,26 @@ class ResumableBatches:
         num_workers: int = 0,
         collate: Callable[[list[dict[str, Any]]], dict[str, Any]] = collate_samples,
         position: DataPosition | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         self.dataset, self.micro_batch_size, self.seed = dataset, micro_batch_size, seed
+        self.rank, self.world_size = rank, world_size
         self.num_workers, self.collate = num_workers, collate
         self.position = position or DataPosition()
         n = len(dataset)  # type: ignore[arg-type]
-        self.batches_per_epoch = n // micro_batch_size
+        # Data parallel: global micro-batch i of an epoch is micro_batch_size * world_size samples of the
+        # shared order; rank r reads slice r of it. With one process this is the plain order.
+        self.batches_per_epoch = n // (micro_batch_size * world_size)
         if self.batches_per_epoch < 1:
-            raise ValueError(f"the dataset has {n} samples, fewer than one micro-batch of {micro_batch_size}")
+            raise ValueError(
+                f"the dataset has {n} samples, fewer than one micro-batch of {micro_batch_size} x {world_size} rank(s)"
+            )
 
     def _epoch_batches(self, epoch: int, start: int) -> list[list[int]]:
         order = epoch_permutation(len(self.dataset), self.seed, epoch).tolist()  # type: ignore[arg-type]
-        b = self.micro_batch_size
-        return [order[i * b : (i + 1) * b] for i in range(start, self.batches_per_epoch)]
+        b, w, r = self.micro_batch_size, self.world_size, self.rank
+        return [order[(i * w + r) * b : (i * w + r + 1) * b] for i in range(start, self.batches_per_epoch)]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         while True:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import Dataset
 
 from hy_vla import keys
@@ -30,6 +31,7 @@ from hy_vla.training.augment import random_shift
 from hy_vla.training.batches import DataPosition, ResumableBatches
 from hy_vla.training.checkpointing import latest_checkpoint, load_checkpoint, save_checkpoint
 from hy_vla.training.config import TrainConfig
+from hy_vla.training.distributed import any_across, barrier, context_from_env, init_distributed, mean_across
 from hy_vla.training.ema import EMA
 from hy_vla.training.parameters import apply_freeze, param_groups
 from hy_vla.training.schedule import lr_at
@@ -123,8 +125,16 @@ class Trainer:
     def fit(self) -> dict[str, float]:
         """Train to `config.steps` (resuming if OUT has a complete checkpoint); returns final metrics."""
         c, model = self.config, self.model
+        ctx = context_from_env()
+        if ctx.enabled and self.device.type == "cuda":
+            self.device = torch.device(f"cuda:{ctx.local_rank}")
+        init_distributed(ctx, self.device)
+        if c.micro_batch_size % ctx.world_size:
+            raise ValueError(
+                f"batch_size / grad_accum = {c.micro_batch_size} is not divisible by {ctx.world_size} ranks"
+            )
         resume = latest_checkpoint(self.out_dir)
-        if resume is not None:
+        if resume is not None and ctx.is_main:
             print(f"resuming from step {int(resume.name)}", flush=True)
         model.to(self.device).train()
         optimizer = self._optimizer()
@@ -141,12 +151,20 @@ class Trainer:
             print(f"nothing to do: step {self.step} >= steps {c.steps}")
             return self.last_metrics
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        batches = ResumableBatches(self.dataset, c.micro_batch_size, c.seed, c.num_workers, position=position)
+        batches = ResumableBatches(
+            self.dataset, c.micro_batch_size // ctx.world_size, c.seed, c.num_workers, position=position,
+            rank=ctx.rank, world_size=ctx.world_size,
+        )  # fmt: skip
         data = iter(batches)
-        writer = self._writer()
+        # DDP averages gradients across ranks during backward; some parameters (e.g. the backbone's last
+        # post-attention block) get no gradient from the action loss, hence find_unused_parameters.
+        net = DDP(model, find_unused_parameters=True) if ctx.enabled else None
+        writer = self._writer() if ctx.is_main else None
         from tqdm import tqdm
 
-        bar = tqdm(total=c.steps, initial=self.step, desc=c.stage, unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=c.steps, initial=self.step, desc=c.stage, unit="step", dynamic_ncols=True, disable=not ctx.is_main
+        )
         trainable = [p for p in model.parameters() if p.requires_grad]
         t_log, samples_since = time.perf_counter(), 0
         t_start, samples_total = t_log, 0
@@ -158,10 +176,17 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 loss_sum = 0.0
                 for micro in range(c.grad_accum):
-                    gen = torch.Generator().manual_seed(micro_seed(c.seed, self.step, micro, c.grad_accum))
+                    stream = micro * ctx.world_size + ctx.rank  # distinct noise per rank and micro-batch
+                    gen = torch.Generator().manual_seed(
+                        micro_seed(c.seed, self.step, stream, c.grad_accum * ctx.world_size)
+                    )
                     batch = prepare_batch(next(data), getattr(model, "config", None), c, gen)
-                    with self._autocast():
-                        loss, _ = model.compute_loss(batch, generator=gen)
+                    # Gradients are all-reduced only on the last micro-batch of a step.
+                    no_sync = net is not None and micro < c.grad_accum - 1
+                    with self._autocast(), net.no_sync() if no_sync else contextlib.nullcontext():
+                        loss, _ = (
+                            net(batch, generator=gen) if net is not None else model.compute_loss(batch, generator=gen)
+                        )
                     # Mean over micro-batches of equal size == the mean over the whole batch.
                     (loss / c.grad_accum).backward()
                     loss_sum += float(loss.detach())
@@ -174,6 +199,7 @@ class Trainer:
                 samples_total += c.batch_size
                 self.last_metrics = {"loss": loss_sum / c.grad_accum, "lr": lr, "grad_norm": float(grad_norm)}
                 if self.step % c.log_every == 0 or self.step == c.steps:
+                    self.last_metrics["loss"] = mean_across(ctx, self.last_metrics["loss"])
                     now = time.perf_counter()
                     self.last_metrics["samples_per_s"] = samples_since / max(now - t_log, 1e-9)
                     t_log, samples_since = now, 0
@@ -188,13 +214,18 @@ class Trainer:
                             writer.add_scalar(f"train/{name}", value, self.step)
                 bar.update(1)
                 if self.step % c.save_every == 0 or self.step == c.steps:
-                    save_checkpoint(self.out_dir, self.step, model, optimizer, batches.position, ema, c.keep_last)
+                    if ctx.is_main:
+                        save_checkpoint(self.out_dir, self.step, model, optimizer, batches.position, ema, c.keep_last)
+                    barrier(ctx)
                 if self.on_step_end is not None:
                     self.on_step_end(self.step, self.last_metrics)
-                if c.max_minutes is not None and time.perf_counter() - t_start > 60.0 * c.max_minutes:
-                    if self.step % c.save_every and self.step != c.steps:  # not saved above
+                spent = c.max_minutes is not None and time.perf_counter() - t_start > 60.0 * c.max_minutes
+                if c.max_minutes is not None and any_across(ctx, spent):  # every rank stops at the same step
+                    if self.step % c.save_every and self.step != c.steps and ctx.is_main:  # not saved above
                         save_checkpoint(self.out_dir, self.step, model, optimizer, batches.position, ema, c.keep_last)
-                    print(f"stopping at step {self.step}: the {c.max_minutes:g}-minute budget is spent", flush=True)
+                    barrier(ctx)
+                    if ctx.is_main:
+                        print(f"stopping at step {self.step}: the {c.max_minutes:g}-minute budget is spent", flush=True)
                     break
         finally:
             bar.close()
