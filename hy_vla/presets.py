@@ -8,7 +8,6 @@ suggestions. Tiny presets run on a laptop CPU in seconds (tests, demo).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from hy_vla.models.decoders.hybrid import HybridConfig
 from hy_vla.models.decoders.mixture_of_flow import MoFConfig
 from hy_vla.models.decoders.mpg import MPGConfig
 from hy_vla.models.vision import VisionConfig
+from hy_vla.utils.names import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -226,8 +226,7 @@ PRESETS: dict[str, Preset] = {
 
 def get_preset(name: str) -> Preset:
     if name not in PRESETS:
-        close = difflib.get_close_matches(name, PRESETS, n=3, cutoff=0.4)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        hint = did_you_mean(name, PRESETS, cutoff=0.4)
         raise ValueError(f"unknown preset {name!r}.{hint} Known presets: {', '.join(PRESETS)}")
     return PRESETS[name]
 

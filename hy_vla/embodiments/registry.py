@@ -7,11 +7,11 @@ never as an import side effect).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
 from hy_vla.actions.representation import ActionRepresentation
 from hy_vla.embodiments.embodiment import Embodiment, SubVector
+from hy_vla.utils.names import did_you_mean
 
 
 def metaworld_sawyer() -> Embodiment:
@@ -148,8 +148,7 @@ def list_embodiments() -> list[str]:
 def get_embodiment(name: str) -> Embodiment:
     """The embodiment called `name`; unknown names get a "did you mean" suggestion."""
     if name not in EMBODIMENTS:
-        close = difflib.get_close_matches(name, EMBODIMENTS, n=3, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        hint = did_you_mean(name, EMBODIMENTS, cutoff=0.5)
         raise ValueError(f"unknown embodiment {name!r}.{hint} Known: {', '.join(EMBODIMENTS)}")
     return EMBODIMENTS[name]
 

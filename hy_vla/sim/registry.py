@@ -11,13 +11,13 @@ Suites are imported lazily so that `hy_vla.sim` does not pull in MuJoCo.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from types import ModuleType
 from typing import Any
 
 from hy_vla.policy.protocol import PolicyLike
 from hy_vla.sim.base import EnvAdapter
+from hy_vla.utils.names import did_you_mean
 
 SUITES: dict[str, str] = {
     "metaworld": "hy_vla.sim.metaworld",
@@ -28,9 +28,7 @@ SUITES: dict[str, str] = {
 
 def suite_module(suite: str) -> ModuleType:
     if suite not in SUITES:
-        close = difflib.get_close_matches(suite, SUITES, n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown simulator suite {suite!r}; known: {', '.join(SUITES)}.{hint}")
+        raise ValueError(f"unknown simulator suite {suite!r}; known: {', '.join(SUITES)}.{did_you_mean(suite, SUITES)}")
     try:
         return importlib.import_module(SUITES[suite])
     except ImportError as e:  # the simulator package is an optional extra
@@ -45,8 +43,7 @@ def check_task(suite: str, task: str) -> None:
     """Raise a ValueError with suggestions if `task` is not a task of `suite`."""
     tasks = list_tasks(suite)
     if task not in tasks:
-        close = difflib.get_close_matches(task, tasks, n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        hint = did_you_mean(task, tasks)
         raise ValueError(f"unknown {suite} task {task!r}.{hint} ({len(tasks)} tasks: `hy-vla eval --list-tasks`)")
 
 
