@@ -40,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--action-offset", type=int, default=0, help="first chunk step relative to t")
     parser.add_argument(
         "--representation",
-        default='{"kind": "absolute"}',
-        help='ActionRepresentation as JSON, e.g. \'{"kind": "delta_eef", "rotation": "quat"}\'',
+        default=None,
+        help='ActionRepresentation as JSON, e.g. \'{"kind": "delta_eef", "rotation": "quat"}\' (default: the '
+        "embodiment's registered representation, absolute for unregistered ones)",
     )
     parser.add_argument("--state-key", default="observation.state")
     parser.add_argument("--action-key", default="action")
@@ -53,8 +54,11 @@ def run(args: argparse.Namespace) -> int:
     from hy_vla.data.loader import open_source
     from hy_vla.data.norm_stats import FILENAME, compute_norm_stats
     from hy_vla.data.samples import SampleBuilder, SampleConfig
+    from hy_vla.embodiments.registry import default_representation
 
     modes = parse_modes(args.mode or f"{args.action_key}=mean_std,{args.state_key}=mean_std")
+    source = open_source(args.dataset, **({"check_videos": False} if (args.dataset / "meta").is_dir() else {}))
+    embodiment = args.embodiment or source.embodiment
     config = SampleConfig(
         history_frames=args.history,
         horizon=args.horizon,
@@ -62,13 +66,12 @@ def run(args: argparse.Namespace) -> int:
         action_offset=args.action_offset,
         state_key=args.state_key,
         action_key=args.action_key,
-        representation=json.loads(args.representation),
+        representation=json.loads(args.representation) if args.representation else default_representation(embodiment),
         embodiment=args.embodiment,
     )
     unknown = set(modes) - {config.state_key, config.action_key}
     if unknown:
         raise ValueError(f"--mode: keys {sorted(unknown)} are neither {config.state_key!r} nor {config.action_key!r}")
-    source = open_source(args.dataset, **({"check_videos": False} if (args.dataset / "meta").is_dir() else {}))
     builder = SampleBuilder(source, config)
     stats = compute_norm_stats(builder.iter_norm_batches(progress=True), list(modes), modes, builder.embodiment)
     out = args.out or (Path(args.dataset if Path(args.dataset).is_dir() else Path(args.dataset).parent) / FILENAME)

@@ -8,6 +8,7 @@ never as an import side effect).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from hy_vla.actions.representation import ActionRepresentation
 from hy_vla.embodiments.embodiment import Embodiment, SubVector
@@ -151,6 +152,16 @@ def get_embodiment(name: str) -> Embodiment:
         hint = did_you_mean(name, EMBODIMENTS, cutoff=0.5)
         raise ValueError(f"unknown embodiment {name!r}.{hint} Known: {', '.join(EMBODIMENTS)}")
     return EMBODIMENTS[name]
+
+
+def default_representation(name: str | None) -> dict[str, Any]:
+    """The action representation `name` trains and deploys in (absolute for unregistered names).
+
+    Training samples (`hy_vla.training.run_config`), normalization stats (`hy-vla compute-norm`) and the
+    deployed policy (`CheckpointPolicy`) all take it from here, so they cannot disagree.
+    """
+    emb = EMBODIMENTS.get(name) if name else None
+    return emb.representation.to_dict() if emb is not None else {"kind": "absolute"}
 
 
 def register_embodiment(embodiment: Embodiment, *, replace: bool = False) -> Embodiment:

@@ -31,6 +31,7 @@ from hy_vla import keys
 from hy_vla.data.norm_stats import FILENAME as NORM_STATS_FILE
 from hy_vla.data.norm_stats import NormStats, compute_norm_stats
 from hy_vla.data.samples import EpisodeSource, SampleBuilder, SampleConfig
+from hy_vla.embodiments.registry import default_representation
 from hy_vla.models.config import HyVLAConfig
 from hy_vla.training.config import TrainConfig
 
@@ -131,17 +132,6 @@ def adopt_dataset(model: HyVLAConfig, source: EpisodeSource, state_key: str, act
     )
 
 
-def embodiment_representation(name: str) -> dict[str, Any]:
-    """The action representation a registered embodiment trains in (absolute for unregistered ones).
-
-    The same one `CheckpointPolicy` decodes with at inference, so training and deployment agree.
-    """
-    from hy_vla.embodiments.registry import EMBODIMENTS
-
-    emb = EMBODIMENTS.get(name)
-    return emb.representation.to_dict() if emb is not None else {"kind": "absolute"}
-
-
 def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
     """Samples cut to the model's interface; frames resized in the workers to the model's image size."""
     base = SampleConfig(
@@ -152,7 +142,7 @@ def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
         action_stride=model.action_stride,
         image_size=(model.image_size, model.image_size),
         embodiment=model.embodiment,
-        representation=embodiment_representation(model.embodiment),
+        representation=default_representation(model.embodiment),
     )
     return dataclasses.replace(base, **changes) if changes else base
 

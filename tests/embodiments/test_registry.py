@@ -76,3 +76,15 @@ def test_metaworld_fps_matches_installed_simulator():
         assert 1.0 / env.unwrapped.dt == pytest.approx(registry.get_embodiment("metaworld_sawyer").fps)
     finally:
         env.close()
+
+
+def test_default_representation_is_the_registered_one():
+    from hy_vla.embodiments.registry import default_representation
+
+    assert default_representation("robotwin_dual_eef")["kind"] == "delta_eef"
+    assert (
+        default_representation("metaworld_sawyer") == {"kind": "absolute"}
+        or default_representation("metaworld_sawyer")["kind"] == "absolute"
+    )
+    assert default_representation("not_registered") == {"kind": "absolute"}
+    assert default_representation(None) == {"kind": "absolute"}
