@@ -82,9 +82,6 @@ def test_default_representation_is_the_registered_one():
     from hy_vla.embodiments.registry import default_representation
 
     assert default_representation("robotwin_dual_eef")["kind"] == "delta_eef"
-    assert (
-        default_representation("metaworld_sawyer") == {"kind": "absolute"}
-        or default_representation("metaworld_sawyer")["kind"] == "absolute"
-    )
+    assert default_representation("metaworld_sawyer")["kind"] == "absolute"
     assert default_representation("not_registered") == {"kind": "absolute"}
     assert default_representation(None) == {"kind": "absolute"}
