@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from hy_vla.cli.eval import add_env_arguments, parse_list, print_tasks, resolve_tasks
 
@@ -32,28 +31,20 @@ def run(args: argparse.Namespace) -> int:
         return print_tasks(args.env)
     if not args.out:
         raise SystemExit("error: --out is required")
-    try:
-        config = CollectConfig(
-            suite=args.env,
-            tasks=resolve_tasks(args.env, args.tasks),
-            out=args.out,
-            episodes=args.episodes,
-            cameras=parse_list(args.cameras),
-            image_size=args.image_size,
-            seed=args.seed,
-            workers=args.workers,
-            keep_failures=args.keep_failures,
-            max_attempts=args.max_attempts,
-            max_steps=args.max_steps,
-        )
-    except ValueError as e:  # unknown task / camera, bad numbers: one line, no traceback
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        summary = collect(config)
-    except (ValueError, FileExistsError) as e:  # unknown camera, existing --out, policy/env mismatch
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    config = CollectConfig(
+        suite=args.env,
+        tasks=resolve_tasks(args.env, args.tasks),
+        out=args.out,
+        episodes=args.episodes,
+        cameras=parse_list(args.cameras),
+        image_size=args.image_size,
+        seed=args.seed,
+        workers=args.workers,
+        keep_failures=args.keep_failures,
+        max_attempts=args.max_attempts,
+        max_steps=args.max_steps,
+    )
+    summary = collect(config)  # an unknown camera or an existing --out raises: main prints one line, exit 2
     print(
         json.dumps(
             {

@@ -95,38 +95,34 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("error: give exactly one of --policy scripted, --checkpoint DIR or --remote HOST:PORT")
     if not args.out:
         raise SystemExit("error: --out is required")
-    try:
-        tasks = resolve_tasks(args.env, args.tasks)
-        cameras = parse_list(args.cameras)
-        if args.policy == "scripted" and cameras is None:
-            cameras = ()  # the scripted experts are blind: render only for videos
-        if args.checkpoint and cameras is None:  # render exactly the cameras the checkpoint was trained on
-            from hy_vla.models.config import HyVLAConfig
+    tasks = resolve_tasks(args.env, args.tasks)
+    cameras = parse_list(args.cameras)
+    if args.policy == "scripted" and cameras is None:
+        cameras = ()  # the scripted experts are blind: render only for videos
+    if args.checkpoint and cameras is None:  # render exactly the cameras the checkpoint was trained on
+        from hy_vla.models.config import HyVLAConfig
 
-            cameras = HyVLAConfig.from_pretrained(args.checkpoint).camera_names
-        config = EvalConfig(
-            suite=args.env,
-            tasks=tasks,
-            episodes=args.episodes,
-            base_seed=args.base_seed,
-            workers=args.workers,
-            placement=args.placement,
-            n_action_steps=args.n_action_steps,
-            cameras=cameras,
-            image_size=args.image_size,
-            max_steps=args.max_steps,
-            videos=args.videos,
-            video_camera=args.video_camera,
-            out=args.out,
-            extra={
-                "policy": args.policy or ("remote" if args.remote else "checkpoint"),
-                "checkpoint": args.checkpoint,
-                "remote": args.remote,
-            },
-        )
-    except ValueError as e:  # unknown task / camera, bad numbers: one line, no traceback
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        cameras = HyVLAConfig.from_pretrained(args.checkpoint).camera_names
+    config = EvalConfig(
+        suite=args.env,
+        tasks=tasks,
+        episodes=args.episodes,
+        base_seed=args.base_seed,
+        workers=args.workers,
+        placement=args.placement,
+        n_action_steps=args.n_action_steps,
+        cameras=cameras,
+        image_size=args.image_size,
+        max_steps=args.max_steps,
+        videos=args.videos,
+        video_camera=args.video_camera,
+        out=args.out,
+        extra={
+            "policy": args.policy or ("remote" if args.remote else "checkpoint"),
+            "checkpoint": args.checkpoint,
+            "remote": args.remote,
+        },
+    )
     if args.remote:
         from hy_vla.serving.client import RemotePolicyFactory
 
@@ -141,11 +137,8 @@ def run(args: argparse.Namespace) -> int:
     from hy_vla.runtime.sim_async import async_factory
 
     factory = async_factory(factory, args)  # --async: simulated-latency asynchronous execution
-    try:
-        report = Evaluator(config, command=["hy-vla", *sys.argv[1:]]).run(factory)
-    except ValueError as e:  # unknown camera, policy/env mismatch (PolicyMismatchError)
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    # An unknown camera or a policy/env mismatch (PolicyMismatchError) raises ValueError: main prints it.
+    report = Evaluator(config, command=["hy-vla", *sys.argv[1:]]).run(factory)
     print(json.dumps({"overall": report["overall"], "wall_s": round(report["wall_s"], 1), "out": args.out}))
     for task, t in report["tasks"].items():
         low, high = t["ci95"]

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
 pytest.importorskip("metaworld")
 
-from hy_vla.cli import collect as collect_cli  # noqa: E402
+from hy_vla.cli.main import main  # noqa: E402
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    collect_cli.add_arguments(parser)
-    return collect_cli.run(parser.parse_args(argv))
+    return main(["collect", *argv])  # through the entry point, which turns bad input into exit code 2
 
 
 def test_unknown_camera_and_task(capsys, tmp_path):

@@ -1,4 +1,4 @@
-"""`hy-vla eval` argument handling (the module is driven directly; main.py's table is owned elsewhere)."""
+"""`hy-vla eval` argument handling, through the `hy-vla` entry point."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ import pytest
 pytest.importorskip("metaworld")
 
 from hy_vla.cli import eval as eval_cli  # noqa: E402
+from hy_vla.cli.main import main  # noqa: E402
 
 
 def run(argv: list[str]) -> int:
+    return main(["eval", *argv])  # through the entry point, which turns bad input into exit code 2
+
+
+def run_module(argv: list[str]) -> int:
+    """The subcommand itself, without the entry point's error handling (errors propagate)."""
     parser = argparse.ArgumentParser()
     eval_cli.add_arguments(parser)
     return eval_cli.run(parser.parse_args(argv))
@@ -39,7 +45,9 @@ def test_needs_one_policy():
 def test_missing_checkpoint_module_is_clear(tmp_path):
     # Until hy_vla.policy.checkpoint_policy exists, the error names it; afterwards the missing folder fails.
     with pytest.raises((ImportError, FileNotFoundError, OSError, ValueError)) as e:
-        run(["--tasks", "reach-v3", "--episodes", "1", "--checkpoint", str(tmp_path / "none"), "--out", str(tmp_path)])
+        run_module(
+            ["--tasks", "reach-v3", "--episodes", "1", "--checkpoint", str(tmp_path / "none"), "--out", str(tmp_path)]
+        )
     assert "checkpoint" in str(e.value).lower() or "none" in str(e.value)
 
 
