@@ -28,9 +28,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from hy_vla.models.checkpoint import WEIGHTS_NAME
+from hy_vla.models.checkpoint import WEIGHTS_NAME, replace_dir
 from hy_vla.training.batches import DataPosition
 from hy_vla.training.ema import EMA
+from hy_vla.utils.atomic import atomic_write_text
 
 CHECKPOINTS = "checkpoints"
 COMPLETE = "COMPLETE"
@@ -109,13 +110,6 @@ def restore_rng(tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
 
 
 # -- files --------------------------------------------------------------------------------------
-def _fsync_write(path: Path, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def _is_step_dir(p: Path) -> bool:
     return p.is_dir() and p.name.isdigit()
 
@@ -180,15 +174,11 @@ def save_checkpoint(
         "rng": rng_meta,
         "ema": ema is not None,
     }
-    _fsync_write(tmp / STATE_JSON, json.dumps(meta, indent=2, sort_keys=True))
-    _fsync_write(tmp / COMPLETE, f"{step}\n")
+    atomic_write_text(tmp / STATE_JSON, json.dumps(meta, indent=2, sort_keys=True))
+    atomic_write_text(tmp / COMPLETE, f"{step}\n")  # written last: marks the directory complete
     final = root / str(step)
-    if final.exists():  # re-saving a step (e.g. the final step after a resume at it)
-        shutil.rmtree(final)
-    tmp.rename(final)
-    pointer_tmp = root / f"{_TMP_PREFIX}last-{os.getpid()}"
-    _fsync_write(pointer_tmp, f"{step}\n")
-    os.replace(pointer_tmp, root / LAST)
+    replace_dir(tmp, final)  # also when re-saving a step (e.g. the final step after a resume at it)
+    atomic_write_text(root / LAST, f"{step}\n")
     for old in complete_checkpoints(out_dir)[:-keep_last]:
         shutil.rmtree(old, ignore_errors=True)
     return final
