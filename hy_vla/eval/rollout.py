@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hy_vla.keys import IMAGE_PREFIX
-from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike, observe
+from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike, observe, wants_every_frame
 from hy_vla.sim.base import EnvAdapter, EnvSpec
 from hy_vla.sim.privileged import policy_view
 
@@ -123,6 +123,11 @@ def run_episode(
     policy.reset()
     steps = calls = 0
     success = done = False
+    # Frames of the steps between two queries are rendered only when someone looks at them: a step hook
+    # (dataset, video) or a policy keeping a frame history. Otherwise only each chunk's last step renders
+    # (its observation is the next query's), which makes evaluation several times faster.
+    policy_sees_every_step = wants_every_frame(policy)
+    render_every_step = bool(hooks) or policy_sees_every_step
     while not done:
         chunk = as_chunk(policy.infer(policy_view(policy, restrict_cameras(obs, policy_cameras))), spec.action_dim)
         calls += 1
@@ -132,14 +137,15 @@ def run_episode(
         for i, action in enumerate(executed):
             for hook in hooks:
                 hook(obs, action)
-            result = env.step(action)
+            last = i == len(executed) - 1
+            result = env.step(action) if render_every_step or last else env.step(action, render=False)
             steps += 1
             obs = result.obs
             success = success or result.success
             if result.done:
                 done = True
                 break
-            if i < len(executed) - 1:  # a step the policy is not queried on: it still sees the frame
+            if not last and policy_sees_every_step:  # a step the policy is not queried on: it still sees the frame
                 observe(policy, policy_view(policy, restrict_cameras(obs, policy_cameras)))
     return EpisodeResult(
         task=task or spec.task,

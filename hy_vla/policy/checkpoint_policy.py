@@ -88,6 +88,11 @@ class CheckpointPolicy:
             frames[cam] = to_chw_uint8(key, obs[key])
         return frames
 
+    @property
+    def wants_every_frame(self) -> bool:
+        """Only a multi-frame history needs the frames of steps executed without a query."""
+        return self.history.span > 1
+
     def observe(self, obs: dict[str, Any]) -> None:
         """Record the frames of a control step executed without a query (history stride = control steps)."""
         self.history.push(self._frames(obs))

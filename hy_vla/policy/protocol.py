@@ -15,7 +15,9 @@ wrapper, a scripted expert, a remote server client, or another library's policy.
 Optional: ``observe(obs)``. A policy that keeps a frame history (the memory encoder sees
 K past frames at a stride of control steps) needs every observation, also those of the
 control steps executed from a chunk without a new query. Runners call ``observe`` with
-each such observation; ``infer`` itself counts as observing its observation.
+each such observation; ``infer`` itself counts as observing its observation. A policy with
+``observe`` may set ``wants_every_frame = False`` when it does not need those frames right now
+(a K=1 checkpoint): runners then skip rendering the steps it is not queried on.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ class PolicyLike(Protocol):
     def infer(self, obs: dict[str, Any]) -> dict[str, Any]: ...
 
     def reset(self) -> None: ...
+
+
+def wants_every_frame(policy: object) -> bool:
+    """Whether `policy` must see the observation of every control step (through `observe`)."""
+    if getattr(policy, "observe", None) is None:
+        return False
+    return bool(getattr(policy, "wants_every_frame", True))
 
 
 def observe(policy: object, obs: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike, observe
+from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike, observe, wants_every_frame
 from hy_vla.runtime.blend import STITCH_MODES, latency_steps
 from hy_vla.runtime.runner import AsyncRunner, check_rtc_support, with_prefix
 from hy_vla.runtime.scheduler import AsyncConfig, ChunkScheduler, Request, control_period_s
@@ -52,6 +52,10 @@ class SimAsyncPolicy:
         }
         self.scheduler = ChunkScheduler(config)
         self.inner_calls = 0
+
+    @property
+    def wants_every_frame(self) -> bool:
+        return wants_every_frame(self.policy)
 
     def observe(self, obs: dict[str, Any]) -> None:
         observe(self.policy, obs)  # frame history follows control steps, not queries

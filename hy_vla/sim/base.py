@@ -54,8 +54,13 @@ class EnvAdapter(ABC):
         """Start an episode whose initial state is a function of `seed` only; returns the raw observation."""
 
     @abstractmethod
-    def step(self, action: np.ndarray) -> StepResult:
-        """Apply one action (robot units, shape (action_dim,))."""
+    def step(self, action: np.ndarray, render: bool = True) -> StepResult:
+        """Apply one action (robot units, shape (action_dim,)).
+
+        render=False leaves the camera images out of the returned observation (state and prompt only):
+        a runner that will not show this step's frames to anyone skips the renderer, which costs far
+        more than the physics step (Meta-World: ~15 ms per camera vs ~1 ms).
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release simulator resources."""

@@ -156,18 +156,18 @@ class ToyReach(EnvAdapter):
         self.pos = np.zeros(4, np.float32)
         self.t = 0
 
-    def _obs(self) -> dict:
+    def _obs(self, render: bool = True) -> dict:
         obs = good_obs(self.t)
         obs["observation.state"] = self.pos.copy()
-        return obs
+        return obs if render else {k: v for k, v in obs.items() if not k.startswith("observation.images.")}
 
     def reset(self, seed: int) -> dict:
         self.pos, self.t = np.zeros(4, np.float32), 0
         return self._obs()
 
-    def step(self, action: np.ndarray) -> StepResult:
+    def step(self, action: np.ndarray, render: bool = True) -> StepResult:
         self.pos, self.t = np.asarray(action, np.float32), self.t + 1
-        return StepResult(self._obs(), 0.0, False, self.t >= self.spec.max_steps)
+        return StepResult(self._obs(render), 0.0, False, self.t >= self.spec.max_steps)
 
 
 def test_eval_rollout_with_simulated_latency_and_rtc(ckpt):

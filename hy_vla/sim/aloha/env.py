@@ -155,7 +155,7 @@ class AlohaAdapter(EnvAdapter):
         self._steps = 0
         return self._observe(timestep.observation)
 
-    def step(self, action: np.ndarray) -> StepResult:
+    def step(self, action: np.ndarray, render: bool = True) -> StepResult:
         """Apply one 14-D joint-position command (grippers in [0, 1], 1 = open) for 20 ms (10 physics steps)."""
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (ACTION_DIM,):
@@ -168,16 +168,16 @@ class AlohaAdapter(EnvAdapter):
         success = reward >= MAX_REWARD
         done = success or self._steps >= MAX_STEPS
         info = {"max_reward": MAX_REWARD, "steps": self._steps}
-        return StepResult(self._observe(timestep.observation), reward, success, done, info)
+        return StepResult(self._observe(timestep.observation, render), reward, success, done, info)
 
     # ------------------------------------------------------------- observation
 
-    def _observe(self, raw: dict[str, np.ndarray]) -> dict[str, Any]:
+    def _observe(self, raw: dict[str, np.ndarray], render: bool = True) -> dict[str, Any]:
         obs: dict[str, Any] = {
             STATE_KEY: np.asarray(raw["qpos"], dtype=np.float32),  # (14,)
             "prompt": self.spec.instruction,
         }
-        if self._renderer is not None:
+        if self._renderer is not None and render:
             frames = self._renderer.render(self._physics.data.ptr, self.spec.cameras)
             for cam, img in frames.items():
                 obs[IMAGE_PREFIX + cam] = img  # uint8 (H, W, 3)

@@ -130,7 +130,7 @@ class MetaWorldEnv(EnvAdapter):
         self._steps = 0
         return self._observation(raw)
 
-    def step(self, action: np.ndarray) -> StepResult:
+    def step(self, action: np.ndarray, render: bool = True) -> StepResult:
         if self._seed is None:
             raise RuntimeError("call reset(seed) before step()")
         action = np.asarray(action, dtype=np.float64).reshape(-1)
@@ -144,11 +144,11 @@ class MetaWorldEnv(EnvAdapter):
         success = bool(info.get("success", 0.0))
         done = success or self._steps >= self.config.max_steps
         info = {"success": success, "steps": self._steps, "seed": self._seed}
-        return StepResult(obs=self._observation(raw), reward=float(reward), success=success, done=done, info=info)
+        return StepResult(obs=self._observation(raw, render), reward=float(reward), success=success, done=done, info=info)
 
-    def _observation(self, raw: np.ndarray) -> dict[str, Any]:
+    def _observation(self, raw: np.ndarray, render: bool = True) -> dict[str, Any]:
         obs: dict[str, Any] = {}
-        if self._renderer is not None:
+        if self._renderer is not None and render:
             for cam, img in self._renderer.render(self._env.data, self.config.cameras).items():
                 obs[image_key(cam)] = img  # uint8 (H, W, 3)
         obs[STATE] = np.asarray(raw[:STATE_DIM], dtype=np.float32)  # (4,) hand xyz + gripper

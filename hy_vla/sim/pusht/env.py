@@ -86,7 +86,7 @@ class PushTAdapter(EnvAdapter):
         self._steps = 0
         return self._observe()
 
-    def step(self, action: np.ndarray) -> StepResult:
+    def step(self, action: np.ndarray, render: bool = True) -> StepResult:
         """Move the agent towards target `action` (2,) in pixels for one 0.1 s control step."""
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (2,):
@@ -98,15 +98,15 @@ class PushTAdapter(EnvAdapter):
         coverage = float(info["coverage"])
         success = coverage > SUCCESS_COVERAGE
         done = success or self._steps >= MAX_STEPS
-        return StepResult(self._observe(), float(reward), success, done, {"coverage": coverage, "steps": self._steps})
+        return StepResult(self._observe(render), float(reward), success, done, {"coverage": coverage, "steps": self._steps})
 
-    def _observe(self) -> dict[str, Any]:
+    def _observe(self, render: bool = True) -> dict[str, Any]:
         env = self._env
         obs: dict[str, Any] = {
             STATE_KEY: np.asarray(env.agent.position, dtype=np.float32),  # (2,) agent xy, pixels
             "prompt": INSTRUCTION,
         }
-        if self.spec.cameras:
+        if self.spec.cameras and render:
             # gym-pusht draws the 512x512 arena and resizes it to the observation size.
             obs[IMAGE_PREFIX + "top"] = np.ascontiguousarray(env._render(visualize=False), dtype=np.uint8)
         if self.privileged:  # the one gate for simulator-only information (see module docstring)
