@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     resuming = (out / RUN_CONFIG).is_file()
     run_cfg, _ = _resumed(args, out) if resuming else _fresh(args, out)
+    from hy_vla.training.distributed import context_from_env
+
     metrics = launch(run_cfg, out, resuming=resuming)
-    if metrics:
+    if metrics and context_from_env().is_main:
         print(f"done: step {run_cfg.train.steps}, loss {metrics['loss']:.4f}, checkpoints in {out / 'checkpoints'}")
     return 0

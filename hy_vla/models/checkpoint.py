@@ -35,15 +35,20 @@ def replace_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def save_model(model: Any, directory: Path) -> Path:
-    """Write `model` (a HyVLA) to `directory` atomically; returns the directory."""
+def save_model(model: Any, directory: Path, state_dict: dict[str, Any] | None = None) -> Path:
+    """Write `model` (a HyVLA) to `directory` atomically; returns the directory.
+
+    `state_dict` replaces the model's own weights (same names and shapes): e.g. EMA averages, or the
+    full weights gathered from an FSDP-sharded model, whose own parameters are shards.
+    """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    weights = model.state_dict() if state_dict is None else state_dict
+    state = {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
     save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "model_type": model.config.model_type})
     cfg = model.config
     if cfg.tokenizer == "hf":  # the tokenizer travels inside the checkpoint from now on

@@ -218,10 +218,11 @@ class HyVLA(nn.Module):
         return {"pred": self.sample_actions(batch)}
 
     # -- checkpoints --------------------------------------------------------------------------
-    def save_pretrained(self, directory: str | Path) -> Path:
+    def save_pretrained(self, directory: str | Path, state_dict: dict[str, Tensor] | None = None) -> Path:
+        """Write model.safetensors + config.json + norm_stats.json; `state_dict` overrides the weights."""
         from hy_vla.models.checkpoint import save_model
 
-        return save_model(self, Path(directory))
+        return save_model(self, Path(directory), state_dict)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, config: HyVLAConfig | None = None, strict: bool = True) -> HyVLA:

@@ -44,12 +44,35 @@ _TMP_PREFIX = ".tmp-ckpt-"
 
 
 @dataclass
+class TrainingState:
+    """The tensors a checkpoint holds, full and in the single-process layout (whatever wrote them)."""
+
+    weights: dict[str, Tensor]  # raw (non-averaged) model weights by name
+    optimizer: dict[str, Any]  # `torch.optim.Optimizer.state_dict()` layout: state keyed by parameter index
+    ema: dict[str, Tensor] | None = None  # averaged weights by name, when EMA is on
+
+    @classmethod
+    def of(cls, model: nn.Module, optimizer: torch.optim.Optimizer, ema: EMA | None = None) -> TrainingState:
+        """The state of an unsharded model (single process or DDP), read in place."""
+        weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # read before the next step changes it
+        return cls(weights, optimizer.state_dict(), ema.state_dict() if ema is not None else None)
+
+    def exported(self) -> dict[str, Tensor]:
+        """The loadable model's weights: the EMA average where there is one, else the raw weights."""
+        if self.ema is None:
+            return self.weights
+        return {k: self.ema[k].to(v.dtype) if k in self.ema else v for k, v in self.weights.items()}
+
+
+@dataclass
 class Resumed:
     """What `load_checkpoint` restores besides tensors held by the model/optimizer/EMA."""
 
     step: int
     position: DataPosition
     path: Path
+    state: TrainingState | None = None  # `read_checkpoint` only: the tensors, not yet applied
+    rng: tuple[dict[str, Tensor], dict[str, Any]] | None = None
 
 
 # -- optimizer state <-> flat tensors + JSON ----------------------------------------------------
@@ -143,27 +166,32 @@ def save_checkpoint(
     position: DataPosition,
     ema: EMA | None = None,
     keep_last: int = 3,
+    state: TrainingState | None = None,
 ) -> Path:
-    """Write OUT/checkpoints/<step>/ atomically, update `last`, prune to the newest `keep_last`."""
+    """Write OUT/checkpoints/<step>/ atomically, update `last`, prune to the newest `keep_last`.
+
+    `state`: the tensors to write when they are not the model's own (FSDP: gathered full tensors,
+    `hy_vla.training.sharding.gather_training_state`); by default they are read from model/optimizer/EMA.
+    """
     root = Path(out_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(_TMP_PREFIX + "*"):  # left by a killed run
         shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f"{_TMP_PREFIX}{step}-{os.getpid()}"
-    opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
+    own = state is None
+    state = state or TrainingState.of(model, optimizer, ema)
+    opt_tensors, opt_meta = flatten_optimizer(state.optimizer)
     rng_tensors, rng_meta = capture_rng()
     tensors = {**opt_tensors, **rng_tensors}
-    if ema is None:
+    if own and state.ema is None:
         model.save_pretrained(tmp)  # type: ignore[operator]  # creates tmp with the model files
     else:
         # With EMA on, the loadable model (what evaluation and from_pretrained see) is the average;
         # the raw weights, needed only to resume training, travel in the training state.
-        raw = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        ema.copy_to(model)
-        model.save_pretrained(tmp)  # type: ignore[operator]
-        model.load_state_dict(raw)
-        tensors.update({f"{RAW_PREFIX}{k}": v for k, v in raw.items()})
-        tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+        model.save_pretrained(tmp, state_dict=state.exported())  # type: ignore[operator]
+    if state.ema is not None:
+        tensors.update({f"{RAW_PREFIX}{k}": v for k, v in state.weights.items()})
+        tensors.update({f"ema.{k}": v for k, v in state.ema.items()})
     save_file(tensors, str(tmp / STATE_TENSORS))
     meta = {
         "format": FORMAT,
@@ -172,7 +200,7 @@ def save_checkpoint(
         "data_position": position.to_dict(),
         "optimizer": opt_meta,
         "rng": rng_meta,
-        "ema": ema is not None,
+        "ema": state.ema is not None,
     }
     atomic_write_text(tmp / STATE_JSON, json.dumps(meta, indent=2, sort_keys=True))
     atomic_write_text(tmp / COMPLETE, f"{step}\n")  # written last: marks the directory complete
@@ -184,14 +212,8 @@ def save_checkpoint(
     return final
 
 
-def load_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    ema: EMA | None = None,
-    restore_rng_state: bool = True,
-) -> Resumed:
-    """Restore model weights (and optimizer, EMA, RNG) from a complete checkpoint directory."""
+def read_checkpoint(path: str | os.PathLike) -> Resumed:
+    """Read a complete checkpoint directory without applying it (`Resumed.state` and `.rng` filled)."""
     path = Path(path)
     if not (path / COMPLETE).is_file():
         raise FileNotFoundError(f"{path}: no {COMPLETE} marker, not a complete checkpoint")
@@ -201,16 +223,41 @@ def load_checkpoint(
     tensors = load_file(str(path / STATE_TENSORS))
     raw = {k[len(RAW_PREFIX) :]: v for k, v in tensors.items() if k.startswith(RAW_PREFIX)}
     weights = raw or load_file(str(path / WEIGHTS_NAME))  # EMA runs keep the raw weights in the state
+    ema = {k[len("ema.") :]: v for k, v in tensors.items() if k.startswith("ema.")} if meta["ema"] else None
+    state = TrainingState(weights, unflatten_optimizer(tensors, meta["optimizer"]), ema)
+    rng = ({k: v for k, v in tensors.items() if k.startswith("rng.")}, meta["rng"])
+    return Resumed(int(meta["step"]), DataPosition(**meta["data_position"]), path, state, rng)
+
+
+def load_weights(model: nn.Module, weights: dict[str, Tensor], path: str | os.PathLike) -> None:
+    """Load a checkpoint's raw weights into an unsharded model, naming any mismatch."""
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if missing or unexpected:
         raise ValueError(f"{path}: the checkpoint does not match the model (missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]})")  # fmt: skip
+
+
+def load_ema(ema: EMA, resumed: Resumed) -> None:
+    if resumed.state is None or resumed.state.ema is None:
+        raise ValueError(f"{resumed.path}: EMA is on but the checkpoint has no EMA weights (it was saved with EMA off)")
+    ema.load_state_dict(resumed.state.ema)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    ema: EMA | None = None,
+    restore_rng_state: bool = True,
+) -> Resumed:
+    """Restore model weights (and optimizer, EMA, RNG) from a complete checkpoint directory (unsharded model)."""
+    resumed = read_checkpoint(path)
+    assert resumed.state is not None and resumed.rng is not None
+    load_weights(model, resumed.state.weights, resumed.path)
     if optimizer is not None:
-        optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+        optimizer.load_state_dict(resumed.state.optimizer)
     if ema is not None:
-        if not meta["ema"]:
-            raise ValueError(f"{path}: EMA is on but the checkpoint has no EMA weights (it was saved with EMA off)")
-        ema.load_state_dict({k[len("ema.") :]: v for k, v in tensors.items() if k.startswith("ema.")})
+        load_ema(ema, resumed)
     if restore_rng_state:
-        restore_rng(tensors, meta["rng"])
-    return Resumed(int(meta["step"]), DataPosition(**meta["data_position"]), path)
+        restore_rng(*resumed.rng)
+    return Resumed(resumed.step, resumed.position, resumed.path)

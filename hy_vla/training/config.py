@@ -13,6 +13,7 @@ from typing import Any
 from hy_vla.utils.configs import build_config
 
 STAGES = ("sft", "t2a", "uac")
+PARALLEL = ("ddp", "fsdp")
 
 
 @dataclass
@@ -45,6 +46,7 @@ class TrainConfig:
     augment_shift: int = 0  # random-shift augmentation: +- pixels at the model's image size (0 = off)
     max_minutes: float | None = None  # wall-clock budget: stop early (saving a checkpoint) when exceeded
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
+    parallel: str = "ddp"  # several torchrun ranks: "ddp" (replicated model) | "fsdp" (FSDP2, sharded); 1 rank: unused
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
@@ -77,6 +79,8 @@ class TrainConfig:
             raise ValueError("TrainConfig: stage 'uac' needs max_delay >= 1 (the largest committed-prefix length)")
         if self.stage != "uac" and self.max_delay:
             raise ValueError(f"TrainConfig.max_delay={self.max_delay} applies to stage 'uac' only, not {self.stage!r}")
+        if self.parallel not in PARALLEL:
+            raise ValueError(f"TrainConfig.parallel: expected one of {PARALLEL}, got {self.parallel!r}")
         if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"TrainConfig.device: expected 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
 

@@ -4,7 +4,8 @@
     torchrun --nnodes 2 --node-rank R --rdzv-backend c10d --rdzv-endpoint HOST:29500 --nproc-per-node 8 \
         -m hy_vla.cli.main train ...                                                    # multi-node
 
-Every rank holds the whole model (DDP); the global batch `batch_size` is split evenly across ranks
+Every rank holds the whole model (DDP), or 1/N of it with `parallel="fsdp"` (FSDP2, `sharding.py`);
+the global batch `batch_size` is split evenly across ranks
 (each rank reads its own slice of the same deterministic sample order); rank 0 alone writes
 checkpoints and logs; all ranks resume from the same checkpoint.
 """
@@ -39,9 +40,19 @@ def context_from_env() -> DistContext:
     return DistContext(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def init_distributed(ctx: DistContext, device: torch.device) -> None:
+def init_distributed(ctx: DistContext, device: torch.device) -> bool:
+    """Join torchrun's process group; True when this call created it (and so should destroy it)."""
     if ctx.enabled and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return True
+    return False
+
+
+def shutdown_distributed(created: bool) -> None:
+    """Leave the process group together, so that no rank exits while another still talks to it."""
+    if created and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def barrier(ctx: DistContext) -> None:

@@ -1,4 +1,8 @@
-"""Exponential moving average of the trainable parameters, kept in float32 on the model's device."""
+"""Exponential moving average of the trainable parameters, kept in float32 on the model's device.
+
+Under FSDP the parameters are DTensor shards and so are their averages (each rank averages its own
+share); `state_dict` gathers full tensors and `load_state_dict` takes full tensors and keeps the share.
+"""
 
 from __future__ import annotations
 
@@ -25,14 +29,19 @@ class EMA:
                 self.shadow[name].lerp_(p.detach().float(), 1.0 - self.decay)
 
     def state_dict(self) -> dict[str, Tensor]:
-        return {name: t.detach().cpu().contiguous() for name, t in self.shadow.items()}
+        """Full averages by name (a collective under FSDP: every rank must call it)."""
+        from hy_vla.training.sharding import full_tensor
+
+        return {name: full_tensor(t.detach()).cpu().contiguous() for name, t in self.shadow.items()}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         missing = set(self.shadow) - set(state)
         if missing:
             raise ValueError(f"EMA state lacks {len(missing)} parameters, e.g. {sorted(missing)[:3]}")
-        for name in self.shadow:
-            self.shadow[name].copy_(state[name])
+        from hy_vla.training.sharding import shard_like
+
+        for name, shadow in self.shadow.items():
+            shadow.copy_(shard_like(state[name], shadow))
 
     @torch.no_grad()
     def copy_to(self, model: nn.Module) -> None:

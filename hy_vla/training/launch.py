@@ -20,6 +20,7 @@ def launch(run: RunConfig, out: Path, *, resuming: bool = False, on_step_end: An
     from hy_vla.data.loader import SampleDataset, open_source
     from hy_vla.data.samples import SampleBuilder
     from hy_vla.models.hy_vla import HyVLA
+    from hy_vla.training.distributed import context_from_env
     from hy_vla.training.run_config import resolve_norm_stats
     from hy_vla.training.trainer import Trainer
 
@@ -37,6 +38,6 @@ def launch(run: RunConfig, out: Path, *, resuming: bool = False, on_step_end: An
     else:
         model = HyVLA(run.model)  # a resumed run loads its weights from the checkpoint
     model.norm_stats = stats
-    if not resuming:
+    if not resuming and context_from_env().is_main:  # once, not once per torchrun rank
         print(f"{len(builder)} samples, {model.num_parameters() / 1e6:.2f}M parameters, stage {run.train.stage}")
     return Trainer(model, run.train, SampleDataset(builder), on_step_end=on_step_end).fit()

@@ -1,7 +1,8 @@
 """`Trainer(model, config, dataset).fit()`: the one training loop of every stage.
 
 AdamW with warmup + cosine (`lr_at`), gradient clipping and accumulation, bf16 autocast on CUDA
-(fp32 on CPU), optional EMA and freezing, a tqdm bar, TensorBoard scalars, and exact resume: if
+(fp32 on CPU), optional EMA and freezing, a tqdm bar, TensorBoard scalars, several torchrun ranks
+(DDP, or FSDP2 with `parallel="fsdp"`: `distributed.py`, `sharding.py`), and exact resume: if
 OUT holds a complete checkpoint, fit() prints "resuming from step N" first and continues so that
 the final weights equal those of an uninterrupted run bit for bit on CPU.
 
@@ -29,12 +30,29 @@ from torch.utils.data import Dataset
 from hy_vla import keys
 from hy_vla.training.augment import random_shift
 from hy_vla.training.batches import DataPosition, ResumableBatches
-from hy_vla.training.checkpointing import latest_checkpoint, load_checkpoint, save_checkpoint
+from hy_vla.training.checkpointing import (
+    Resumed,
+    latest_checkpoint,
+    load_ema,
+    load_weights,
+    read_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
 from hy_vla.training.config import TrainConfig
-from hy_vla.training.distributed import any_across, barrier, context_from_env, init_distributed, mean_across
+from hy_vla.training.distributed import (
+    DistContext,
+    any_across,
+    barrier,
+    context_from_env,
+    init_distributed,
+    mean_across,
+    shutdown_distributed,
+)
 from hy_vla.training.ema import EMA
 from hy_vla.training.parameters import apply_freeze, param_groups
 from hy_vla.training.schedule import lr_at
+from hy_vla.training.sharding import full_tensor
 
 
 def resolve_device(name: str) -> torch.device:
@@ -121,6 +139,36 @@ class Trainer:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    # -- checkpoints ------------------------------------------------------------------------------
+    def _save(
+        self, ctx: DistContext, sharded: bool, model: nn.Module, optimizer: Any, position: DataPosition, ema: Any
+    ) -> None:
+        """Rank 0 writes the checkpoint; under FSDP every rank first helps gather the full tensors."""
+        state = None
+        if sharded:
+            from hy_vla.training.sharding import gather_training_state
+
+            state = gather_training_state(model, optimizer, ema)
+        if ctx.is_main:
+            save_checkpoint(self.out_dir, self.step, model, optimizer, position, ema, self.config.keep_last, state)
+        barrier(ctx)
+
+    @staticmethod
+    def _restore(
+        resumed: Resumed, model: nn.Module, optimizer: torch.optim.Optimizer, ema: EMA | None, sharded: bool
+    ) -> None:
+        """Optimizer moments, EMA and RNG states of a checkpoint (the weights are loaded before sharding)."""
+        assert resumed.state is not None and resumed.rng is not None
+        if sharded:
+            from hy_vla.training.sharding import load_full_optimizer_state
+
+            load_full_optimizer_state(model, optimizer, resumed.state.optimizer)
+        else:
+            optimizer.load_state_dict(resumed.state.optimizer)
+        if ema is not None:
+            load_ema(ema, resumed)
+        restore_rng(*resumed.rng)
+
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self) -> dict[str, float]:
         """Train to `config.steps` (resuming if OUT has a complete checkpoint); returns final metrics."""
@@ -128,7 +176,7 @@ class Trainer:
         ctx = context_from_env()
         if ctx.enabled and self.device.type == "cuda":
             self.device = torch.device(f"cuda:{ctx.local_rank}")
-        init_distributed(ctx, self.device)
+        owns_group = init_distributed(ctx, self.device)
         if c.micro_batch_size % ctx.world_size:
             raise ValueError(
                 f"batch_size / grad_accum = {c.micro_batch_size} is not divisible by {ctx.world_size} ranks"
@@ -136,19 +184,29 @@ class Trainer:
         resume = latest_checkpoint(self.out_dir)
         if resume is not None and ctx.is_main:
             print(f"resuming from step {int(resume.name)}", flush=True)
+        sharded = ctx.enabled and c.parallel == "fsdp"
         model.to(self.device).train()
-        optimizer = self._optimizer()
+        resumed = read_checkpoint(resume) if resume is not None else None
+        if resumed is not None:  # every rank reads the full weights, before FSDP (if on) keeps its share
+            load_weights(model, resumed.state.weights, resumed.path)
+        if sharded:
+            from hy_vla.training.sharding import shard_model
+
+            shard_model(model)
+        optimizer = self._optimizer()  # after sharding: it must hold the sharded parameters
         ema = EMA(model, c.ema_decay) if c.ema_decay is not None else None
         position = DataPosition()
-        if resume is not None:
-            resumed = load_checkpoint(resume, model, optimizer, ema)
+        if resumed is not None:
+            self._restore(resumed, model, optimizer, ema, sharded)
             self.step, position = resumed.step, resumed.position
         else:  # global RNGs are not used by the loop itself; seed them so user code (augmentations) repeats too
             torch.manual_seed(c.seed)
             np.random.seed(c.seed)
             random.seed(c.seed)
         if self.step >= c.steps:
-            print(f"nothing to do: step {self.step} >= steps {c.steps}")
+            if ctx.is_main:
+                print(f"nothing to do: step {self.step} >= steps {c.steps}")
+            shutdown_distributed(owns_group)
             return self.last_metrics
         self.out_dir.mkdir(parents=True, exist_ok=True)
         batches = ResumableBatches(
@@ -158,7 +216,9 @@ class Trainer:
         data = iter(batches)
         # DDP averages gradients across ranks during backward; some parameters (e.g. the backbone's last
         # post-attention block) get no gradient from the action loss, hence find_unused_parameters.
-        net = DDP(model, find_unused_parameters=True) if ctx.enabled else None
+        net = DDP(model, find_unused_parameters=True) if ctx.enabled and not sharded else None
+        # FSDP's hooks run on the module's __call__ (-> HyVLA.forward == compute_loss).
+        forward = net if net is not None else model if sharded else model.compute_loss
         writer = self._writer() if ctx.is_main else None
         from tqdm import tqdm
 
@@ -181,12 +241,13 @@ class Trainer:
                         micro_seed(c.seed, self.step, stream, c.grad_accum * ctx.world_size)
                     )
                     batch = prepare_batch(next(data), getattr(model, "config", None), c, gen)
-                    # Gradients are all-reduced only on the last micro-batch of a step.
-                    no_sync = net is not None and micro < c.grad_accum - 1
+                    # Gradients are all-reduced (DDP) / reduce-scattered (FSDP) only on the last micro-batch.
+                    last = micro == c.grad_accum - 1
+                    if sharded:
+                        model.set_requires_gradient_sync(last)
+                    no_sync = net is not None and not last
                     with self._autocast(), net.no_sync() if no_sync else contextlib.nullcontext():
-                        loss, _ = (
-                            net(batch, generator=gen) if net is not None else model.compute_loss(batch, generator=gen)
-                        )
+                        loss, _ = forward(batch, generator=gen)
                     # Mean over micro-batches of equal size == the mean over the whole batch.
                     (loss / c.grad_accum).backward()
                     loss_sum += float(loss.detach())
@@ -197,7 +258,8 @@ class Trainer:
                 self.step += 1
                 samples_since += c.batch_size
                 samples_total += c.batch_size
-                self.last_metrics = {"loss": loss_sum / c.grad_accum, "lr": lr, "grad_norm": float(grad_norm)}
+                grad_norm = float(full_tensor(grad_norm))  # FSDP: a DTensor
+                self.last_metrics = {"loss": loss_sum / c.grad_accum, "lr": lr, "grad_norm": grad_norm}
                 if self.step % c.log_every == 0 or self.step == c.steps:
                     self.last_metrics["loss"] = mean_across(ctx, self.last_metrics["loss"])
                     now = time.perf_counter()
@@ -214,16 +276,13 @@ class Trainer:
                             writer.add_scalar(f"train/{name}", value, self.step)
                 bar.update(1)
                 if self.step % c.save_every == 0 or self.step == c.steps:
-                    if ctx.is_main:
-                        save_checkpoint(self.out_dir, self.step, model, optimizer, batches.position, ema, c.keep_last)
-                    barrier(ctx)
+                    self._save(ctx, sharded, model, optimizer, batches.position, ema)
                 if self.on_step_end is not None:
                     self.on_step_end(self.step, self.last_metrics)
                 spent = c.max_minutes is not None and time.perf_counter() - t_start > 60.0 * c.max_minutes
                 if c.max_minutes is not None and any_across(ctx, spent):  # every rank stops at the same step
-                    if self.step % c.save_every and self.step != c.steps and ctx.is_main:  # not saved above
-                        save_checkpoint(self.out_dir, self.step, model, optimizer, batches.position, ema, c.keep_last)
-                    barrier(ctx)
+                    if self.step % c.save_every and self.step != c.steps:  # not saved above
+                        self._save(ctx, sharded, model, optimizer, batches.position, ema)
                     if ctx.is_main:
                         print(f"stopping at step {self.step}: the {c.max_minutes:g}-minute budget is spent", flush=True)
                     break
@@ -231,6 +290,7 @@ class Trainer:
             bar.close()
             if writer is not None:
                 writer.close()
+        shutdown_distributed(owns_group)
         elapsed = time.perf_counter() - t_start
         self.last_metrics["run_samples_per_s"] = samples_total / max(elapsed, 1e-9)
         self.ema = ema
