@@ -67,3 +67,10 @@ def test_fsdp_trains_like_ddp_saves_full_checkpoints_and_resumes_exactly(tmp_pat
     expected, got = _files(last), _files(tmp_path / "resumed" / "checkpoints" / "16")
     assert expected.keys() == got.keys()
     assert [k for k in expected if not torch.equal(expected[k], got[k])] == []
+
+    # The same files resume in a single process (the layout does not depend on how the run was split).
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "hy_vla.cli.main", "train", "--out", str(tmp_path / "fsdp"), "--steps", "17"]
+    single = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=True)
+    assert single.stdout.splitlines()[0] == "resuming from step 16"
+    assert (tmp_path / "fsdp" / "checkpoints" / "17" / "COMPLETE").is_file()
