@@ -11,6 +11,8 @@ A sample for frame t of an episode of length T (DESIGN.md section 4):
                                                       the action representation (absolute = as recorded)
     action_is_pad               (H,) bool             True for steps past the episode end
     task, embodiment            str
+    text_target                 str                   only with `text_target` set: the motion caption
+                                                      (hy_vla.data.text_targets), for VL co-training
 
 Sources are anything implementing `EpisodeSource` (LeRobot v3 datasets, HDF5 episode files).
 Images stay uint8: the model converts to float and resizes (optional `image_size` resizes here,
@@ -30,6 +32,7 @@ import torch
 from hy_vla import keys
 from hy_vla.actions.delta_chunk import future_indices
 from hy_vla.actions.representation import ActionRepresentation
+from hy_vla.data.text_targets import TEXT_TARGETS, MotionCaptions
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class SampleConfig:
     representation: dict[str, Any] = field(default_factory=lambda: {"kind": "absolute"})
     image_size: tuple[int, int] | None = None  # (H, W) to resize to in the worker; None keeps the source size
     embodiment: str | None = None  # overrides the source's embodiment id
+    text_target: str | None = None  # "motion": a caption per sample for VL co-training (hy_vla.data.text_targets)
 
     def __post_init__(self) -> None:
         cams = tuple(c if c.startswith(keys.IMAGE_PREFIX) else keys.image_key(c) for c in self.cameras)
@@ -99,6 +103,10 @@ class SampleConfig:
             if len(size) != 2 or min(size) < 1:
                 raise ValueError(f"SampleConfig.image_size: expected (height, width), got {self.image_size}")
             object.__setattr__(self, "image_size", size)
+        if self.text_target is not None and self.text_target not in TEXT_TARGETS:
+            raise ValueError(
+                f"SampleConfig.text_target: expected one of {TEXT_TARGETS} or None, got {self.text_target!r}"
+            )
         rep = self.representation
         if isinstance(rep, ActionRepresentation):
             object.__setattr__(self, "representation", rep.to_dict())
@@ -159,6 +167,7 @@ class SampleBuilder:
         if norm_stats is not None:
             for key in (config.state_key, config.action_key):
                 norm_stats.get(key, self.embodiment)  # fails early, naming the missing key
+        self.captions = MotionCaptions(source, config.state_key, self.embodiment) if config.text_target else None
 
     def __len__(self) -> int:
         return len(self.episode_of)
@@ -191,6 +200,8 @@ class SampleBuilder:
         out[keys.ACTION_IS_PAD] = is_pad
         out[keys.TASK] = info.task
         out[keys.EMBODIMENT] = self.embodiment
+        if self.captions is not None:
+            out[keys.TEXT_TARGET] = self.captions(ep, t)
         out["episode_index"], out["frame_index"] = ep, t
         return out
 

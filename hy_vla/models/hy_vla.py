@@ -24,6 +24,7 @@ from hy_vla.models.config import HyVLAConfig
 from hy_vla.models.decoders import build_decoder
 from hy_vla.models.decoders import common as decoders
 from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, joint_forward
+from hy_vla.models.text_loss import add_text_loss
 from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
 from hy_vla.models.vision import VisionEncoder, merge_tokens
 
@@ -136,12 +137,19 @@ class HyVLA(nn.Module):
         return Prefix(x, segments, block_ids, bidir.expand(b, -1), valid, positions)
 
     # -- training -----------------------------------------------------------------------------
-    def compute_loss(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
-        """Flow-matching loss on the action chunk; returns (scalar loss, metrics)."""
+    def compute_loss(
+        self, batch: dict[str, Any], generator: torch.Generator | None = None, lm_weight: float = 1.0
+    ) -> tuple[Tensor, dict]:
+        """Flow-matching loss on the action chunk; returns (scalar loss, metrics).
+
+        With `text_target` in the batch (VL co-training) the next-token loss on those texts is added
+        with weight `lm_weight` (`hy_vla.models.text_loss`).
+        """
         cfg, dev, dtype = self.config, self.device, self.dtype
         if cfg.decoder != "dual_tower":  # hy_vla.models.decoders: same loop, another decoder
             loss, metrics, ctx = decoders.compute_loss(self, batch, generator)
             loss = add_aux_losses(self, batch, ctx.hidden, loss, metrics)
+            loss = add_text_loss(self, batch, ctx.prefix, ctx.kv, loss, metrics, lm_weight)
             return loss, {"loss": float(loss.detach()), **metrics}
         flow = decoders.flow_training_inputs(self, batch, generator)  # noise, times, committed prefix, mask
         state, state_mask = (t.to(dev) for t in inputs.state(batch, cfg, dtype))
@@ -152,11 +160,14 @@ class HyVLA(nn.Module):
         loss = fm.masked_flow_loss(v, fm.target_velocity(flow.noise, flow.actions), flow.mask)
         metrics: dict[str, float] = {}
         loss = add_aux_losses(self, batch, hidden, loss, metrics)  # unchanged unless config.aux is on
+        loss = add_text_loss(self, batch, prefix, kv, loss, metrics, lm_weight)  # unchanged without text targets
         return loss, {"loss": float(loss.detach()), **metrics}
 
-    def forward(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
-        """`compute_loss` (the entry DistributedDataParallel calls)."""
-        return self.compute_loss(batch, generator)
+    def forward(
+        self, batch: dict[str, Any], generator: torch.Generator | None = None, lm_weight: float = 1.0
+    ) -> tuple[Tensor, dict]:
+        """`compute_loss` (the entry DistributedDataParallel and FSDP call)."""
+        return self.compute_loss(batch, generator, lm_weight)
 
     # -- inference ----------------------------------------------------------------------------
     @torch.no_grad()

@@ -8,7 +8,9 @@ gives every pattern the model needs:
 - each image (+ its latent tokens) is one bidirectional block: its tokens see each other;
 - each text token is its own block: text is causal;
 - the action expert's state token and action block come last: the prefix can
-  never see them, and actions see each other bidirectionally.
+  never see them, and actions see each other bidirectionally;
+- a causal suffix of tokens run after the prefix (HybridVLA's AR action tokens, co-training text
+  targets) sees the whole valid prefix and its own earlier tokens; the prefix never sees it.
 """
 
 from __future__ import annotations
@@ -43,3 +45,17 @@ def causal_frames_mask(num_frames: int, frame_valid: Tensor) -> Tensor:
     k = num_frames
     causal = torch.ones(k, k, dtype=torch.bool, device=frame_valid.device).tril()
     return causal.unsqueeze(0) & frame_valid.unsqueeze(-2)
+
+
+def causal_suffix_mask(prefix_valid: Tensor, n: int) -> Tensor:
+    """n causal suffix queries see every valid prefix key and the suffix up to themselves -> (B, n, Tp + n).
+
+    prefix_valid: (B, Tp) bool.
+    """
+    b = prefix_valid.shape[0]
+    dev = prefix_valid.device
+    ids = torch.arange(n, device=dev).expand(b, n)
+    own = block_attention_mask(
+        ids, torch.zeros(b, n, dtype=torch.bool, device=dev), torch.ones_like(ids, dtype=torch.bool)
+    )
+    return torch.cat([prefix_valid.unsqueeze(1).expand(b, n, prefix_valid.shape[1]), own], dim=-1)

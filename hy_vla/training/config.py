@@ -12,15 +12,18 @@ from typing import Any
 
 from hy_vla.utils.configs import build_config
 
-STAGES = ("sft", "t2a", "uac")
+STAGES = ("sft", "t2a", "uac", "cotrain")
 PARALLEL = ("ddp", "fsdp")
 
 
 @dataclass
 class TrainConfig:
     out_dir: str = "runs/hy-vla"  # checkpoints in OUT/checkpoints/<step>/, TensorBoard in OUT/tb
-    stage: str = "sft"  # "sft" | "t2a" (text-to-action, images blanked) | "uac" (random clean action prefix)
+    # "sft" | "t2a" (text-to-action, images blanked) | "uac" (random clean action prefix) | "cotrain" (action
+    # loss + lm_weight * next-token loss on text targets; samples carry motion captions, hy_vla.data.text_targets)
+    stage: str = "sft"
     max_delay: int = 0  # uac: per-sample delay d ~ U{0..max_delay} committed actions; must be < horizon
+    lm_weight: float = 0.1  # cotrain: lambda, the weight of the next-token loss
     steps: int = 1000  # optimizer steps
     batch_size: int = 32  # samples per optimizer step (split into grad_accum micro-batches)
     grad_accum: int = 1  # micro-batches per optimizer step; batch_size must be divisible by it
@@ -75,6 +78,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.grad_clip: expected > 0 or None, got {self.grad_clip}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ValueError(f"TrainConfig.ema_decay: expected in (0, 1) or None, got {self.ema_decay}")
+        if not self.lm_weight >= 0:
+            raise ValueError(f"TrainConfig.lm_weight: expected >= 0, got {self.lm_weight}")
         if self.stage == "uac" and self.max_delay < 1:
             raise ValueError("TrainConfig: stage 'uac' needs max_delay >= 1 (the largest committed-prefix length)")
         if self.stage != "uac" and self.max_delay:

@@ -172,7 +172,8 @@ def resolve_run(
         _set_nested(md, k, v, "model")
     model = HyVLAConfig.from_dict(md)
     train = TrainConfig.from_dict({**train.to_dict(), **train_d})
-    data = sample_config_for(model, cameras=()) if train.stage == "t2a" else sample_config_for(model)
+    stage_data = {"t2a": {"cameras": ()}, "cotrain": {"text_target": "motion"}}.get(train.stage, {})
+    data = sample_config_for(model, **stage_data)
     data = SampleConfig.from_dict({**data.to_dict(), **data_d})
     return RunConfig(model=model, data=data, train=train, dataset=str(dataset), init=init)
 

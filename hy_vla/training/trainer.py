@@ -83,6 +83,8 @@ def prepare_batch(batch: dict[str, Any], model_config: Any, config: TrainConfig,
             cams, random_shift([out[k] for k in cams], config.augment_shift, generator), strict=True
         ):
             out[key] = shifted
+    if config.stage == "cotrain" and keys.TEXT_TARGET not in out:
+        raise ValueError(f"stage 'cotrain' needs a {keys.TEXT_TARGET!r} per sample (SampleConfig.text_target='motion')")
     if config.stage == "uac":
         out[keys.ACTION_PREFIX_LEN] = torch.randint(0, config.max_delay + 1, (b,), generator=generator)  # (B,)
     elif config.stage == "t2a":
@@ -226,6 +228,7 @@ class Trainer:
             total=c.steps, initial=self.step, desc=c.stage, unit="step", dynamic_ncols=True, disable=not ctx.is_main
         )
         trainable = [p for p in model.parameters() if p.requires_grad]
+        extra = {"lm_weight": c.lm_weight} if c.stage == "cotrain" else {}  # HyVLA.compute_loss's weight
         t_log, samples_since = time.perf_counter(), 0
         t_start, samples_total = t_log, 0
         try:
@@ -234,7 +237,7 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 optimizer.zero_grad(set_to_none=True)
-                loss_sum = 0.0
+                loss_sum, part_sums = 0.0, {}
                 for micro in range(c.grad_accum):
                     stream = micro * ctx.world_size + ctx.rank  # distinct noise per rank and micro-batch
                     gen = torch.Generator().manual_seed(
@@ -247,10 +250,13 @@ class Trainer:
                         model.set_requires_gradient_sync(last)
                     no_sync = net is not None and not last
                     with self._autocast(), net.no_sync() if no_sync else contextlib.nullcontext():
-                        loss, _ = forward(batch, generator=gen)
+                        loss, parts = forward(batch, generator=gen, **extra)
                     # Mean over micro-batches of equal size == the mean over the whole batch.
                     (loss / c.grad_accum).backward()
                     loss_sum += float(loss.detach())
+                    for name, value in parts.items():  # the model's loss terms (e.g. action_loss, lm_loss)
+                        if name != "loss":
+                            part_sums[name] = part_sums.get(name, 0.0) + value / c.grad_accum
                 grad_norm = torch.nn.utils.clip_grad_norm_(trainable, c.grad_clip if c.grad_clip else float("inf"))
                 optimizer.step()
                 if ema is not None:
@@ -259,9 +265,10 @@ class Trainer:
                 samples_since += c.batch_size
                 samples_total += c.batch_size
                 grad_norm = float(full_tensor(grad_norm))  # FSDP: a DTensor
-                self.last_metrics = {"loss": loss_sum / c.grad_accum, "lr": lr, "grad_norm": grad_norm}
+                self.last_metrics = {"loss": loss_sum / c.grad_accum, "lr": lr, "grad_norm": grad_norm, **part_sums}
                 if self.step % c.log_every == 0 or self.step == c.steps:
-                    self.last_metrics["loss"] = mean_across(ctx, self.last_metrics["loss"])
+                    for name in ("loss", *part_sums):
+                        self.last_metrics[name] = mean_across(ctx, self.last_metrics[name])
                     now = time.perf_counter()
                     self.last_metrics["samples_per_s"] = samples_since / max(now - t_log, 1e-9)
                     t_log, samples_since = now, 0

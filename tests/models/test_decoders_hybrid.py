@@ -8,7 +8,8 @@ from model_fixtures import micro_batch, micro_config
 
 from hy_vla import HyVLA
 from hy_vla.models.action_tokenizer import UniformActionTokenizer, action_token_ids, mean_confidence
-from hy_vla.models.decoders.hybrid import HybridConfig, causal_suffix_mask, ensemble
+from hy_vla.models.decoders.hybrid import HybridConfig, ensemble
+from hy_vla.models.masks import causal_suffix_mask
 
 
 def _cfg(**hybrid):

@@ -45,3 +45,14 @@ def test_errors(tmp_path, dataset, capsys) -> None:
     assert _run(["--preset", "hy-vla-tiny", "--dataset", str(dataset), "--out", str(tmp_path / "y"),
                  "--set", "model.horizn=3"]) == 2  # fmt: skip
     assert "horizon" in capsys.readouterr().err
+
+
+def test_cotrain_stage_reads_motion_captions(tmp_path, dataset) -> None:
+    out = tmp_path / "cotrain"
+    small = ["--set", "model.vision.image_size=16", "--set", "model.history_frames=1", "--set", "model.horizon=4"]
+    argv = ["--preset", "hy-vla-tiny", "--dataset", str(dataset), "--out", str(out), "--batch-size", "2", "--steps",
+            "1", "--set", "stage=cotrain", "--set", "lm_weight=0.3", *small]  # fmt: skip
+    assert _run(argv) == 0
+    saved = json.loads((out / "train_config.json").read_text())
+    assert saved["data"]["text_target"] == "motion" and saved["train"]["lm_weight"] == 0.3
+    assert HyVLA.from_pretrained(out / "checkpoints" / "1") is not None  # captions add no parameters

@@ -100,3 +100,17 @@ def test_accumulation_equals_full_batch(tmp_path) -> None:
         results.append(model.state_dict())
     for k in results[0]:
         torch.testing.assert_close(results[0][k], results[1][k], atol=1e-6, rtol=0)
+
+
+def test_cotrain_mixes_the_next_token_loss_and_learns_the_captions(tmp_path) -> None:
+    cfg = micro_config()
+    captions = {"pick the cube": "to go: state[0] up", "open the drawer": "to go: nothing"}
+    samples = ListDataset([{**s, keys.TEXT_TARGET: captions[s[keys.TASK]]} for s in micro_samples(cfg, 4)])
+    seen: list[dict[str, float]] = []
+    tc = _config(tmp_path, steps=25, stage="cotrain", lm_weight=0.5, lr=3e-3, warmup_steps=0, save_every=25)
+    metrics = Trainer(HyVLA(cfg), tc, samples, on_step_end=lambda _, m: seen.append(dict(m))).fit()
+    assert metrics["loss"] == pytest.approx(metrics["action_loss"] + 0.5 * metrics["lm_loss"], rel=1e-5)
+    first, last = seen[0]["lm_loss"], sum(m["lm_loss"] for m in seen[-5:]) / 5
+    assert last < 0.5 * first, (first, last)
+    with pytest.raises(ValueError, match="text_target"):  # cotrain without captions says what is missing
+        Trainer(HyVLA(cfg), _config(tmp_path / "x", stage="cotrain"), micro_samples(cfg, 4)).fit()

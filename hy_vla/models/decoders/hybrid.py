@@ -35,10 +35,9 @@ from hy_vla.models.action_tokenizer import action_token_ids, mean_confidence
 from hy_vla.models.decoders.common import DecoderContext, FlowDecoder, FlowInputs, attend_suffix
 from hy_vla.models.dual_tower import suffix_positions
 from hy_vla.models.layers import sincos_embedding
-from hy_vla.models.masks import block_attention_mask
+from hy_vla.models.text_loss import TEXT, causal_text_hidden, text_towers, tied_lm_logits
 
 PREDICT_MODES = ("diff", "ar", "diff+ar")
-TEXT = 1  # modality index of the text tower in MoTBackbone
 
 
 @dataclass
@@ -53,17 +52,6 @@ class HybridConfig:
             raise ValueError(f"hybrid.predict_mode {self.predict_mode!r} not in {PREDICT_MODES}")
         if self.num_bins < 2 or self.ar_weight < 0 or not 0.0 <= self.ensemble_threshold <= 1.0:
             raise ValueError("hybrid: num_bins >= 2, ar_weight >= 0, 0 <= ensemble_threshold <= 1")
-
-
-def causal_suffix_mask(prefix_valid: Tensor, n: int) -> Tensor:
-    """AR queries see every valid prefix key and the AR tokens up to themselves -> (B, n, Tp + n)."""
-    b = prefix_valid.shape[0]
-    dev = prefix_valid.device
-    ids = torch.arange(n, device=dev).expand(b, n)
-    own = block_attention_mask(
-        ids, torch.zeros(b, n, dtype=torch.bool, device=dev), torch.ones_like(ids, dtype=torch.bool)
-    )
-    return torch.cat([prefix_valid.unsqueeze(1).expand(b, n, prefix_valid.shape[1]), own], dim=-1)
 
 
 class HybridDecoder(FlowDecoder):
@@ -93,18 +81,11 @@ class HybridDecoder(FlowDecoder):
         return self._backbone[0]
 
     def lm_blocks(self) -> list[nn.Module]:
-        bb = self.backbone
-        return [bb.tower(i, TEXT) for i in range(bb.cfg.depth)]
+        return text_towers(self.backbone)
 
     def lm_logits(self, hidden: Tensor) -> Tensor:
-        """LM head tied to the token embedding: (B, T, w) -> (B, T, vocab).
-
-        The native embedding has unit-variance rows, so the tied logits are scaled by 1/sqrt(width)
-        to start at unit scale (a uniform CE of log(vocab), not tens of nats).
-        """
-        bb = self.backbone
-        h = bb.final_norms[0 if bb.cfg.dense else TEXT](hidden)
-        return (h @ bb.embed.weight.T) * bb.cfg.width**-0.5
+        """LM head tied to the token embedding: (B, T, w) -> (B, T, vocab) (`text_loss.tied_lm_logits`)."""
+        return tied_lm_logits(self.backbone, hidden)
 
     # -- flow tokens ----------------------------------------------------------------------------
     def velocity(
@@ -133,9 +114,7 @@ class HybridDecoder(FlowDecoder):
         b = ids.shape[0]
         start = self.ar_start.view(1, 1, -1).expand(b, 1, -1).to(ctx.prefix.x.dtype)
         x = torch.cat([start, self.backbone.embed(ids)], dim=1)  # (B, n + 1, w)
-        n = x.shape[1]
-        pos = ctx.prefix.num_valid.unsqueeze(1) + torch.arange(n, device=x.device)
-        return attend_suffix(self.backbone, self.lm_blocks(), ctx.kv, x, pos, causal_suffix_mask(ctx.prefix.valid, n))
+        return causal_text_hidden(self.backbone, ctx.prefix, ctx.kv, x)  # the LM's causal text stream
 
     def extra_losses(self, ctx: DecoderContext, flow: FlowInputs) -> dict[str, Tensor]:
         a = self.action_dim
