@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hy_vla import keys
 from hy_vla.models.vision import VisionEncoder
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def add_aux_losses(
 ) -> Tensor:
     """loss + the enabled HY-Embodied terms (metrics updated in place); unchanged when none is enabled."""
     aux = getattr(model, "aux_losses", None)
-    if aux is None:
+    if aux is None or batch.get(keys.TEXT_ONLY):  # both terms are about image tokens; a text-only prefix has none
         return loss
     for name, term in aux(model, batch, hidden).items():
         loss = loss + term

@@ -163,7 +163,8 @@ class HFBackbone(nn.Module):
         n_cam = len(cfg.camera_names)
         parts: list[Tensor] = []
         self._deepstack = None
-        if self.family != "bert":  # BERT is text-only: the cameras are not read
+        # BERT is text-only, and a text_only batch (text-to-action) has no images: the cameras are not read.
+        if self.family != "bert" and not inputs.text_only(batch):
             imgs, _ = inputs.images(batch, cfg, b, torch.float32)
             feats, deep = self.image_tokens(imgs[:, -1].to(dev))  # (B * C, P, D)
             feats = feats.view(b, n_cam, -1, feats.shape[-1]) + model.camera_embed.view(1, n_cam, 1, -1).to(feats)

@@ -102,28 +102,24 @@ class HyVLA(nn.Module):
         return [embodiment_prompt(get_embodiment(n), t, self.config.horizon) for n, t in zip(names, tasks, strict=True)]
 
     def embed_prefix(self, batch: dict[str, Any]) -> Prefix:
-        """Images + latent tokens + instruction -> the backbone's input sequence."""
+        """Images + latent tokens + instruction -> the backbone's input sequence.
+
+        With `text_only` in the batch (text-to-action pretraining, Qwen-VLA T2A) there are no image
+        tokens at all: the prefix is the instruction (after the embodiment prompt when configured).
+        """
         if self.config.hf_backbone.enabled:
             return self.backbone.embed_prefix(self, batch)
-        cfg, dev, dtype = self.config, self.device, self.dtype
+        cfg, dev = self.config, self.device
         b = inputs.batch_size(batch, cfg)
-        imgs, frame_valid = inputs.images(batch, cfg, b, dtype)
-        n_cam = len(cfg.camera_names)
-        patches = self.vision(imgs.to(dev), None if frame_valid is None else frame_valid.to(dev))  # (B*C, P, Dv)
-        feats = self.projector(merge_tokens(patches, cfg.vision.token_merge))  # (B*C, P / m^2, D)
-        feats = feats.view(b, n_cam, -1, feats.shape[-1]) + self.camera_embed.view(1, n_cam, 1, -1)  # (B, C, P, D)
-        if cfg.backbone.num_latent_tokens:
-            lat = self.backbone.latents.view(1, 1, *self.backbone.latents.shape).expand(b, n_cam, -1, -1)
-            feats = torch.cat([feats, lat], dim=2)  # latents close each image's block
-        per_img = feats.shape[2]
-        vis = feats.flatten(1, 2)  # (B, C * (P + L), D)
+        vis, per_img = (None, 0) if inputs.text_only(batch) else self.image_tokens(batch, b)  # (B, C * per_img, D)
+        n_cam = 0 if vis is None else len(cfg.camera_names)
         ids, text_valid = self.tokenizer.encode_batch(
             self.instruction_texts(batch, inputs.tasks(batch, b)), cfg.max_text_len
         )
         ids, text_valid = ids.to(dev), text_valid.to(dev)
         txt = self.backbone.embed(ids)  # (B, Lt, D)
-        nv, nt = vis.shape[1], ids.shape[1]
-        x = torch.cat([vis, txt], dim=1)
+        nv, nt = n_cam * per_img, ids.shape[1]
+        x = txt if vis is None else torch.cat([vis, txt], dim=1)
         block_ids = torch.cat(
             [
                 torch.arange(n_cam, device=dev).repeat_interleave(per_img),  # one bidirectional block per image
@@ -133,8 +129,21 @@ class HyVLA(nn.Module):
         bidir = torch.cat([torch.ones(nv, dtype=torch.bool, device=dev), torch.zeros(nt, dtype=torch.bool, device=dev)])
         valid = torch.cat([torch.ones(b, nv, dtype=torch.bool, device=dev), text_valid], dim=1)
         positions = (valid.long().cumsum(dim=1) - 1).clamp(min=0)
-        segments = [Segment(VISION, 0, nv), Segment(TEXT, nv, nv + nt)]
+        segments = [Segment(TEXT, nv, nv + nt)] if vis is None else [Segment(VISION, 0, nv), Segment(TEXT, nv, nv + nt)]
         return Prefix(x, segments, block_ids, bidir.expand(b, -1), valid, positions)
+
+    def image_tokens(self, batch: dict[str, Any], b: int) -> tuple[Tensor, int]:
+        """Every camera's current frame (+ memory) as backbone tokens -> (B, C * per_image, D), per_image."""
+        cfg, dev = self.config, self.device
+        imgs, frame_valid = inputs.images(batch, cfg, b, self.dtype)
+        n_cam = len(cfg.camera_names)
+        patches = self.vision(imgs.to(dev), None if frame_valid is None else frame_valid.to(dev))  # (B*C, P, Dv)
+        feats = self.projector(merge_tokens(patches, cfg.vision.token_merge))  # (B*C, P / m^2, D)
+        feats = feats.view(b, n_cam, -1, feats.shape[-1]) + self.camera_embed.view(1, n_cam, 1, -1)  # (B, C, P, D)
+        if cfg.backbone.num_latent_tokens:
+            lat = self.backbone.latents.view(1, 1, *self.backbone.latents.shape).expand(b, n_cam, -1, -1)
+            feats = torch.cat([feats, lat], dim=2)  # latents close each image's block
+        return feats.flatten(1, 2), feats.shape[2]
 
     # -- training -----------------------------------------------------------------------------
     def compute_loss(

@@ -19,7 +19,7 @@ PARALLEL = ("ddp", "fsdp")
 @dataclass
 class TrainConfig:
     out_dir: str = "runs/hy-vla"  # checkpoints in OUT/checkpoints/<step>/, TensorBoard in OUT/tb
-    # "sft" | "t2a" (text-to-action, images blanked) | "uac" (random clean action prefix) | "cotrain" (action
+    # "sft" | "t2a" (text-to-action, no image tokens) | "uac" (random clean action prefix) | "cotrain" (action
     # loss + lm_weight * next-token loss on text targets; samples carry motion captions, hy_vla.data.text_targets)
     stage: str = "sft"
     max_delay: int = 0  # uac: per-sample delay d ~ U{0..max_delay} committed actions; must be < horizon

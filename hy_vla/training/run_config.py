@@ -118,7 +118,7 @@ def _bare(camera: str) -> str:
 def adopt_dataset(model: HyVLAConfig, source: EpisodeSource, state_key: str, action_key: str) -> HyVLAConfig:
     """The model config with the dataset's cameras, state/action widths and embodiment (see module doc)."""
     cams = [_bare(c) for c in source.camera_keys]
-    # No cameras at all (a text-to-action corpus): keep the preset's, T2A feeds them blank frames.
+    # No cameras at all (a text-to-action corpus): keep the preset's; T2A builds its prefix without images.
     cameras = model.camera_names if not cams or all(c in cams for c in model.camera_names) else tuple(cams)
     state_dim = int(source.column(state_key, 0).reshape(source.episode(0).length, -1).shape[-1])
     action_dim = int(source.column(action_key, 0).reshape(source.episode(0).length, -1).shape[-1])

@@ -70,10 +70,10 @@ def micro_seed(seed: int, step: int, micro: int, grad_accum: int) -> int:
 
 def prepare_batch(batch: dict[str, Any], model_config: Any, config: TrainConfig, generator: torch.Generator) -> dict:
     """Augmentation (random shift) and stage-specific inputs: UAC draws a committed-prefix length per
-    sample; T2A blanks the images.
+    sample; T2A asks for an image-free prefix.
 
-    T2A (text-to-action pretraining) reads no images; until the model has an image-free prefix,
-    every camera gets constant black frames (-1 after scaling), so the batch needs no image keys.
+    T2A (text-to-action pretraining) reads no images: the batch is marked `text_only`, the model builds
+    its prefix from the instruction alone (no image tokens) and any frames a dataset still carries are dropped.
     """
     b = batch[keys.STATE].shape[0]
     out = dict(batch)
@@ -88,11 +88,9 @@ def prepare_batch(batch: dict[str, Any], model_config: Any, config: TrainConfig,
     if config.stage == "uac":
         out[keys.ACTION_PREFIX_LEN] = torch.randint(0, config.max_delay + 1, (b,), generator=generator)  # (B,)
     elif config.stage == "t2a":
-        k, s = model_config.history_frames, model_config.image_size
-        blank = torch.zeros(b, k, 3, s, s, dtype=torch.uint8)  # (B, K, 3, S, S)
-        for key in model_config.image_keys:
-            out[key] = blank
-        out.pop(keys.HISTORY_IS_PAD, None)
+        for key in [k for k in out if k.startswith(keys.IMAGE_PREFIX)] + [keys.HISTORY_IS_PAD]:
+            out.pop(key, None)
+        out[keys.TEXT_ONLY] = True
     return out
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from model_fixtures import micro_batch, micro_config
 
-from hy_vla import HyVLA
+from hy_vla import HyVLA, keys
 from hy_vla.models.decoders.dit import DiTConfig
 from hy_vla.models.dual_tower import encode_prefix
 from hy_vla.models.hf_backbone import HFBackboneConfig, qwen_patchify
@@ -109,6 +109,18 @@ def test_text_padding_does_not_change_actions(hf_dirs):
     a = model.sample_actions(batch, noise=noise)
     batch["task"] = [batch["task"][0], "a longer instruction here"]
     assert torch.allclose(a[0], model.sample_actions(batch, noise=noise)[0], atol=1e-5)
+
+
+def test_text_only_prefix_on_a_vlm_backbone(hf_dirs):
+    """Text-to-action pretraining on a VLM backbone: no image tokens, the vision tower not run."""
+    model = HyVLA(_config("qwen2_5_vl", hf_dirs["qwen2_5_vl"]))
+    batch = micro_batch(model.config)
+    text = {k: v for k, v in batch.items() if not k.startswith(keys.IMAGE_PREFIX)} | {keys.TEXT_ONLY: True}
+    prefix = model.embed_prefix(text)
+    assert prefix.x.shape[1] < model.embed_prefix(batch).x.shape[1] and len(prefix.segments) == 1
+    loss, _ = model.compute_loss(text)
+    loss.backward()
+    assert all(p.grad is None for n, p in model.backbone.named_parameters() if "visual" in n)
 
 
 def test_qwen_patchify_groups_merge_windows():

@@ -51,8 +51,10 @@ def test_stages_prepare_batches(tmp_path) -> None:
     g = torch.Generator().manual_seed(0)
     d = prepare_batch(batch, cfg, _config(tmp_path, stage="uac", max_delay=2), g)[keys.ACTION_PREFIX_LEN]
     assert d.shape == (64,) and set(d.tolist()) == {0, 1, 2}
-    t2a = prepare_batch(batch, cfg, _config(tmp_path, stage="t2a"), g)
-    assert all(t2a[k].shape == (64, cfg.history_frames, 3, cfg.image_size, cfg.image_size) for k in cfg.image_keys)
+    framed = {**batch, cfg.image_keys[0]: torch.zeros(64, 1, 3, 8, 8), keys.HISTORY_IS_PAD: torch.zeros(64, 1)}
+    t2a = prepare_batch(framed, cfg, _config(tmp_path, stage="t2a"), g)
+    assert t2a[keys.TEXT_ONLY] is True and not any(k.startswith(keys.IMAGE_PREFIX) for k in t2a)  # no frames at all
+    assert keys.HISTORY_IS_PAD not in t2a
     with pytest.raises(ValueError, match="horizon"):
         Trainer(HyVLA(cfg), _config(tmp_path, stage="uac", max_delay=cfg.horizon), micro_samples(cfg, 4))
 
@@ -64,8 +66,13 @@ def test_stage_runs(tmp_path, stage: str) -> None:
     if stage == "t2a":  # text-to-action data has no images at all
         samples = ListDataset([{k: v for k, v in s.items() if not k.startswith(keys.IMAGE_PREFIX)} for s in samples])
     extra = {"max_delay": 2} if stage == "uac" else {}
-    metrics = Trainer(HyVLA(cfg), _config(tmp_path, steps=1, stage=stage, **extra), samples).fit()
+    model = HyVLA(cfg)
+    vision = {k: v.clone() for k, v in model.vision.state_dict().items()}
+    metrics = Trainer(model, _config(tmp_path, steps=1, stage=stage, **extra), samples).fit()
     assert torch.isfinite(torch.tensor(metrics["loss"]))
+    # T2A has no image tokens (regression: it used to feed black frames through the ViT and train it).
+    unchanged = all(torch.equal(vision[k], v) for k, v in model.vision.state_dict().items())
+    assert unchanged == (stage == "t2a")
 
 
 class Regressor(nn.Module):
