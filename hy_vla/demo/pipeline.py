@@ -122,12 +122,15 @@ def train(recipe: DemoRecipe, data: Path, run_dir: Path) -> Path:
         log(f"continuing the training run in {run_dir} ({run.train.steps} steps)")
     else:
         base = TrainConfig(out_dir=str(run_dir), save_every=500, keep_last=2)
-        overrides = {**recipe.model_overrides(), **recipe.train_overrides()}
-        run = resolve_run(model_config(recipe.preset), open_source(data), str(data), base, overrides)
-        steps = calibrate_steps(run, recipe.minutes)
-        # max_minutes guards the budget if the machine is slower than the calibration said.
-        run.train = run.train.replace(steps=steps, max_minutes=recipe.minutes * 1.15)
-        log(f"training {recipe.preset} for {steps} steps (~{recipe.minutes:g} min, batch {run.train.batch_size})")
+        run = resolve_run(model_config(recipe.preset), open_source(data), str(data), base, recipe.run_overrides())
+        if recipe.steps is not None:  # a fixed step count: no wall-clock budget
+            run.train = run.train.replace(steps=recipe.steps)
+            log(f"training {recipe.preset} for {recipe.steps} steps (batch {run.train.batch_size})")
+        else:
+            steps = calibrate_steps(run, recipe.minutes)
+            # max_minutes guards the budget if the machine is slower than the calibration said.
+            run.train = run.train.replace(steps=steps, max_minutes=recipe.minutes * 1.15)
+            log(f"training {recipe.preset} for {steps} steps (~{recipe.minutes:g} min, batch {run.train.batch_size})")
     t0 = time.perf_counter()
     launch(run, run_dir, resuming=resuming)
     log(f"training took {(time.perf_counter() - t0) / 60:.1f} min")

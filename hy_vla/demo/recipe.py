@@ -28,6 +28,7 @@ class DemoRecipe:
     token_merge: int = 2
     # training
     minutes: float = 10.0
+    steps: int | None = None  # fixed optimizer steps instead of the wall-clock budget (reproducible comparisons)
     batch_size: int = 32
     lr: float = 3e-4
     warmup_steps: int = 100
@@ -39,7 +40,9 @@ class DemoRecipe:
     max_steps: int = 200  # Meta-World's experts finish in 50-120 steps; failures stop here
     videos: int = 2
     workers: int = 2
-    extra_train: dict[str, Any] = field(default_factory=dict)  # any other TrainConfig field
+    # `hy-vla train --set` style overrides applied last (model.<field>, data.<field>, TrainConfig fields):
+    # ablations and other presets run with the same recipe (`hy-vla demo --preset X --set model.backbone.dense=true`)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
@@ -51,6 +54,8 @@ class DemoRecipe:
                 raise ValueError(f"demo recipe: {name} must be positive, got {getattr(self, name)}")
         if not self.minutes > 0:
             raise ValueError(f"demo recipe: minutes must be > 0, got {self.minutes}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"demo recipe: steps must be >= 1, got {self.steps}")
         if self.n_action_steps > self.horizon:
             raise ValueError(f"n_action_steps {self.n_action_steps} > horizon {self.horizon}")
 
@@ -71,8 +76,11 @@ class DemoRecipe:
             "augment_shift": self.augment_shift,
             "ema_decay": self.ema_decay,
             "cache_frames": True,
-            **self.extra_train,
         }
+
+    def run_overrides(self) -> dict[str, Any]:
+        """Everything `resolve_run` applies on top of the preset: model, then training, then `overrides`."""
+        return {**self.model_overrides(), **self.train_overrides(), **self.overrides}
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -62,3 +62,29 @@ def test_demo_end_to_end_tiny(tmp_path):
     assert list((tmp_path / "demo" / "videos").glob("*.mp4"))
     again = run_demo(r, tmp_path / "demo")  # reuses the dataset and the finished training run
     assert again["tasks"]["reach-v3"]["n"] == 2
+
+
+def _demo_args(*argv: str):
+    import argparse
+
+    from hy_vla.cli.demo import add_arguments
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return p.parse_args(list(argv))
+
+
+def test_command_line_preset_steps_and_overrides_reach_the_recipe():
+    from hy_vla.cli.demo import recipe_from_args
+
+    r = recipe_from_args(_demo_args("--preset", "qwen-vla-tiny", "--steps", "300", "--set", "model.backbone.dense=true",
+                                    "--set", "lr=1e-3", "--tasks", "reach-v3,push-v3"))  # fmt: skip
+    assert (r.preset, r.steps, r.tasks) == ("qwen-vla-tiny", 300, ("reach-v3", "push-v3"))
+    merged = r.run_overrides()
+    assert merged["model.backbone.dense"] is True and merged["lr"] == 1e-3  # --set wins over the recipe's lr
+    assert merged["model.camera_names"] == list(r.cameras)
+    assert recipe_from_args(_demo_args()) == DemoRecipe()
+    with pytest.raises(ValueError, match="hy-vla-tiny"):
+        recipe_from_args(_demo_args("--preset", "hy-vla-tinny"))
+    with pytest.raises(ValueError):
+        DemoRecipe(steps=0)
