@@ -21,6 +21,8 @@ from hy_vla.sim.base import EnvAdapter, EnvSpec
 from hy_vla.sim.privileged import policy_view
 
 # Called once per executed step with the observation the action was chosen from and the action.
+# A hook that reads only the action may set the attribute ``needs_frames = False`` (see `ActionRecorder`):
+# it then does not force every step to render, and its observations between queries carry no images.
 StepHook = Callable[[dict[str, Any], np.ndarray], None]
 
 
@@ -127,7 +129,7 @@ def run_episode(
     # (dataset, video) or a policy keeping a frame history. Otherwise only each chunk's last step renders
     # (its observation is the next query's), which makes evaluation several times faster.
     policy_sees_every_step = wants_every_frame(policy)
-    render_every_step = bool(hooks) or policy_sees_every_step
+    render_every_step = any(getattr(h, "needs_frames", True) for h in hooks) or policy_sees_every_step
     while not done:
         chunk = as_chunk(policy.infer(policy_view(policy, restrict_cameras(obs, policy_cameras))), spec.action_dim)
         calls += 1
@@ -156,6 +158,18 @@ def run_episode(
         policy_calls=calls,
         wall_s=time.perf_counter() - t0,
     )
+
+
+class ActionRecorder:
+    """Step hook keeping the executed actions (clipped to the action bounds); it needs no frames."""
+
+    needs_frames = False
+
+    def __init__(self) -> None:
+        self.actions: list[np.ndarray] = []
+
+    def __call__(self, obs: dict[str, Any], action: np.ndarray) -> None:
+        self.actions.append(np.array(action, dtype=np.float32, copy=True))
 
 
 class FrameRecorder:

@@ -89,9 +89,11 @@ class SimAsyncPolicy:
             if pending is not None and sch.step == pending[1].step + self.d:  # the chunk arrives now
                 sch.integrate(*pending)
                 pending = None
-            actions.append(sch.pop())
-            if pending is None and sch.should_trigger(self.d):
+            # As `AsyncRunner.act`: the trigger is checked before this step's action, so a chunk that leaves
+            # the buffer at or below the threshold on arrival is followed by a request from that same step.
+            if actions and pending is None and sch.should_trigger(self.d):
                 break
+            actions.append(sch.pop())
         return {ACTIONS_KEY: np.stack(actions), "async": {"underruns": sch.underruns, "chunks": sch.chunks}}
 
 

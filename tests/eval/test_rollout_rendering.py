@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hy_vla.eval.rollout import run_episode
+from hy_vla.eval.rollout import ActionRecorder, run_episode
 from hy_vla.keys import STATE, image_key
 from hy_vla.policy.protocol import wants_every_frame
 from hy_vla.sim.base import EnvAdapter, EnvSpec, StepResult
@@ -73,6 +73,16 @@ def test_step_hooks_get_every_frame():
     env, policy, seen = CountingEnv(5), Policy(False), []
     run_episode(env, policy, seed=0, n_action_steps=3, hooks=[lambda obs, action: seen.append(int(obs[CAM][0, 0, 0]))])
     assert seen == [0, 1, 2, 3, 4] and env.rendered == list(range(6)) and policy.observed == []
+
+
+def test_an_action_recorder_does_not_force_rendering():
+    env, policy, recorder = CountingEnv(7), Policy(False), ActionRecorder()
+    run_episode(env, policy, seed=0, n_action_steps=3, hooks=[recorder])
+    assert env.rendered == [0, 3, 6] and policy.queried == [0, 3, 6]
+    assert len(recorder.actions) == 7 and recorder.actions[0].shape == (4,)
+    other = CountingEnv(7)
+    run_episode(other, Policy(False), seed=0, n_action_steps=3, hooks=[ActionRecorder(), lambda obs, action: None])
+    assert other.rendered == list(range(8))  # any hook that wants frames still gets every one
 
 
 def test_checkpoint_policy_needs_every_frame_only_with_history(tmp_path):

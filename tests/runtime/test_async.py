@@ -57,6 +57,17 @@ def test_sim_async_agreeing_chunks_execute_a_seamless_line(stitch):
     assert policy.scheduler.underruns == 0 and policy.inner_calls >= 40 // (10 - 3 - 2 - 1)
 
 
+def test_sim_async_requests_on_the_arrival_step_when_the_chunk_is_short():
+    # d = 5 of a 10-action chunk: a chunk arrives with exactly d actions left, enough only if the next
+    # request goes out from the arrival step itself (as AsyncRunner.act does), not one step later.
+    policy = SimAsyncPolicy(Ramp(), AsyncConfig(stitch="none", latency_ms=50, overlap=2, margin=1))
+    assert policy.d == 5
+    executed = _run_sim(policy, 60)
+    np.testing.assert_allclose(executed[:, 0], np.arange(60))
+    assert policy.scheduler.underruns == 0
+    assert np.diff(policy.scheduler.boundaries[1:]).tolist() == [5] * (len(policy.scheduler.boundaries) - 2)
+
+
 def test_sim_async_uses_the_old_chunk_for_the_committed_prefix():
     inner = Ramp()
     policy = SimAsyncPolicy(inner, AsyncConfig(stitch="none", latency_ms=30, overlap=2, margin=1))
