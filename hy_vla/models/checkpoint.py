@@ -77,7 +77,15 @@ def read_norm_stats(directory: Path) -> Any:
     return NormStats.load(path)
 
 
-def load_model(cls: type, directory: Path, config: HyVLAConfig | None = None, strict: bool = True) -> Any:
+def load_model(
+    cls: type,
+    directory: Path,
+    config: HyVLAConfig | None = None,
+    strict: bool = True,
+    weights: dict[str, Any] | None = None,
+) -> Any:
+    """Build `cls(config)` (config.json's by default) and load the directory's weights (or `weights`, e.g.
+    the checkpoint's weights adapted for fine-tuning) and norm stats."""
     directory = Path(directory)
     if not (directory / WEIGHTS_NAME).is_file():
         raise FileNotFoundError(f"no {WEIGHTS_NAME} in {directory}: not a Hy-VLA checkpoint directory")
@@ -87,7 +95,7 @@ def load_model(cls: type, directory: Path, config: HyVLAConfig | None = None, st
         has_files = (directory / "tokenizer_config.json").is_file() or (directory / "tokenizer.json").is_file()
         tokenizer = load_tokenizer("hf", directory if has_files else config.tokenizer_path)
     model = cls(config, tokenizer=tokenizer)
-    state = load_file(str(directory / WEIGHTS_NAME))
+    state = load_file(str(directory / WEIGHTS_NAME)) if weights is None else weights
     own = model.state_dict()
     for name, tensor in state.items():
         if name in own and own[name].shape != tensor.shape:

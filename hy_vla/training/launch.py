@@ -2,7 +2,7 @@
 
 Shared by `hy-vla train` and `hy-vla demo`: open the dataset, settle the normalization stats
 (OUT's, the dataset's, or computed), optionally cache decoded frames in RAM, build the model
-(fresh, from `--init`, or to be resumed from OUT) and run the one training loop.
+(fresh, from `--init` (`finetune.py`), or to be resumed from OUT) and run the one training loop.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ def launch(run: RunConfig, out: Path, *, resuming: bool = False, on_step_end: An
     builder = SampleBuilder(source, run.data, norm_stats=stats)
     run.save(out)
     torch.manual_seed(run.train.seed)  # reproducible initial weights
-    if run.init and not resuming:
-        model = HyVLA.from_pretrained(run.init, config=run.model)
+    if run.init and not resuming:  # fine-tuning, possibly onto another embodiment
+        from hy_vla.training.finetune import load_for_finetuning
+
+        model = load_for_finetuning(run.init, run.model)
     else:
         model = HyVLA(run.model)  # a resumed run loads its weights from the checkpoint
     model.norm_stats = stats

@@ -8,8 +8,9 @@ What comes from where (a fresh run):
   order), the state and action widths (max_*_dim grows to fit them), the embodiment;
 - `overrides` (`--set`) last: `model.<field>` (dots reach nested fields: `model.vision.depth`),
   `data.<field>` for `SampleConfig`, anything else for `TrainConfig`.
-With `--init`, adopting a different camera count or width would change parameter shapes, so the
-interface must already match (loading fails with the parameter's name otherwise).
+With `--init` (fine-tuning, also onto another embodiment) the interface is adopted the same way
+except that max_state_dim / max_action_dim stay the checkpoint's (parameter shapes): the dataset's
+widths must fit inside them. How the weights carry over: `hy_vla.training.finetune`.
 
 Normalization stats: OUT/norm_stats.json when present (a resumed run), else the dataset's
 norm_stats.json when the action representation is absolute and it covers the embodiment's state and
@@ -115,19 +116,34 @@ def _bare(camera: str) -> str:
     return camera[len(keys.IMAGE_PREFIX) :] if camera.startswith(keys.IMAGE_PREFIX) else camera
 
 
-def adopt_dataset(model: HyVLAConfig, source: EpisodeSource, state_key: str, action_key: str) -> HyVLAConfig:
-    """The model config with the dataset's cameras, state/action widths and embodiment (see module doc)."""
+def adopt_dataset(
+    model: HyVLAConfig, source: EpisodeSource, state_key: str, action_key: str, fixed_widths: bool = False
+) -> HyVLAConfig:
+    """The model config with the dataset's cameras, state/action widths and embodiment (see module doc).
+
+    fixed_widths (fine-tuning from a checkpoint): max_state_dim / max_action_dim are the width of the
+    expert's input and output layers, so they stay; a dataset wider than them is refused.
+    """
     cams = [_bare(c) for c in source.camera_keys]
     # No cameras at all (a text-to-action corpus): keep the preset's; T2A builds its prefix without images.
     cameras = model.camera_names if not cams or all(c in cams for c in model.camera_names) else tuple(cams)
     state_dim = int(source.column(state_key, 0).reshape(source.episode(0).length, -1).shape[-1])
     action_dim = int(source.column(action_key, 0).reshape(source.episode(0).length, -1).shape[-1])
+    if fixed_widths:
+        limits = {"state": (state_dim, model.max_state_dim), "action": (action_dim, model.max_action_dim)}
+        for what, (width, limit) in limits.items():
+            if width > limit:
+                raise ValueError(
+                    f"the dataset's {what} has {width} channels but the --init checkpoint's model takes at most "
+                    f"max_{what}_dim={limit} (the width of its action expert's {what} layer): fine-tune from a "
+                    f"checkpoint with a wider max_{what}_dim, or train this embodiment from a preset"
+                )
     return model.replace(
         camera_names=cameras,
         state_dim=state_dim,
         action_dim=action_dim,
-        max_state_dim=max(model.max_state_dim, state_dim),
-        max_action_dim=max(model.max_action_dim, action_dim),
+        max_state_dim=model.max_state_dim if fixed_widths else max(model.max_state_dim, state_dim),
+        max_action_dim=model.max_action_dim if fixed_widths else max(model.max_action_dim, action_dim),
         embodiment=source.embodiment or model.embodiment,
     )
 
@@ -165,8 +181,7 @@ def resolve_run(
         else:
             train_d[key] = value
     data_keys = SampleConfig(**{k: v for k, v in data_d.items() if k in ("state_key", "action_key")})
-    if init is None:
-        model = adopt_dataset(model, source, data_keys.state_key, data_keys.action_key)
+    model = adopt_dataset(model, source, data_keys.state_key, data_keys.action_key, fixed_widths=init is not None)
     md = model.to_dict()
     for k, v in model_d.items():
         _set_nested(md, k, v, "model")

@@ -50,28 +50,40 @@ if __name__ == "__main__":
     main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))
 
 
-def write_tiny_dataset(root: Any, episodes: int = 2, length: int = 12, size: int = 32) -> Any:
-    """A LeRobot v3 dataset with one PNG camera, 3-d state and 2-d action (fast to write and read)."""
+def write_tiny_dataset(
+    root: Any,
+    episodes: int = 2,
+    length: int = 12,
+    size: int = 32,
+    state_dim: int = 3,
+    action_dim: int = 2,
+    cameras: tuple[str, ...] = ("top",),
+    embodiment: str = "toy_arm",
+) -> Any:
+    """A LeRobot v3 dataset with PNG cameras (one by default), 3-d state and 2-d action (fast to write and read)."""
     import numpy as np
 
     from hy_vla.data.lerobot.writer import LeRobotV3Writer
 
     features = {
-        "observation.state": {"dtype": "float32", "shape": (3,), "names": None},
-        "action": {"dtype": "float32", "shape": (2,), "names": None},
-        "observation.images.top": {"dtype": "image", "shape": (size, size, 3), "names": ["height", "width", "channel"]},
+        "observation.state": {"dtype": "float32", "shape": (state_dim,), "names": None},
+        "action": {"dtype": "float32", "shape": (action_dim,), "names": None},
     }
-    w = LeRobotV3Writer.create(root, fps=10, features=features, embodiment="toy_arm")
+    for cam in cameras:
+        features[f"observation.images.{cam}"] = {
+            "dtype": "image", "shape": (size, size, 3), "names": ["height", "width", "channel"]
+        }  # fmt: skip
+    w = LeRobotV3Writer.create(root, fps=10, features=features, embodiment=embodiment)
     rng = np.random.default_rng(0)
     for ep in range(episodes):
         t = np.arange(length, dtype=np.float32)
         state = np.stack([np.sin(0.3 * t), np.cos(0.3 * t), t / length + ep], -1).astype(np.float32)
-        w.add_episode(
-            {
-                "observation.state": state,
-                "action": np.stack([np.cos(0.3 * t), 0.1 * t - ep], -1).astype(np.float32),
-                "observation.images.top": rng.integers(0, 256, (length, size, size, 3), dtype=np.uint8),
-            },
-            task=["pick the cube", "open the drawer"][ep % 2],
-        )
+        action = np.stack([np.cos(0.3 * t), 0.1 * t - ep], -1).astype(np.float32)
+        columns = {
+            "observation.state": np.resize(state, (length, state_dim)) if state_dim != 3 else state,
+            "action": np.resize(action, (length, action_dim)) if action_dim != 2 else action,
+        }
+        for cam in cameras:
+            columns[f"observation.images.{cam}"] = rng.integers(0, 256, (length, size, size, 3), dtype=np.uint8)
+        w.add_episode(columns, task=["pick the cube", "open the drawer"][ep % 2])
     return w.finalize()

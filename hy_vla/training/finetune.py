@@ -1,0 +1,84 @@
+"""Fine-tuning from a checkpoint (`--init DIR`), also onto another embodiment.
+
+What carries over and what may change:
+
+- the architecture, and so every parameter's shape, is the checkpoint's: vision encoder, backbone,
+  action expert, and max_state_dim / max_action_dim (the width of the expert's state and action
+  layers);
+- the robot interface is the new dataset's (`run_config.adopt_dataset(..., fixed_widths=True)`): its
+  state and action widths, which must fit inside the checkpoint's max widths (a robot's channels
+  occupy the leading slots of the fixed-width vectors and the rest are masked, as in every run), its
+  embodiment (prompt, normalization stats, action representation) and its cameras;
+- camera embeddings are one learned vector per camera: a camera of the new run takes the checkpoint's
+  vector of the camera with the same name, else of the camera at the same position (the learned
+  "which view" tags stay distinct), else starts at zero, a new model's initial value. The vision
+  encoder is shared by all cameras and carries over whole; history K, horizon H and strides have no
+  parameters and may change too.
+
+Anything else that changes a parameter's shape (image size, widths, depths, decoder, vocabulary) is
+refused, naming the parameter and the config fields that differ from the checkpoint's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+from torch import Tensor
+
+from hy_vla.models.config import HyVLAConfig
+
+# Fields a fine-tuning run may set differently from the checkpoint (no parameter depends on them).
+INTERFACE_FIELDS = (
+    "camera_names", "state_dim", "action_dim", "embodiment", "history_frames", "history_stride", "horizon",
+    "action_stride", "num_inference_steps", "use_embodiment_prompt", "max_text_len", "tokenizer_path",
+)  # fmt: skip
+
+
+def camera_embedding(old: Tensor, old_names: tuple[str, ...], new_names: tuple[str, ...]) -> Tensor:
+    """(C_old, D) per-camera vectors -> (C_new, D): by name, else by position, else zero (see module doc)."""
+    rows = []
+    for i, name in enumerate(new_names):
+        if name in old_names:
+            rows.append(old[old_names.index(name)])
+        elif i < len(old_names) and old_names[i] not in new_names:  # a renamed camera keeps its slot's tag
+            rows.append(old[i])
+        else:
+            rows.append(torch.zeros_like(old[0]))
+    return torch.stack(rows)
+
+
+def architecture_changes(checkpoint: HyVLAConfig, run: HyVLAConfig) -> list[str]:
+    """Dotted config fields (outside INTERFACE_FIELDS) whose values differ: "vision.image_size: 32 -> 64"."""
+
+    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
+    a, b = flat(checkpoint.to_dict()), flat(run.to_dict())
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(a.keys() | b.keys())
+            if a.get(k) != b.get(k) and k not in INTERFACE_FIELDS]  # fmt: skip
+
+
+def load_for_finetuning(directory: str | Path, config: HyVLAConfig) -> Any:
+    """A HyVLA built from the run's `config` with the checkpoint's weights, adapted to its cameras."""
+    from hy_vla.models.checkpoint import WEIGHTS_NAME, load_model
+    from hy_vla.models.hy_vla import HyVLA
+
+    directory = Path(directory)
+    source = HyVLAConfig.from_pretrained(directory)
+    weights = load_file(str(directory / WEIGHTS_NAME))
+    if "camera_embed" in weights and source.camera_names != config.camera_names:
+        weights["camera_embed"] = camera_embedding(weights["camera_embed"], source.camera_names, config.camera_names)
+    try:
+        return load_model(HyVLA, directory, config=config, weights=weights)
+    except ValueError as e:
+        changed = architecture_changes(source, config)
+        raise ValueError(
+            f"--init {directory}: {e}. Fine-tuning keeps the checkpoint's architecture (only the robot interface "
+            f"may change); fields that differ: {', '.join(changed) or 'none'}"
+        ) from None
