@@ -43,6 +43,8 @@ class TrainConfig:
     keep_last: int = 3  # complete checkpoints kept; older ones are deleted
     log_every: int = 10  # steps between TensorBoard scalars / progress-bar refreshes
     tensorboard: bool = True  # write OUT/tb (skipped with a note when tensorboard is not installed)
+    wandb: bool = False  # also log to Weights & Biases (skipped with a note when wandb is not installed)
+    wandb_project: str = "hy-vla"
     seed: int = 0  # data order, flow noise, UAC delays
     num_workers: int = 0  # DataLoader worker processes
     cache_frames: bool = False  # decode every frame once into RAM at the model's image size (small datasets)

@@ -1,7 +1,7 @@
 """`Trainer(model, config, dataset).fit()`: the one training loop of every stage.
 
 AdamW with warmup + cosine (`lr_at`), gradient clipping and accumulation, bf16 autocast on CUDA
-(fp32 on CPU), optional EMA and freezing, a tqdm bar, TensorBoard scalars, several torchrun ranks
+(fp32 on CPU), optional EMA and freezing, a tqdm bar, TensorBoard / wandb scalars, several torchrun ranks
 (DDP, or FSDP2 with `parallel="fsdp"`: `distributed.py`, `sharding.py`), and exact resume: if
 OUT holds a complete checkpoint, fit() prints "resuming from step N" first and continues so that
 the final weights equal those of an uninterrupted run bit for bit on CPU.
@@ -50,6 +50,7 @@ from hy_vla.training.distributed import (
     shutdown_distributed,
 )
 from hy_vla.training.ema import EMA
+from hy_vla.training.loggers import MetricLoggers
 from hy_vla.training.parameters import apply_freeze, param_groups
 from hy_vla.training.schedule import lr_at
 from hy_vla.training.sharding import full_tensor
@@ -123,16 +124,6 @@ class Trainer:
     def _optimizer(self) -> torch.optim.Optimizer:
         c = self.config
         return torch.optim.AdamW(param_groups(self.model, c.weight_decay), lr=c.lr, betas=c.betas, eps=c.eps)
-
-    def _writer(self) -> Any:
-        if not self.config.tensorboard:
-            return None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            print("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
-            return None
-        return SummaryWriter(str(self.out_dir / "tb"), purge_step=self.step or None)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.device.type == "cuda":  # bf16 on GPU; CPU stays fp32 (bf16 CPU kernels are slow and inexact)
@@ -219,7 +210,7 @@ class Trainer:
         net = DDP(model, find_unused_parameters=True) if ctx.enabled and not sharded else None
         # FSDP's hooks run on the module's __call__ (-> HyVLA.forward == compute_loss).
         forward = net if net is not None else model if sharded else model.compute_loss
-        writer = self._writer() if ctx.is_main else None
+        loggers = MetricLoggers(c, self.out_dir, self.step) if ctx.is_main else None  # TensorBoard / wandb
         from tqdm import tqdm
 
         bar = tqdm(
@@ -276,9 +267,8 @@ class Trainer:
                         sps=f"{self.last_metrics['samples_per_s']:.1f}",
                         refresh=False,
                     )
-                    if writer is not None:
-                        for name, value in self.last_metrics.items():
-                            writer.add_scalar(f"train/{name}", value, self.step)
+                    if loggers is not None:
+                        loggers.log(self.last_metrics, self.step)
                 bar.update(1)
                 if self.step % c.save_every == 0 or self.step == c.steps:
                     self._save(ctx, sharded, model, optimizer, batches.position, ema)
@@ -293,8 +283,8 @@ class Trainer:
                     break
         finally:
             bar.close()
-            if writer is not None:
-                writer.close()
+            if loggers is not None:
+                loggers.close()
         shutdown_distributed(owns_group)
         elapsed = time.perf_counter() - t_start
         self.last_metrics["run_samples_per_s"] = samples_total / max(elapsed, 1e-9)
