@@ -60,16 +60,20 @@ def test_stages_prepare_batches(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("stage", ["uac", "t2a"])
-def test_stage_runs(tmp_path, stage: str) -> None:
-    cfg = micro_config()
-    samples = micro_samples(cfg, 4)
+def test_stage_runs_and_reduces_its_loss(tmp_path, stage: str) -> None:
+    cfg = micro_config(history_frames=1)  # a single frame keeps 20 steps quick
+    samples = micro_samples(cfg, 8)
     if stage == "t2a":  # text-to-action data has no images at all
         samples = ListDataset([{k: v for k, v in s.items() if not k.startswith(keys.IMAGE_PREFIX)} for s in samples])
     extra = {"max_delay": 2} if stage == "uac" else {}
     model = HyVLA(cfg)
     vision = {k: v.clone() for k, v in model.vision.state_dict().items()}
-    metrics = Trainer(model, _config(tmp_path, steps=1, stage=stage, **extra), samples).fit()
-    assert torch.isfinite(torch.tensor(metrics["loss"]))
+    losses: list[float] = []
+    tc = _config(tmp_path, steps=20, stage=stage, lr=3e-3, warmup_steps=0, save_every=20, **extra)
+    Trainer(model, tc, samples, on_step_end=lambda _, m: losses.append(m["loss"])).fit()
+    # Flow losses are noisy per step (noise and time drawn per sample): compare 10-step means (measured:
+    # uac 2.26 -> 1.77, t2a 2.06 -> 1.86).
+    assert sum(losses[-10:]) < sum(losses[:10]), losses
     # T2A has no image tokens (regression: it used to feed black frames through the ViT and train it).
     unchanged = all(torch.equal(vision[k], v) for k, v in model.vision.state_dict().items())
     assert unchanged == (stage == "t2a")
@@ -110,7 +114,7 @@ def test_accumulation_equals_full_batch(tmp_path) -> None:
 
 
 def test_cotrain_mixes_the_next_token_loss_and_learns_the_captions(tmp_path) -> None:
-    cfg = micro_config()
+    cfg = micro_config(history_frames=1)
     captions = {"pick the cube": "to go: state[0] up", "open the drawer": "to go: nothing"}
     samples = ListDataset([{**s, keys.TEXT_TARGET: captions[s[keys.TASK]]} for s in micro_samples(cfg, 4)])
     seen: list[dict[str, float]] = []
