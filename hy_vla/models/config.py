@@ -25,6 +25,7 @@ from hy_vla.models.decoders.mixture_of_flow import MoFConfig
 from hy_vla.models.decoders.mpg import MPGConfig
 from hy_vla.models.hf_backbone import HFBackboneConfig
 from hy_vla.models.lora import LoRAConfig
+from hy_vla.models.slot_layout import LAYOUTS, check_unified
 from hy_vla.models.vision import VisionConfig
 from hy_vla.utils.configs import build_config
 
@@ -50,6 +51,9 @@ class HyVLAConfig:
     max_action_dim: int = 32
     state_dim: int = 20  # robot state width actually used (<= max_state_dim)
     action_dim: int = 20  # robot action width actually used (<= max_action_dim)
+    # Where those channels sit in the max-width vectors: "leading" (first d) | "unified" (embodiment slots, so a
+    # quantity keeps its channel across robots; hy_vla.models.slot_layout)
+    slot_layout: str = "leading"
     num_inference_steps: int = 10  # Euler steps of the flow at inference
     embodiment: str = "robotwin_dual_eef"
     use_embodiment_prompt: bool = False  # prepend the embodiment prompt (Qwen-VLA) to the instruction
@@ -85,6 +89,12 @@ class HyVLAConfig:
             raise ValueError(f"state_dim {self.state_dim} must be in [1, max_state_dim={self.max_state_dim}]")
         if not 1 <= self.action_dim <= self.max_action_dim:
             raise ValueError(f"action_dim {self.action_dim} must be in [1, max_action_dim={self.max_action_dim}]")
+        if self.slot_layout not in LAYOUTS:
+            raise ValueError(f"slot_layout must be one of {LAYOUTS}, got {self.slot_layout!r}")
+        if self.slot_layout == "unified":
+            if self.decoder == "hybrid":  # its AR tokens discretize the first action_dim channels
+                raise ValueError("slot_layout 'unified' is not supported with decoder 'hybrid'")
+            check_unified(self.embodiment, self.state_dim, self.action_dim, self.max_state_dim, self.max_action_dim)
         if self.tokenizer not in ("byte", "hf"):
             raise ValueError(f"tokenizer must be 'byte' or 'hf', got {self.tokenizer!r}")
         if self.decoder not in DECODERS:

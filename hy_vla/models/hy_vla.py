@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from hy_vla import keys
 from hy_vla.flow import flow_matching as fm
-from hy_vla.models import inputs
+from hy_vla.models import inputs, slot_layout
 from hy_vla.models.aux_losses import HYEmbodiedLosses, add_aux_losses
 from hy_vla.models.backbone import MoTBackbone, Segment
 from hy_vla.models.config import HyVLAConfig
@@ -190,7 +190,8 @@ class HyVLA(nn.Module):
         prefix_actions: Tensor | None = None,
         prefix_weights: Tensor | None = None,
     ) -> Tensor:
-        """Integrate the flow from noise (t=0) to actions (t=1) -> (B, H, max_action_dim) float32, normalized.
+        """Integrate the flow from noise (t=0) to actions (t=1) -> (B, H, max_action_dim) float32, normalized,
+        the robot's action_dim channels first whatever `config.slot_layout` (`hy_vla.models.slot_layout`).
 
         use_cache=True computes the prefix once and runs only the expert per Euler step;
         use_cache=False recomputes the joint [prefix, suffix] attention every step (reference path).
@@ -209,12 +210,17 @@ class HyVLA(nn.Module):
         guide = None
         if (prefix_actions is None) != (prefix_weights is None):
             raise ValueError("give both prefix_actions and prefix_weights, or neither")
+        slots = slot_layout.batch_slots(batch, cfg, "action")  # None unless config.slot_layout == "unified"
         if prefix_actions is not None and prefix_weights is not None:
             from hy_vla.flow.guidance import full_prefix, guided_velocity
 
-            guide = full_prefix(prefix_actions.to(dev), prefix_weights.to(dev), (b, cfg.horizon, cfg.max_action_dim))
+            target, weights = full_prefix(
+                prefix_actions.to(dev), prefix_weights.to(dev), (b, cfg.horizon, cfg.max_action_dim)
+            )  # given in the robot's (leading) layout: place it in the model's
+            width = cfg.max_action_dim
+            guide = (slot_layout.place(target, slots, width), slot_layout.place(weights, slots, width))
         if cfg.decoder != "dual_tower":  # hy_vla.models.decoders: same integration, another decoder
-            return decoders.sample_actions(self, batch, steps, noise, guide=guide)
+            return slot_layout.unplace(decoders.sample_actions(self, batch, steps, noise, guide=guide), slots)
         prefix = self.embed_prefix(batch)
         kv = encode_prefix(self.backbone, prefix)[1] if use_cache else None
 
@@ -230,7 +236,7 @@ class HyVLA(nn.Module):
                 v = guided_velocity(x, v, t, *guide)
             return v
 
-        return fm.integrate(velocity, noise.to(dev, torch.float32), steps)
+        return slot_layout.unplace(fm.integrate(velocity, noise.to(dev, torch.float32), steps), slots)
 
     @torch.no_grad()
     def forward_evaluate(self, batch: dict[str, Any]) -> dict[str, Tensor]:

@@ -7,7 +7,8 @@ Documented preprocessing (applied inside the model, so every caller gets the sam
   differ (non-square inputs are stretched), then mapped to [-1, 1];
 - state: `observation.state` (B, S) with S <= max_state_dim, already normalized;
   zero-padded to max_state_dim, with a channel mask (`observation.state_dim_mask`, or
-  the first S channels);
+  the first S channels); with `slot_layout="unified"` the channels are then moved to the
+  embodiment's slots (`hy_vla.models.slot_layout`; actions likewise);
 - task: a list of B instructions (a single string is accepted when B == 1);
 - text_only: True for an image-free prefix (text-to-action pretraining): no camera keys are needed or read.
 
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hy_vla import keys
+from hy_vla.models import slot_layout
 from hy_vla.models.config import HyVLAConfig
 
 
@@ -98,6 +100,10 @@ def state(batch: dict[str, Any], cfg: HyVLAConfig, dtype: torch.dtype) -> tuple[
     else:
         mask = torch.zeros(b, cfg.max_state_dim, dtype=torch.bool, device=s.device)
         mask[:, :width] = True
+    slots = slot_layout.batch_slots(batch, cfg, "state")
+    if slots is not None and width != len(slots):
+        raise ValueError(f"{keys.STATE!r} has width {width}; the embodiment's state has {len(slots)} channels")
+    out, mask = slot_layout.place(out, slots, cfg.max_state_dim), slot_layout.place(mask, slots, cfg.max_state_dim)
     return out * mask.to(dtype), mask
 
 
@@ -141,6 +147,10 @@ def action_target(batch: dict[str, Any], cfg: HyVLAConfig, dtype: torch.dtype) -
         if tuple(pad.shape) != (b, h):
             raise ValueError(f"{keys.ACTION_IS_PAD!r} has shape {_shape(pad)}; expected (B={b}, H={h})")
         steps = ~pad.bool()
+    slots = slot_layout.batch_slots(batch, cfg, "action")
+    if slots is not None and width != len(slots):
+        raise ValueError(f"{keys.ACTION!r} has width {width}; the embodiment's action has {len(slots)} channels")
+    a, ch = slot_layout.place(a, slots, cfg.max_action_dim), slot_layout.place(ch, slots, cfg.max_action_dim)
     # Unused channels carry no information: zero them so that whatever a dataset stores there
     # cannot reach the expert through the noisy-action input.
     a = a * ch.unsqueeze(1).to(a.dtype)

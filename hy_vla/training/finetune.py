@@ -6,9 +6,11 @@ What carries over and what may change:
   action expert, and max_state_dim / max_action_dim (the width of the expert's state and action
   layers);
 - the robot interface is the new dataset's (`run_config.adopt_dataset(..., fixed_widths=True)`): its
-  state and action widths, which must fit inside the checkpoint's max widths (a robot's channels
-  occupy the leading slots of the fixed-width vectors and the rest are masked, as in every run), its
-  embodiment (prompt, normalization stats, action representation) and its cameras;
+  state and action widths, which must fit inside the checkpoint's max widths, its embodiment
+  (prompt, normalization stats, action representation) and its cameras. Where the robot's channels
+  go is the checkpoint's `slot_layout`: the leading channels, or, with "unified", each quantity's
+  slot of the unified space, so that the hand position or the gripper of the new robot lands on the
+  very channels the checkpoint learned them on (`hy_vla.models.slot_layout`);
 - camera embeddings are one learned vector per camera: a camera of the new run takes the checkpoint's
   vector of the camera with the same name, else of the camera at the same position (the learned
   "which view" tags stay distinct), else starts at zero, a new model's initial value. The vision

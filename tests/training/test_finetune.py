@@ -75,3 +75,32 @@ def test_finetune_refuses_what_cannot_carry_over(tmp_path, checkpoint, capsys) -
     with pytest.raises(ValueError, match=r"vision\.pos.*vision\.image_size: 16 -> 32"):
         load_for_finetuning(checkpoint, bigger)
     assert architecture_changes(HyVLAConfig.from_pretrained(checkpoint), bigger) == ["vision.image_size: 16 -> 32"]
+
+
+def test_finetune_through_the_unified_slot_space(tmp_path, capsys) -> None:
+    """Sawyer -> Franka: eef position and gripper keep their channels (slots 0-2 and 25) across the two robots."""
+    sawyer = write_tiny_dataset(tmp_path / "sawyer", episodes=2, length=8, size=16, state_dim=4, action_dim=4,
+                                embodiment="metaworld_sawyer")  # fmt: skip
+    unified = ["--set", "model.slot_layout=unified", "--set", "model.max_state_dim=32", "--set",
+               "model.max_action_dim=28"]  # fmt: skip
+    base = SMALL[: SMALL.index("--set", 6)] + ["--batch-size", "2", *unified]  # image size, K, H; unified widths
+    assert main(["train", "--preset", "hy-vla-tiny", "--dataset", str(sawyer), "--out", str(tmp_path / "s"),
+                 "--steps", "1", *base]) == 0  # fmt: skip
+    ckpt = tmp_path / "s" / "checkpoints" / "1"
+    franka = write_tiny_dataset(tmp_path / "franka", episodes=2, length=8, size=16, state_dim=8, action_dim=7,
+                                embodiment="libero_franka_eef")  # fmt: skip
+    out = tmp_path / "f"
+    assert main(["train", "--init", str(ckpt), "--dataset", str(franka), "--out", str(out), "--steps", "1",
+                 "--batch-size", "2"]) == 0  # fmt: skip
+    model = json.loads((out / "train_config.json").read_text())["model"]
+    assert model["slot_layout"] == "unified" and model["embodiment"] == "libero_franka_eef"
+    tuned = HyVLA.from_pretrained(out / "checkpoints" / "1").eval()
+    batch = {"observation.images.top": torch.zeros(1, 1, 3, 16, 16), "observation.state": torch.zeros(1, 8),
+             "task": ["open the drawer"]}  # fmt: skip
+    pred = tuned.forward_evaluate(batch)["pred"]
+    assert pred[..., 7:].abs().sum() == 0 and torch.isfinite(pred).all()  # the Franka's 7 channels, first
+
+    aloha = write_tiny_dataset(tmp_path / "aloha", episodes=1, length=8, size=16, state_dim=14, action_dim=14,
+                               embodiment="aloha_bimanual")  # fmt: skip
+    assert main(["train", "--init", str(ckpt), "--dataset", str(aloha), "--out", str(tmp_path / "a")]) == 2
+    assert "must be at least" in capsys.readouterr().err  # its arms' slots lie past the checkpoint's 32 channels
