@@ -144,7 +144,9 @@ class MetaWorldEnv(EnvAdapter):
         success = bool(info.get("success", 0.0))
         done = success or self._steps >= self.config.max_steps
         info = {"success": success, "steps": self._steps, "seed": self._seed}
-        return StepResult(obs=self._observation(raw, render), reward=float(reward), success=success, done=done, info=info)
+        return StepResult(
+            obs=self._observation(raw, render), reward=float(reward), success=success, done=done, info=info
+        )
 
     def _observation(self, raw: np.ndarray, render: bool = True) -> dict[str, Any]:
         obs: dict[str, Any] = {}

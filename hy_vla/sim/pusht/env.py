@@ -98,7 +98,9 @@ class PushTAdapter(EnvAdapter):
         coverage = float(info["coverage"])
         success = coverage > SUCCESS_COVERAGE
         done = success or self._steps >= MAX_STEPS
-        return StepResult(self._observe(render), float(reward), success, done, {"coverage": coverage, "steps": self._steps})
+        return StepResult(
+            self._observe(render), float(reward), success, done, {"coverage": coverage, "steps": self._steps}
+        )
 
     def _observe(self, render: bool = True) -> dict[str, Any]:
         env = self._env
