@@ -4,7 +4,8 @@
     .venv/bin/python bench/vs_lerobot.py --minutes 0.5 --episodes 2 --tasks reach-v3 --data DIR   # smoke test
 
 1. Data: one LeRobot v3 dataset collected by `hy-vla collect` (the demo recipe's: scripted experts, cameras
-   topview + behindGripper at 96 px, seeds from 100000). --data DIR reuses one; without it, OUT/data is collected.
+   topview + behindGripper at the recipe's render size, seeds from 100000). --data DIR reuses one; without it,
+   OUT/data is collected.
 2. Training, one policy after the other, each for the same wall-clock budget (--minutes), batch 32, from scratch:
    - hy-vla: hy-vla-tiny with the demo recipe (`DemoRecipe().model_overrides()` and `train_overrides()`) through
      `hy_vla.training.launch`, steps sized by the demo's calibration, stopped at the budget;
@@ -15,7 +16,8 @@
    Time spent before the clock starts (frame decoding, normalization stats, step calibration) is reported apart.
    Checkpoints are kept at every 1/--eval-points of the budget (hy-vla: by exact resume, see train_hyvla).
 3. Evaluation with OUR harness (`hy_vla.eval.runner.Evaluator`): every checkpoint of every policy, the same tasks,
-   seeds 0..episodes-1, the demo's protocol (chunks executed 8 actions at a time, 200-step cap, 96 px cameras).
+   seeds 0..episodes-1, the demo's protocol (chunks executed 8 actions at a time, 200-step cap, the recipe's
+   cameras and render size).
    LeRobot checkpoints are wrapped as PolicyLike (bench/lerobot_policy.py: a policy server in .venv-lerobot;
    observations mapped to their feature names). They do not read the instruction.
 4. Latency: the final checkpoint of each policy, one observation from the dataset, median of --latency-repeats

@@ -26,10 +26,11 @@ def log(msg: str) -> None:
 def plan(recipe: DemoRecipe, have_data: bool) -> str:
     """Expected wall time, from rates measured on a 2-core CPU (bench/RESULTS.md)."""
     n_demos = recipe.demos_per_task * len(recipe.tasks)
-    # Measured 2026-11-22 (2 workers, 96 px): ~1.5 s of rendering + physics per demo per camera per worker,
-    # ~5.5 s per evaluation episode per worker for an undertrained policy (failures run to the step cap).
+    # Measured 2026-11-22 (2 workers, 96 px): ~1.5 s of rendering + physics per demo per camera per worker.
+    # Evaluation renders only the frames the policy is queried on (2026-11-28): ~2.5 s per episode per worker
+    # for a policy that fails often (failures run to the step cap).
     collect_min = 0.0 if have_data else n_demos * 1.5 * len(recipe.cameras) / max(recipe.workers, 1) / 60
-    eval_min = recipe.eval_episodes * len(recipe.tasks) * 5.5 / max(recipe.workers, 1) / 60
+    eval_min = recipe.eval_episodes * len(recipe.tasks) * 2.5 / max(recipe.workers, 1) / 60
     total = collect_min + recipe.minutes + 1.0 + eval_min
     parts = "dataset present" if have_data else f"collect ~{collect_min:.0f} min"
     return f"expected ~{total:.0f} min: {parts}, train {recipe.minutes:g} min, evaluate ~{eval_min:.0f} min"
