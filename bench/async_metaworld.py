@@ -58,10 +58,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing as mp
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -72,8 +70,8 @@ from tqdm import tqdm
 
 from hy_vla.eval.report import build_report, package_versions
 from hy_vla.eval.rollout import ActionRecorder, EpisodeResult, check_policy_compat, run_episode
-from hy_vla.eval.runner import EvalConfig
-from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, close_worker, init_pool_worker, init_worker, worker_state
+from hy_vla.eval.runner import EvalConfig, run_jobs
+from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, worker_state
 from hy_vla.runtime.blend import latency_steps
 from hy_vla.runtime.scheduler import AsyncConfig
 from hy_vla.utils.names import did_you_mean
@@ -241,24 +239,7 @@ def run_tasks(tasks: list[EpisodeTask], setup: WorkerSetup, workers: int) -> dic
         bar.set_postfix(run=rec.run)
 
     try:
-        if workers == 0:
-            init_worker(setup)
-            try:
-                for t in tasks:
-                    done(run_task(t))
-            finally:
-                close_worker()
-        else:
-            ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_pool_worker, initargs=(setup,)) as pool:
-                futures = [pool.submit(run_task, t) for t in tasks]
-                try:
-                    for fut in as_completed(futures):
-                        done(fut.result())
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
+        run_jobs(run_task, tasks, setup, workers, done)
     finally:
         bar.close()
     return out

@@ -132,10 +132,8 @@ class Evaluator:
         else:
             factory, placement, workers = policy, cfg.placement, cfg.workers
         try:
-            if workers == 0:
-                _run_in_process(jobs, WorkerSetup(recipe, str(out), cfg.n_action_steps, factory), done)
-            elif placement == "worker":
-                _run_in_workers(jobs, WorkerSetup(recipe, str(out), cfg.n_action_steps, factory), workers, done)
+            if workers == 0 or placement == "worker":
+                run_jobs(run_job, jobs, WorkerSetup(recipe, str(out), cfg.n_action_steps, factory), workers, done)
             else:  # the factory is called here; workers get no policy
                 _run_in_parent(jobs, WorkerSetup(recipe, str(out), cfg.n_action_steps), factory, workers, done)
         finally:
@@ -157,21 +155,29 @@ class _Shared:
         return self.policy
 
 
-def _run_in_process(jobs: list[Job], setup: WorkerSetup, done: Callable[[EpisodeResult], None]) -> None:
-    init_worker(setup)
-    try:
-        for job in jobs:
-            done(run_job(job))
-    finally:
-        close_worker()
+def run_jobs(
+    fn: Callable[[Any], Any], jobs: list[Any], setup: WorkerSetup, workers: int, done: Callable[[Any], None]
+) -> None:
+    """`done(fn(job))` for every job: in this process (workers 0) or in `workers` processes set up by `setup`.
 
-
-def _run_in_workers(jobs: list[Job], setup: WorkerSetup, n: int, done: Callable[[EpisodeResult], None]) -> None:
+    `fn` runs where `init_worker(setup)` ran (`worker_state()` holds the environments and the policy);
+    benchmarks pass their own episode function (bench/async_metaworld.py).
+    """
+    if workers == 0:
+        init_worker(setup)
+        try:
+            for job in jobs:
+                done(fn(job))
+        finally:
+            close_worker()
+        return
     # "spawn": workers start clean (no inherited GL contexts or torch thread pools).
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_pool_worker, initargs=(setup,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=init_pool_worker, initargs=(setup,)
+    ) as pool:
         # Submitted in task-major order: workers mostly stay on one task and reuse its environment.
-        futures = [pool.submit(run_job, job) for job in jobs]
+        futures = [pool.submit(fn, job) for job in jobs]
         try:
             for fut in as_completed(futures):
                 done(fut.result())
