@@ -140,7 +140,7 @@ def run_episode(
             for hook in hooks:
                 hook(obs, action)
             last = i == len(executed) - 1
-            result = env.step(action) if render_every_step or last else env.step(action, render=False)
+            result = env.step(action, render=render_every_step or last)
             steps += 1
             obs = result.obs
             success = success or result.success
