@@ -52,7 +52,18 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
         for t in tasks:
             check_task("metaworld", t)
         changes["tasks"] = tasks
-    return DemoRecipe().replace(**{k: v for k, v in changes.items() if v is not None})
+    recipe = DemoRecipe().replace(**{k: v for k, v in changes.items() if v is not None})
+    check_recipe_overrides(recipe)
+    return recipe
+
+
+def check_recipe_overrides(recipe: DemoRecipe) -> None:
+    """Apply the recipe's settings to its preset now, so a bad `--set` fails before minutes of collection."""
+    from hy_vla.presets import model_config
+    from hy_vla.training.config import TrainConfig
+    from hy_vla.training.run_config import apply_overrides
+
+    apply_overrides(model_config(recipe.preset), TrainConfig(), recipe.run_overrides())
 
 
 def run(args: argparse.Namespace) -> int:

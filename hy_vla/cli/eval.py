@@ -70,6 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "openpi-protocol server); one session per worker; API key from $HY_VLA_API_KEY",
     )
     parser.add_argument("--device", default="cpu", help="device for --checkpoint")
+    parser.add_argument(
+        "--predict-mode",
+        choices=["diff", "ar", "diff+ar"],
+        default=None,
+        help="HybridVLA checkpoints: flow actions, autoregressive action tokens, or their confidence ensemble "
+        "(default: the mode the checkpoint was trained with)",
+    )
     parser.add_argument("--base-seed", type=int, default=0, help="episode i uses seed base_seed + i")
     parser.add_argument("--n-action-steps", type=int, default=None, help="actions executed per chunk (default: all)")
     parser.add_argument("--videos", type=int, default=0, help="save videos of the first N episodes of each task")
@@ -95,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("error: give exactly one of --policy scripted, --checkpoint DIR or --remote HOST:PORT")
     if not args.out:
         raise SystemExit("error: --out is required")
+    if args.predict_mode and not args.checkpoint:
+        raise SystemExit("error: --predict-mode applies to --checkpoint only")
     tasks = resolve_tasks(args.env, args.tasks)
     cameras = parse_list(args.cameras)
     if args.policy == "scripted" and cameras is None:
@@ -121,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             "policy": args.policy or ("remote" if args.remote else "checkpoint"),
             "checkpoint": args.checkpoint,
             "remote": args.remote,
+            "predict_mode": args.predict_mode,
         },
     )
     if args.remote:
@@ -133,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.policy:
         factory = ScriptedExpertFactory(args.env)
     else:
-        factory = CheckpointFactory(args.checkpoint, args.device)
+        factory = CheckpointFactory(args.checkpoint, args.device, predict_mode=args.predict_mode)
     from hy_vla.runtime.sim_async import async_factory
 
     factory = async_factory(factory, args)  # --async: simulated-latency asynchronous execution

@@ -36,31 +36,37 @@ def plan(recipe: DemoRecipe, have_data: bool) -> str:
     return f"expected ~{total:.0f} min: {parts}, train {recipe.minutes:g} min, evaluate ~{eval_min:.0f} min"
 
 
-def dataset_matches(root: Path, recipe: DemoRecipe) -> bool:
-    """True when `root` is a finished demo dataset with the recipe's tasks, cameras, size and count."""
+def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
+    """Why `root` is not a finished demo dataset of the recipe (tasks, cameras, size, count); None when it is."""
     info = root / "collection.json"
     if not (root / "meta" / "info.json").is_file() or not info.is_file():
-        return False
+        return "not a finished collection (no meta/info.json or collection.json)"
     cfg = json.loads(info.read_text())["config"]
-    return (
-        tuple(cfg["tasks"]) == recipe.tasks
-        and set(recipe.cameras) <= set(cfg["cameras"] or ())
-        and cfg["image_size"] == recipe.render_size
-        and cfg["episodes"] >= recipe.demos_per_task
-    )
+    if tuple(cfg["tasks"]) != recipe.tasks:
+        return f"its tasks are {list(cfg['tasks'])}, the recipe's {list(recipe.tasks)}"
+    if not set(recipe.cameras) <= set(cfg["cameras"] or ()):
+        return f"its cameras are {cfg['cameras']}, the recipe needs {list(recipe.cameras)}"
+    if cfg["image_size"] != recipe.render_size:
+        return f"its images are {cfg['image_size']} px, the recipe renders {recipe.render_size} px"
+    # Training reads every episode of the dataset, so more demos than asked would silently change the recipe.
+    if cfg["episodes"] != recipe.demos_per_task:
+        return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
+    return None
+
+
+def dataset_matches(root: Path, recipe: DemoRecipe) -> bool:
+    return dataset_mismatch(root, recipe) is None
 
 
 def ensure_dataset(recipe: DemoRecipe, root: Path) -> None:
     from hy_vla.sim.collect import CollectConfig, collect
 
-    if dataset_matches(root, recipe):
+    why = dataset_mismatch(root, recipe)
+    if why is None:
         log(f"reusing the dataset in {root}")
         return
     if root.exists():
-        raise FileExistsError(
-            f"{root} exists but is not a dataset of this recipe (tasks, cameras, image size, demos per task): "
-            "delete it or pass another --data"
-        )
+        raise FileExistsError(f"{root} exists but is not a dataset of this recipe: {why}; delete it or pass another --data")
     log(f"collecting {recipe.demos_per_task} demos x {len(recipe.tasks)} tasks into {root}")
     collect(
         CollectConfig(

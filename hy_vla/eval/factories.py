@@ -31,18 +31,19 @@ class CheckpointFactory:
 
     checkpoint: str
     device: str = "cpu"
+    predict_mode: str | None = None  # HybridVLA checkpoints: "diff" | "ar" | "diff+ar" instead of the trained one
     _policy: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"checkpoint": self.checkpoint, "device": self.device, "_policy": None}  # never ship weights
+        return {**self.__dict__, "_policy": None}  # never ship weights
 
     def __call__(self, task: str) -> PolicyLike:
         if self._policy is None:
-            self._policy = load_checkpoint_policy(self.checkpoint, self.device)
+            self._policy = load_checkpoint_policy(self.checkpoint, self.device, predict_mode=self.predict_mode)
         return self._policy
 
 
-def load_checkpoint_policy(checkpoint: str, device: str = "cpu") -> PolicyLike:
+def load_checkpoint_policy(checkpoint: str, device: str = "cpu", **kwargs: Any) -> PolicyLike:
     """`hy_vla.policy.checkpoint_policy.CheckpointPolicy.from_checkpoint`, imported lazily with a clear error."""
     try:
         from hy_vla.policy.checkpoint_policy import CheckpointPolicy
@@ -50,4 +51,4 @@ def load_checkpoint_policy(checkpoint: str, device: str = "cpu") -> PolicyLike:
         raise ImportError(
             f"cannot evaluate checkpoint {checkpoint!r}: hy_vla.policy.checkpoint_policy is not available ({e})"
         ) from e
-    return CheckpointPolicy.from_checkpoint(checkpoint, device=device)
+    return CheckpointPolicy.from_checkpoint(checkpoint, device=device, **kwargs)

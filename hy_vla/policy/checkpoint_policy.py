@@ -35,16 +35,32 @@ def to_chw_uint8(key: str, image: Any) -> torch.Tensor:
     return t if a.shape[0] == 3 and a.shape[-1] != 3 else t.permute(2, 0, 1).contiguous()
 
 
+def check_predict_mode(cfg: Any, mode: str | None) -> str | None:
+    """An inference-time HybridVLA predict mode (diff / ar / diff+ar); only a hybrid decoder has one."""
+    if mode is None:
+        return None
+    from hy_vla.models.decoders.hybrid import PREDICT_MODES
+
+    if cfg.decoder != "hybrid":
+        raise ValueError(f"predict_mode {mode!r} needs a checkpoint with decoder 'hybrid'; this one has {cfg.decoder!r}")
+    if mode not in PREDICT_MODES:
+        raise ValueError(f"predict_mode {mode!r} not in {PREDICT_MODES}")
+    return mode
+
+
 class CheckpointPolicy:
     """PolicyLike around a HyVLA checkpoint (one session: call `reset` between episodes)."""
 
-    def __init__(self, model: Any, *, num_steps: int | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, model: Any, *, num_steps: int | None = None, seed: int = 0, predict_mode: str | None = None
+    ) -> None:
         from hy_vla.embodiments import get_embodiment
 
         self.model = model.eval()
         cfg = model.config
         self.config = cfg
         self.num_steps = num_steps
+        self.predict_mode = check_predict_mode(cfg, predict_mode)
         self.embodiment = get_embodiment(cfg.embodiment)
         self.representation = self.embodiment.representation
         self.stats = model.norm_stats if model.norm_stats is not None and model.norm_stats.embodiments() else None
@@ -66,6 +82,8 @@ class CheckpointPolicy:
             "embodiment": cfg.embodiment,
             "fps": self.embodiment.fps,
         }
+        if self.predict_mode is not None:
+            self.metadata["predict_mode"] = self.predict_mode
 
     @classmethod
     def from_checkpoint(
@@ -125,6 +143,8 @@ class CheckpointPolicy:
         batch[keys.HISTORY_IS_PAD] = is_pad.unsqueeze(0)
         batch[keys.STATE] = state_t.float().unsqueeze(0)
         batch[keys.TASK] = [prompt]
+        if self.predict_mode is not None:
+            batch["predict_mode"] = self.predict_mode  # read by the hybrid decoder instead of its config
         pred = self.model.sample_actions(batch, num_steps=self.num_steps, generator=self.generator)[0]  # (H, maxA)
         actions = pred[:, : cfg.action_dim].cpu()
         if self.stats is not None:

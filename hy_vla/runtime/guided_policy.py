@@ -100,15 +100,16 @@ class GuidedCheckpointFactory:
 
     checkpoint: str
     device: str = "cpu"
+    predict_mode: str | None = None  # as `CheckpointFactory.predict_mode`
     _policy: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"checkpoint": self.checkpoint, "device": self.device, "_policy": None}  # never ship weights
+        return {**self.__dict__, "_policy": None}  # never ship weights
 
     def __call__(self, task: str) -> GuidedCheckpointPolicy:
         if self._policy is None:
             from hy_vla.models.hy_vla import HyVLA
 
             model = HyVLA.from_pretrained(self.checkpoint).to(torch.device(self.device))
-            self._policy = GuidedCheckpointPolicy(model)
+            self._policy = GuidedCheckpointPolicy(model, predict_mode=self.predict_mode)
         return self._policy

@@ -133,7 +133,7 @@ def async_factory(factory: Any, args: argparse.Namespace) -> Any:
     if isinstance(factory, CheckpointFactory) and args.stitch == "rtc":  # guided continuation needs the subclass
         from hy_vla.runtime.guided_policy import GuidedCheckpointFactory
 
-        factory = GuidedCheckpointFactory(factory.checkpoint, factory.device)
+        factory = GuidedCheckpointFactory(factory.checkpoint, factory.device, factory.predict_mode)
     config = AsyncConfig(
         stitch=args.stitch,
         overlap=args.overlap,

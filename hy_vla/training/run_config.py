@@ -163,6 +163,35 @@ def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
     return dataclasses.replace(base, **changes) if changes else base
 
 
+def split_overrides(overrides: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """`--set` items -> (model.<field>, data.<field>, training field) dicts, prefixes removed."""
+    model_d, data_d, train_d = {}, {}, {}
+    for key, value in (overrides or {}).items():
+        if key.startswith("model."):
+            model_d[key[len("model.") :]] = value
+        elif key.startswith("data."):
+            data_d[key[len("data.") :]] = value
+        else:
+            train_d[key] = value
+    return model_d, data_d, train_d
+
+
+def apply_overrides(
+    model: HyVLAConfig, train: TrainConfig, overrides: dict[str, Any] | None
+) -> tuple[HyVLAConfig, SampleConfig, TrainConfig]:
+    """The configs with `overrides` applied; unknown or invalid settings raise ValueError naming them."""
+    model_d, data_d, train_d = split_overrides(overrides)
+    md = model.to_dict()
+    for k, v in model_d.items():
+        _set_nested(md, k, v, "model")
+    model = HyVLAConfig.from_dict(md)
+    train = TrainConfig.from_dict({**train.to_dict(), **train_d})
+    stage_data = {"t2a": {"cameras": ()}, "cotrain": {"text_target": "motion"}}.get(train.stage, {})
+    data = sample_config_for(model, **stage_data)
+    data = SampleConfig.from_dict({**data.to_dict(), **data_d})
+    return model, data, train
+
+
 def resolve_run(
     model: HyVLAConfig,
     source: EpisodeSource,
@@ -172,24 +201,10 @@ def resolve_run(
     init: str | None = None,
 ) -> RunConfig:
     """A fresh run's configs: preset/init model adapted to the dataset, then `overrides` applied."""
-    model_d, data_d, train_d = {}, {}, {}
-    for key, value in (overrides or {}).items():
-        if key.startswith("model."):
-            model_d[key[len("model.") :]] = value
-        elif key.startswith("data."):
-            data_d[key[len("data.") :]] = value
-        else:
-            train_d[key] = value
+    _, data_d, _ = split_overrides(overrides)
     data_keys = SampleConfig(**{k: v for k, v in data_d.items() if k in ("state_key", "action_key")})
     model = adopt_dataset(model, source, data_keys.state_key, data_keys.action_key, fixed_widths=init is not None)
-    md = model.to_dict()
-    for k, v in model_d.items():
-        _set_nested(md, k, v, "model")
-    model = HyVLAConfig.from_dict(md)
-    train = TrainConfig.from_dict({**train.to_dict(), **train_d})
-    stage_data = {"t2a": {"cameras": ()}, "cotrain": {"text_target": "motion"}}.get(train.stage, {})
-    data = sample_config_for(model, **stage_data)
-    data = SampleConfig.from_dict({**data.to_dict(), **data_d})
+    model, data, train = apply_overrides(model, train, overrides)
     return RunConfig(model=model, data=data, train=train, dataset=str(dataset), init=init)
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from hy_vla.demo.pipeline import dataset_matches, format_table, plan
+from hy_vla.demo.pipeline import dataset_matches, ensure_dataset, format_table, plan
 from hy_vla.demo.recipe import DEMO_TASKS, DemoRecipe
 
 
@@ -36,6 +36,11 @@ def test_dataset_matches_only_the_recipe(tmp_path):
     assert dataset_matches(root, r)
     assert not dataset_matches(root, r.replace(demos_per_task=4))
     assert not dataset_matches(root, r.replace(tasks=("push-v3",)))
+    # more demos than asked: training would read all of them, so the recipe would silently change
+    with pytest.raises(FileExistsError, match="it has 3 demos per task, the recipe asks for 2"):
+        ensure_dataset(r.replace(demos_per_task=2), root)
+    with pytest.raises(FileExistsError, match="its images are"):
+        ensure_dataset(r.replace(render_size=64), root)
 
 
 def test_format_table():
@@ -88,3 +93,16 @@ def test_command_line_preset_steps_and_overrides_reach_the_recipe():
         recipe_from_args(_demo_args("--preset", "hy-vla-tinny"))
     with pytest.raises(ValueError):
         DemoRecipe(steps=0)
+
+
+def test_bad_set_fails_before_collection():
+    """A misspelled `--set` used to surface only at training time, after minutes of collection."""
+    from hy_vla.cli.demo import recipe_from_args
+
+    with pytest.raises(ValueError, match="did you mean 'horizon'"):
+        recipe_from_args(_demo_args("--set", "model.horizn=32"))
+    with pytest.raises(ValueError, match="did you mean 'lr'"):
+        recipe_from_args(_demo_args("--set", "lrr=1e-3"))
+    with pytest.raises(ValueError, match="not a nested config"):
+        recipe_from_args(_demo_args("--set", "model.horizon.x=1"))
+    assert recipe_from_args(_demo_args("--set", "model.horizon=32")).overrides == {"model.horizon": 32}
