@@ -304,16 +304,13 @@ def _same(x: Any, y: Any) -> bool:
 
 
 def resolve_checkpoint(path: str) -> Path:
-    """A checkpoint folder, or a training run folder's newest complete checkpoint."""
-    p = Path(path)
-    if (p / "config.json").is_file():
-        return p
-    from hy_vla.training.checkpointing import latest_checkpoint
+    """`hy_vla.training.checkpointing.resolve_checkpoint` with a command-line error."""
+    from hy_vla.training.checkpointing import resolve_checkpoint as resolve
 
-    found = latest_checkpoint(p)
-    if found is None:
-        raise SystemExit(f"error: {path} is neither a checkpoint folder nor a training run with a checkpoint")
-    return found
+    try:
+        return resolve(path)
+    except FileNotFoundError as e:
+        raise SystemExit(f"error: {e}") from e
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

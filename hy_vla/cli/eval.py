@@ -61,7 +61,11 @@ def print_tasks(suite: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_env_arguments(parser)
     parser.add_argument("--policy", default=None, choices=["scripted"], help="built-in policy (scripted expert)")
-    parser.add_argument("--checkpoint", default=None, help="evaluate a trained checkpoint folder")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="evaluate a checkpoint folder, or a training run folder (its newest complete checkpoint)",
+    )
     parser.add_argument(
         "--remote",
         default=None,
@@ -105,6 +109,10 @@ def run(args: argparse.Namespace) -> int:
     if args.predict_mode and not args.checkpoint:
         raise SystemExit("error: --predict-mode applies to --checkpoint only")
     tasks = resolve_tasks(args.env, args.tasks)
+    if args.checkpoint:
+        from hy_vla.training.checkpointing import resolve_checkpoint
+
+        args.checkpoint = str(resolve_checkpoint(args.checkpoint))  # FileNotFoundError -> main prints it
     cameras = parse_list(args.cameras)
     if args.policy == "scripted" and cameras is None:
         cameras = ()  # the scripted experts are blind: render only for videos

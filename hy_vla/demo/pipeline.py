@@ -66,7 +66,9 @@ def ensure_dataset(recipe: DemoRecipe, root: Path) -> None:
         log(f"reusing the dataset in {root}")
         return
     if root.exists():
-        raise FileExistsError(f"{root} exists but is not a dataset of this recipe: {why}; delete it or pass another --data")
+        raise FileExistsError(
+            f"{root} exists but is not a dataset of this recipe: {why}; delete it or pass another --data"
+        )
     log(f"collecting {recipe.demos_per_task} demos x {len(recipe.tasks)} tasks into {root}")
     collect(
         CollectConfig(

@@ -42,7 +42,9 @@ def check_predict_mode(cfg: Any, mode: str | None) -> str | None:
     from hy_vla.models.decoders.hybrid import PREDICT_MODES
 
     if cfg.decoder != "hybrid":
-        raise ValueError(f"predict_mode {mode!r} needs a checkpoint with decoder 'hybrid'; this one has {cfg.decoder!r}")
+        raise ValueError(
+            f"predict_mode {mode!r} needs a checkpoint with decoder 'hybrid'; this one has {cfg.decoder!r}"
+        )
     if mode not in PREDICT_MODES:
         raise ValueError(f"predict_mode {mode!r} not in {PREDICT_MODES}")
     return mode

@@ -158,6 +158,17 @@ def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
     return done[-1] if done else None
 
 
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint folder as given, or a training run folder's newest complete checkpoint."""
+    p = Path(path)
+    if (p / "config.json").is_file():
+        return p
+    found = latest_checkpoint(p) if p.is_dir() else None
+    if found is None:
+        raise FileNotFoundError(f"{path} is neither a checkpoint folder nor a training run with a complete checkpoint")
+    return found
+
+
 def save_checkpoint(
     out_dir: str | os.PathLike,
     step: int,

@@ -2,6 +2,7 @@ import random
 import shutil
 
 import numpy as np
+import pytest
 import torch
 from model_fixtures import micro_config
 
@@ -13,6 +14,7 @@ from hy_vla.training.checkpointing import (
     complete_checkpoints,
     latest_checkpoint,
     load_checkpoint,
+    resolve_checkpoint,
     restore_rng,
     save_checkpoint,
 )
@@ -72,6 +74,11 @@ def test_incomplete_ignored_and_keep_last(tmp_path) -> None:
     (tmp_path / "checkpoints" / "last").write_text("9\n")
     assert latest_checkpoint(tmp_path).name == "4"
     assert latest_checkpoint(tmp_path / "nothing") is None
+    # `hy-vla eval --checkpoint` takes the run folder or a checkpoint folder
+    assert resolve_checkpoint(tmp_path).name == "4"
+    assert resolve_checkpoint(tmp_path / "checkpoints" / "3").name == "3"
+    with pytest.raises(FileNotFoundError, match="neither a checkpoint folder nor a training run"):
+        resolve_checkpoint(tmp_path / "nothing")
 
 
 def test_with_ema_the_loadable_model_is_the_average(tmp_path) -> None:
