@@ -21,7 +21,7 @@ def apply_freeze(model: nn.Module, config: TrainConfig) -> list[str]:
         parts.append(("projector", [model.projector, model.camera_embed]))
     if config.freeze_backbone:
         parts.append(("backbone", [model.backbone]))
-    layers = model.expert.layers
+    layers = expert_layers(model.expert) if config.freeze_expert_layers else []
     for i in config.freeze_expert_layers:
         if not -len(layers) <= i < len(layers):
             raise ValueError(f"freeze_expert_layers: index {i} out of range, the expert has {len(layers)} layers")
@@ -34,6 +34,18 @@ def apply_freeze(model: nn.Module, config: TrainConfig) -> list[str]:
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("the freeze options leave no trainable parameter")
     return [name for name, _ in parts]
+
+
+def expert_layers(expert: nn.Module) -> nn.ModuleList:
+    """The action decoder's own stack of layers (`layers`: dual tower, MoT expert; `blocks`: DiT)."""
+    for name in ("layers", "blocks"):
+        stack = getattr(expert, name, None)
+        if isinstance(stack, nn.ModuleList):
+            return stack
+    raise ValueError(
+        f"freeze_expert_layers: the {type(expert).__name__} action decoder has no layer stack of its own "
+        "(HybridVLA's action tokens run through the backbone: use freeze_backbone)"
+    )
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:

@@ -45,6 +45,28 @@ def test_freeze_options(tmp_path) -> None:
         Trainer(HyVLA(cfg), _config(tmp_path, freeze_expert_layers=(5,)), micro_samples(cfg, 4))
 
 
+@pytest.mark.parametrize("decoder", ["dit", "hybrid", "mot_expert"])
+def test_every_decoder_trains(tmp_path, decoder: str) -> None:
+    """The trainer read `model.expert.layers` unconditionally: DiT (Qwen-VLA) and hybrid (HybridVLA) crashed."""
+    import dataclasses
+
+    from hy_vla.models.decoders.hybrid import HybridConfig
+
+    changes: dict = {"decoder": decoder}
+    if decoder == "hybrid":
+        bb = micro_config().backbone
+        changes |= {"hybrid": HybridConfig(num_bins=16), "backbone": dataclasses.replace(bb, vocab_size=259 + 16)}
+    cfg = micro_config(**changes)
+    trainer = Trainer(HyVLA(cfg), _config(tmp_path, steps=1, save_every=1), micro_samples(cfg, 4))
+    assert trainer.fit()["loss"] > 0
+    if decoder == "hybrid":
+        with pytest.raises(ValueError, match="no layer stack of its own"):
+            Trainer(HyVLA(cfg), _config(tmp_path / "f", freeze_expert_layers=(0,)), micro_samples(cfg, 4))
+    else:
+        frozen = Trainer(HyVLA(cfg), _config(tmp_path / "f", freeze_expert_layers=(0,)), micro_samples(cfg, 4))
+        assert frozen.frozen == ["expert.layers.0"]
+
+
 def test_stages_prepare_batches(tmp_path) -> None:
     cfg = micro_config()
     batch = {keys.STATE: torch.zeros(64, 3)}
