@@ -28,9 +28,11 @@ def plan(recipe: DemoRecipe, have_data: bool) -> str:
     n_demos = recipe.demos_per_task * len(recipe.tasks)
     # Measured 2026-11-22 (2 workers, 96 px): ~1.5 s of rendering + physics per demo per camera per worker.
     # Evaluation renders only the frames the policy is queried on (2026-11-28): ~2.5 s per episode per worker
-    # for a policy that fails often (failures run to the step cap).
+    # for a policy that fails often (failures run to the step cap). A frame history (K > 1) needs every frame
+    # rendered: ~6 s per episode per worker (the K=6 ablation, 2026-11-29).
     collect_min = 0.0 if have_data else n_demos * 1.5 * len(recipe.cameras) / max(recipe.workers, 1) / 60
-    eval_min = recipe.eval_episodes * len(recipe.tasks) * 2.5 / max(recipe.workers, 1) / 60
+    per_episode_s = 6.0 if recipe.effective_history_frames() > 1 else 2.5
+    eval_min = recipe.eval_episodes * len(recipe.tasks) * per_episode_s / max(recipe.workers, 1) / 60
     total = collect_min + recipe.minutes + 1.0 + eval_min
     parts = "dataset present" if have_data else f"collect ~{collect_min:.0f} min"
     return f"expected ~{total:.0f} min: {parts}, train {recipe.minutes:g} min, evaluate ~{eval_min:.0f} min"

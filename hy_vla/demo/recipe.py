@@ -75,6 +75,10 @@ class DemoRecipe:
             "model.vision.token_merge": self.token_merge,
         }
 
+    def effective_history_frames(self) -> int:
+        """K as trained: the recipe's, unless `overrides` sets model.history_frames."""
+        return int(self.overrides.get("model.history_frames", self.history_frames))
+
     def train_overrides(self) -> dict[str, Any]:
         return {
             "batch_size": self.batch_size,

@@ -23,6 +23,10 @@ def test_plan_mentions_each_stage():
     text = plan(DemoRecipe(), have_data=False)
     assert "collect" in text and "train 10 min" in text and "evaluate" in text
     assert "dataset present" in plan(DemoRecipe(), have_data=True)
+    # a frame history renders every step during evaluation: the estimate must say so (K=6 took ~12 min, not 4)
+    k1 = plan(DemoRecipe(), have_data=True)
+    k6 = plan(DemoRecipe(overrides={"model.history_frames": 6}), have_data=True)
+    assert "evaluate ~5 min" in k1 and "evaluate ~12 min" in k6
 
 
 def test_dataset_matches_only_the_recipe(tmp_path):
