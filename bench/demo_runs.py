@@ -59,13 +59,14 @@ def chunk_latency_ms(checkpoint: str, obs: dict[str, Any], repeats: int, predict
     return statistics.median(times)
 
 
-def describe(name: str, report: dict[str, Any], checkpoint: str, predict_mode: str | None) -> dict[str, Any]:
+def describe(
+    name: str, report: dict[str, Any], checkpoint: str, predict_mode: str | None, demo: dict[str, Any]
+) -> dict[str, Any]:
     from hy_vla.models.config import HyVLAConfig
     from hy_vla.models.hy_vla import HyVLA
 
     cfg = HyVLAConfig.from_pretrained(checkpoint)
     extra = report["config"].get("extra", {})
-    demo = extra.get("demo", {})
     return {
         "name": name,
         "preset": demo.get("preset", "?"),
@@ -125,10 +126,12 @@ def main(argv: list[str] | None = None) -> None:
         report = load_report(Path(folder))
         extra = report["config"].get("extra", {})
         items.append((name, report, extra["checkpoint"], extra.get("predict_mode")))
+    # An extra evaluation names only its checkpoint: its recipe is the demo run that trained it.
+    recipes = {ckpt: report["config"]["extra"].get("demo", {}) for _, report, ckpt, _ in items[: len(args.runs)]}
     rows = []
     obs_cache: dict[tuple[tuple[str, ...], int], dict[str, Any]] = {}
     for name, report, ckpt, mode in items:
-        row = describe(name, report, ckpt, mode)
+        row = describe(name, report, ckpt, mode, recipes.get(ckpt, {}))
         key = (tuple(row["cameras"]), int(row["image_size"]))
         if key not in obs_cache:
             obs_cache[key] = observation(list(key[0]), key[1])

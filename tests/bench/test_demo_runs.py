@@ -40,7 +40,7 @@ def test_table_from_a_demo_run_and_an_extra_eval(tmp_path, capsys):
     text = out.read_text()
     assert "| run | hy-vla-tiny, model.backbone.dense=True |" in text
     assert "| 120 | 1/4 | 3/4 | **50%** [0.20, 0.80] |" in text
-    assert "| other |" in text and "| 0/4 | 2/4 | **25%**" in text
+    assert "| other | hy-vla-tiny, model.backbone.dense=True |" in text and "| 0/4 | 2/4 | **25%**" in text
     rows = json.loads(out.with_suffix(".json").read_text())
     assert rows[0]["latency_ms"] > 0 and rows[0]["step"] == 120
     with pytest.raises(SystemExit, match="not found"):
