@@ -208,6 +208,16 @@ def resolve_run(
     return RunConfig(model=model, data=data, train=train, dataset=str(dataset), init=init)
 
 
+def action_norm_mode(model: HyVLAConfig) -> str | None:
+    """The action normalization a decoder requires, or None (any mode; the dataset's default is mean_std).
+
+    HybridVLA's autoregressive action tokens are bins over [-1, 1]: under mean_std a third of the actions lie
+    beyond one standard deviation and would be clipped to the end bins (its AR head then predicted only the
+    extreme bins, 0% success). Quantile normalization maps q01 -> -1 and q99 -> +1, as OpenVLA / HybridVLA do.
+    """
+    return "quantile" if model.decoder == "hybrid" else None
+
+
 def resolve_norm_stats(run: RunConfig, builder: SampleBuilder, out_dir: Path, progress: bool = True) -> NormStats:
     """OUT's stats, else the dataset's (when usable), else computed; always left in OUT/norm_stats.json."""
     own = out_dir / NORM_STATS_FILE
@@ -226,6 +236,14 @@ def resolve_norm_stats(run: RunConfig, builder: SampleBuilder, out_dir: Path, pr
             print(f"computing normalization stats of {wanted} over {builder.source.num_episodes} episodes")
         modes = dict.fromkeys(wanted, "mean_std")
         stats = compute_norm_stats(builder.iter_norm_batches(progress=progress), wanted, modes, emb)
+    required = action_norm_mode(run.model)
+    if required is not None and stats.get(run.data.action_key, emb).mode != required:
+        action = stats.get(run.data.action_key, emb)
+        try:
+            action = dataclasses.replace(action, mode=required)
+        except ValueError as e:
+            raise ValueError(f"decoder {run.model.decoder!r} needs {required} action normalization: {e}") from e
+        stats = NormStats({emb: {run.data.state_key: stats.get(run.data.state_key, emb), run.data.action_key: action}})
     out_dir.mkdir(parents=True, exist_ok=True)
     stats.save(own)
     return stats
