@@ -63,15 +63,12 @@ class HFTokenizer:
         self.tok.save_pretrained(str(directory))
 
 
-_warned_truncation = False
-
-
 def _pad(seqs: list[list[int]], max_len: int, pad_id: int) -> tuple[Tensor, Tensor]:
     """Right-pad to the longest sequence (at most max_len) -> ids (B, L) long, valid (B, L) bool."""
-    global _warned_truncation
-    if any(len(s) > max_len for s in seqs) and not _warned_truncation:
+    if any(len(s) > max_len for s in seqs):
+        # The warnings module's default filter already shows this once per call site; a private "warned"
+        # flag on top made the warning vanish for every later caller in the process (and for tests).
         warnings.warn(f"instruction longer than max_text_len={max_len} tokens was truncated", stacklevel=3)
-        _warned_truncation = True
     seqs = [s[:max_len] for s in seqs]
     length = max(1, max(len(s) for s in seqs))
     ids = torch.full((len(seqs), length), pad_id, dtype=torch.long)

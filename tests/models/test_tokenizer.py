@@ -19,6 +19,8 @@ def test_byte_tokenizer_round_trip_and_padding():
     with pytest.warns(UserWarning, match="truncated"):
         short, _ = tok.encode_batch(["x" * 50], max_len=8)
     assert short.shape == (1, 8)
+    with pytest.warns(UserWarning, match="truncated"):  # a second time too: not silenced process-wide
+        tok.encode_batch(["y" * 50], max_len=8)
     with pytest.raises(ValueError, match="unknown tokenizer"):
         load_tokenizer("sentencepiece", None)
 
