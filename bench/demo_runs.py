@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +44,17 @@ def observation(cameras: list[str], size: int, task: str = "door-open-v3") -> di
 
 
 def chunk_latency_ms(checkpoint: str, obs: dict[str, Any], repeats: int, predict_mode: str | None) -> float:
+    from latency import median_ms  # bench/latency.py: warm-up, then the median of `repeats` timed calls
+
     from hy_vla.policy.checkpoint_policy import CheckpointPolicy
 
     policy = CheckpointPolicy.from_checkpoint(checkpoint, predict_mode=predict_mode)
-    policy.infer(obs)  # warm-up
-    times = []
-    for _ in range(repeats):
-        policy.reset()
-        t0 = time.perf_counter()
+
+    def one_chunk() -> None:
+        policy.reset()  # a fresh session each time: every call pays the same (first-frame) history
         policy.infer(obs)
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+
+    return median_ms(one_chunk, repeats)
 
 
 def describe(
