@@ -12,6 +12,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = DemoRecipe()
     p.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
     p.add_argument("--tasks", help=f"comma-separated Meta-World tasks (default: {','.join(d.tasks)})")
+    p.add_argument(
+        "--cameras", help=f"comma-separated Meta-World cameras the policy sees (default: {','.join(d.cameras)})"
+    )
     p.add_argument("--minutes", type=float, help=f"training budget in minutes (default: {d.minutes:g})")
     p.add_argument("--demos", type=int, help=f"scripted demonstrations per task (default: {d.demos_per_task})")
     p.add_argument("--episodes", type=int, help=f"evaluation episodes per task (default: {d.eval_episodes})")
@@ -52,6 +55,14 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
         for t in tasks:
             check_task("metaworld", t)
         changes["tasks"] = tasks
+    if args.cameras:
+        from hy_vla.sim.metaworld.env import CAMERAS
+
+        cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())
+        unknown = [c for c in cameras if c not in CAMERAS]
+        if unknown or len(set(cameras)) != len(cameras):
+            raise ValueError(f"--cameras {args.cameras!r}: give distinct names from {', '.join(CAMERAS)}")
+        changes["cameras"] = cameras
     recipe = DemoRecipe().replace(**{k: v for k, v in changes.items() if v is not None})
     check_recipe_overrides(recipe)
     return recipe

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from hy_vla.models.conv_stem import ConvStem, conv_stem_channels
 from hy_vla.models.layers import GeluMLP, attention, grid_sincos_embedding, merge_heads, split_heads
 from hy_vla.models.masks import causal_frames_mask
 
@@ -34,6 +35,9 @@ class VisionConfig:
     # Initial position embedding: "random" (truncated normal) or "sincos" (2-D sinusoidal, learned after). On the
     # demo tasks sincos did not help (bench/RESULTS.md, 2026-11-28), so random stays the default.
     pos_init: str = "random"
+    # Patch embedding: "linear" (one strided p x p projection, as ViT) or "conv" (stride-2 3x3 convolutions,
+    # models/conv_stem.py): local detectors for small targets such as Meta-World's goal markers.
+    stem: str = "linear"
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
@@ -44,6 +48,10 @@ class VisionConfig:
             raise ValueError("vision.depth, vision.temporal_every and vision.token_merge must be >= 1")
         if self.pos_init not in ("sincos", "random"):
             raise ValueError(f"vision.pos_init must be 'sincos' or 'random', got {self.pos_init!r}")
+        if self.stem not in ("linear", "conv"):
+            raise ValueError(f"vision.stem must be 'linear' or 'conv', got {self.stem!r}")
+        if self.stem == "conv":
+            conv_stem_channels(self.patch_size, self.width)  # raises for a patch size the stem cannot build
         if (self.image_size // self.patch_size) % self.token_merge:
             raise ValueError(
                 f"vision: the {self.image_size // self.patch_size}-patch grid is not divisible by token_merge "
@@ -115,7 +123,11 @@ class VisionEncoder(nn.Module):
     def __init__(self, cfg: VisionConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.patch = nn.Conv2d(3, cfg.width, kernel_size=cfg.patch_size, stride=cfg.patch_size)
+        self.patch: nn.Module
+        if cfg.stem == "conv":
+            self.patch = ConvStem(cfg.patch_size, cfg.width)
+        else:
+            self.patch = nn.Conv2d(3, cfg.width, kernel_size=cfg.patch_size, stride=cfg.patch_size)
         self.pos = nn.Parameter(torch.zeros(1, cfg.num_patches, cfg.width))
         if cfg.pos_init == "sincos":  # unscaled, as MAE's fixed code; here it stays learnable
             grid = cfg.image_size // cfg.patch_size

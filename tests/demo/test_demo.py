@@ -110,3 +110,14 @@ def test_bad_set_fails_before_collection():
     with pytest.raises(ValueError, match="not a nested config"):
         recipe_from_args(_demo_args("--set", "model.horizon.x=1"))
     assert recipe_from_args(_demo_args("--set", "model.horizon=32")).overrides == {"model.horizon": 32}
+
+
+def test_cameras_flag_reaches_model_and_rendering():
+    from hy_vla.cli.demo import recipe_from_args
+
+    r = recipe_from_args(_demo_args("--cameras", "corner2,gripperPOV"))
+    assert r.cameras == ("corner2", "gripperPOV")
+    assert r.run_overrides()["model.camera_names"] == ["corner2", "gripperPOV"]
+    for bad in ("corner9", "topview,topview"):
+        with pytest.raises(ValueError, match="--cameras"):
+            recipe_from_args(_demo_args("--cameras", bad))
