@@ -45,5 +45,22 @@ class ConvStem(nn.Module):
         layers.append(nn.Conv2d(c_in, width, 1))  # the ViT's token projection
         self.net = nn.Sequential(*layers)
 
-    def forward(self, images: Tensor) -> Tensor:
-        return self.net(images)
+    def forward(self, images: Tensor, tap_stride: int | None = None) -> tuple[Tensor, Tensor | None]:
+        """-> (N, width, S / p, S / p) and, with `tap_stride` s, the feature map after the stride-s stage."""
+        if tap_stride is None:
+            return self.net(images), None
+        tap_after = 3 * tap_stage(tap_stride) + 2  # each stage is conv, norm, GELU
+        x, tap = images, None
+        for i, layer in enumerate(self.net):
+            x = layer(x)
+            if i == tap_after:
+                tap = x
+        return x, tap
+
+
+def tap_stage(stride: int) -> int:
+    """Index of the stride-2 stage whose output has total stride `stride` (2 -> 0, 4 -> 1, ...)."""
+    n = int(math.log2(stride)) if stride >= 2 else 0
+    if n == 0 or 2**n != stride:
+        raise ValueError(f"a conv stem tap needs a power-of-two stride >= 2, got {stride}")
+    return n - 1

@@ -137,8 +137,11 @@ class HyVLA(nn.Module):
         cfg, dev = self.config, self.device
         imgs, frame_valid = inputs.images(batch, cfg, b, self.dtype)
         n_cam = len(cfg.camera_names)
-        patches = self.vision(imgs.to(dev), None if frame_valid is None else frame_valid.to(dev))  # (B*C, P, Dv)
-        feats = self.projector(merge_tokens(patches, cfg.vision.token_merge))  # (B*C, P / m^2, D)
+        patches, keypoint = self.vision.encode(imgs.to(dev), None if frame_valid is None else frame_valid.to(dev))
+        tokens = merge_tokens(patches, cfg.vision.token_merge)  # (B*C, P / m^2, m^2 * Dv)
+        if keypoint is not None:  # the spatial-softmax keypoint token follows the patch tokens
+            tokens = torch.cat([tokens, keypoint], dim=1)
+        feats = self.projector(tokens)  # (B*C, P / m^2 + extra, D)
         feats = feats.view(b, n_cam, -1, feats.shape[-1]) + self.camera_embed.view(1, n_cam, 1, -1)  # (B, C, P, D)
         if cfg.backbone.num_latent_tokens:
             lat = self.backbone.latents.view(1, 1, *self.backbone.latents.shape).expand(b, n_cam, -1, -1)

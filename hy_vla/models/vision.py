@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from hy_vla.models.conv_stem import ConvStem, conv_stem_channels
+from hy_vla.models.conv_stem import ConvStem, conv_stem_channels, tap_stage
 from hy_vla.models.layers import GeluMLP, attention, grid_sincos_embedding, merge_heads, split_heads
 from hy_vla.models.masks import causal_frames_mask
+from hy_vla.models.spatial_softmax import KeypointToken
 
 
 @dataclass
@@ -38,6 +39,10 @@ class VisionConfig:
     # Patch embedding: "linear" (one strided p x p projection, as ViT) or "conv" (stride-2 3x3 convolutions,
     # models/conv_stem.py): local detectors for small targets such as Meta-World's goal markers.
     stem: str = "linear"
+    # Spatial-softmax keypoints (models/spatial_softmax.py) from the conv stem's stride-`keypoint_stride` feature
+    # map, fed to the backbone as one extra token per image; 0 = off. Needs stem="conv".
+    keypoints: int = 0
+    keypoint_stride: int = 4
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
@@ -52,6 +57,15 @@ class VisionConfig:
             raise ValueError(f"vision.stem must be 'linear' or 'conv', got {self.stem!r}")
         if self.stem == "conv":
             conv_stem_channels(self.patch_size, self.width)  # raises for a patch size the stem cannot build
+        if self.keypoints < 0:
+            raise ValueError(f"vision.keypoints must be >= 0, got {self.keypoints}")
+        if self.keypoints:
+            if self.stem != "conv":
+                raise ValueError("vision.keypoints reads the conv stem's feature map: set vision.stem='conv'")
+            if tap_stage(self.keypoint_stride) >= len(conv_stem_channels(self.patch_size, self.width)):
+                raise ValueError(
+                    f"vision.keypoint_stride {self.keypoint_stride} must not exceed patch_size {self.patch_size}"
+                )
         if (self.image_size // self.patch_size) % self.token_merge:
             raise ValueError(
                 f"vision: the {self.image_size // self.patch_size}-patch grid is not divisible by token_merge "
@@ -66,6 +80,11 @@ class VisionConfig:
     def num_tokens(self) -> int:
         """Backbone tokens per image after merging."""
         return self.num_patches // self.token_merge**2
+
+    @property
+    def extra_tokens(self) -> int:
+        """Tokens per image after the patch tokens (the keypoint token)."""
+        return 1 if self.keypoints else 0
 
     @property
     def token_width(self) -> int:
@@ -136,16 +155,32 @@ class VisionEncoder(nn.Module):
             nn.init.trunc_normal_(self.pos, std=0.02)
         self.blocks = nn.ModuleList(ViTBlock(cfg) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.width, eps=1e-6)
+        self.keypoint_token: KeypointToken | None = None
+        if cfg.keypoints:
+            channels = conv_stem_channels(cfg.patch_size, cfg.width)[tap_stage(cfg.keypoint_stride)]
+            self.keypoint_token = KeypointToken(channels, cfg.keypoints, cfg.token_width)
         # Off: a single-frame ViT (the last frame is used). On: the memory encoder over all K frames.
         self.memory_enabled = False
 
     def forward(self, images: Tensor, frame_valid: Tensor | None = None) -> Tensor:
         """images: (N, K, 3, S, S); frame_valid: (N, K) bool (False = padded history frame)."""
+        return self.encode(images, frame_valid)[0]
+
+    def encode(self, images: Tensor, frame_valid: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """-> current-frame patch features (N, P, width) and, with keypoints on, the current frame's
+        keypoint token (N, 1, token_width) (the projector's input width, as a merged patch token)."""
         n, k = images.shape[:2]
         if not self.memory_enabled and k > 1:
             images, k = images[:, -1:], 1
             frame_valid = None
-        x = self.patch(images.flatten(0, 1))  # (N*K, D, S/p, S/p)
+        kp = None
+        if isinstance(self.patch, ConvStem):
+            tap_stride = self.cfg.keypoint_stride if self.keypoint_token is not None else None
+            x, tap = self.patch(images.flatten(0, 1), tap_stride)  # (N*K, D, S/p, S/p), (N*K, c, S/s, S/s)
+            if self.keypoint_token is not None and tap is not None:
+                kp = self.keypoint_token(tap.view(n, k, *tap.shape[1:])[:, -1])  # current frame only
+        else:
+            x = self.patch(images.flatten(0, 1))  # (N*K, D, S/p, S/p)
         x = x.flatten(2).transpose(1, 2) + self.pos  # (N*K, P, D)
         x = x.view(n, k, *x.shape[1:])  # (N, K, P, D)
         temporal = None
@@ -156,4 +191,4 @@ class VisionEncoder(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x, temporal if i % self.cfg.temporal_every == 0 else None)
         # Past frames have been mixed into the current one: drop them (constant token count).
-        return self.norm(x[:, -1])  # (N, P, D)
+        return self.norm(x[:, -1]), kp  # (N, P, D)
