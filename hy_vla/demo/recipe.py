@@ -31,6 +31,10 @@ class DemoRecipe:
     image_size: int = 128  # model input side (pixels)
     patch_size: int = 16
     token_merge: int = 2
+    # Conv patch stem + 32 spatial-softmax keypoints as one extra token per image (models/spatial_softmax.py):
+    # 38% vs 27% mean at the same 10-minute budget though each step costs ~20% more (bench/RESULTS.md, 2026-11-29).
+    stem: str = "conv"
+    keypoints: int = 32
     # training
     minutes: float = 10.0
     steps: int | None = None  # fixed optimizer steps instead of the wall-clock budget (reproducible comparisons)
@@ -73,6 +77,8 @@ class DemoRecipe:
             "model.vision.image_size": self.image_size,
             "model.vision.patch_size": self.patch_size,
             "model.vision.token_merge": self.token_merge,
+            "model.vision.stem": self.stem,
+            "model.vision.keypoints": self.keypoints,
         }
 
     def effective_history_frames(self) -> int:
