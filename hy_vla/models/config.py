@@ -80,6 +80,11 @@ class HyVLAConfig:
             raise ValueError("camera_names must name at least one camera")
         if len(set(self.camera_names)) != len(self.camera_names):
             raise ValueError(f"camera_names has duplicates: {self.camera_names}")
+        if self.hf_backbone.enabled and (self.vision.stem != "linear" or self.vision.keypoints):
+            raise ValueError(
+                "vision.stem / vision.keypoints configure the native ViT; a pretrained hf_backbone brings its own "
+                "vision tower"
+            )
         if getattr(self.aux, "next_code_weight", 0) > 0 and self.vision.token_merge > 1:
             raise ValueError("aux.next_code_weight predicts one code per patch: it needs vision.token_merge == 1")
         for name in ("history_frames", "history_stride", "horizon", "action_stride", "num_inference_steps"):

@@ -90,3 +90,11 @@ def test_aux_losses_skip_the_keypoint_token():
         hidden[:, c * per_image + p] = float("nan")  # the keypoint token must not be read as a latent
     out = model.aux_losses(model, batch, hidden)
     assert torch.isfinite(out["latent_align_loss"])
+
+
+def test_native_vit_options_are_refused_with_a_pretrained_vision_tower():
+    from hy_vla.models.hf_backbone import HFBackboneConfig
+
+    vision = VisionConfig(image_size=32, patch_size=8, width=32, depth=1, num_heads=2, stem="conv", keypoints=4)
+    with pytest.raises(ValueError, match="native ViT"):
+        micro_config(history_frames=1, vision=vision, hf_backbone=HFBackboneConfig(family="qwen2_5_vl", path="x"))
