@@ -271,6 +271,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--tasks", default=",".join(DEMO_TASKS), help="comma-separated Meta-World tasks (collect + eval)")
     ap.add_argument("--episodes", type=int, default=10, help="evaluation episodes per task per checkpoint")
     ap.add_argument("--eval-points", type=int, default=5, help="checkpoints evaluated per policy (1 = final only)")
+    ap.add_argument(
+        "--evaluate",
+        choices=("all", "last"),
+        default="all",
+        help="all: every kept checkpoint (time-to-success curve); last: only each policy's final "
+        "checkpoint plus those already evaluated (time-to-success then reads 'final only')",
+    )
     ap.add_argument("--data", default=None, help="a LeRobot v3 dataset from `hy-vla collect` (default: OUT/data)")
     ap.add_argument("--demos", type=int, default=30, help="demos per task when collecting")
     ap.add_argument("--out", default="runs/vs_lerobot", help="output folder (re-running reuses finished parts)")
@@ -347,14 +354,19 @@ def main(argv: list[str] | None = None) -> None:
     for name, run in runs.items():
         curve = []
         seen = set()
+        skipped = []
         for ckpt in run["checkpoints"]:
             if ckpt["step"] in seen:  # the same weights saved twice: evaluated once
                 continue
             seen.add(ckpt["step"])
             eval_dir = out / "eval" / name / f"{ckpt['step']:06d}"
+            last = ckpt is run["checkpoints"][-1]
+            if args.evaluate == "last" and not last and not (eval_dir / "report.json").is_file():
+                skipped.append(ckpt["step"])  # a later run without --evaluate last fills it in
+                continue
             curve.append(evaluate(name, ckpt, recipe, args.tasks, args.episodes, args.workers, eval_dir))
         keep = ("name", "parameters", "steps", "planned_steps", "batch_size", "train_s", "samples_per_s", "prep_s")
-        results.append({**{k: run.get(k) for k in keep}, "curve": curve})
+        results.append({**{k: run.get(k) for k in keep}, "curve": curve, "skipped_steps": skipped})
     log(f"latency: {args.latency_repeats} chunk predictions per policy, taking turns")
     finals = {name: run["checkpoints"][-1]["path"] for name, run in runs.items()}
     latency = measure_latency(finals, obs, recipe.n_action_steps, args.latency_repeats)

@@ -44,6 +44,8 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "mean_ci95": final["ci95"] if final else None,
         "tasks": final["tasks"] if final else {},
         **{f"time_to_{round(t * 100)}_s": time_to_success(result["curve"], t) for t in THRESHOLDS},
+        # checkpoints left unevaluated (--evaluate last): a threshold may have been crossed earlier than shown
+        "partial_curve": bool(result.get("skipped_steps")),
         "chunk_ms": lat.get("chunk_ms"),
         "step_ms": lat.get("step_ms"),
     }
@@ -55,7 +57,10 @@ def _pct(rate: float | None, ci: list[float] | None = None) -> str:
     return f"{rate:.0%}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 
-def _minutes(seconds: float | None) -> str:
+def _minutes(seconds: float | None, partial: bool = False) -> str:
+    """Time-to-success cell; with unevaluated checkpoints only an upper bound (or 'not at the final') is known."""
+    if partial:
+        return "not reached at the final checkpoint" if seconds is None else f"<= {seconds / 60:.1f} min"
     return "not reached" if seconds is None else f"{seconds / 60:.1f} min"
 
 
@@ -80,6 +85,8 @@ def comparison_table(results: list[dict[str, Any]], tasks: list[str], ours: str 
         ratios = []
         for p in peers:
             r = ratio(sums[ours].get(key), sums[p].get(key)) if key else None
+            if key and key.startswith("time_to") and (sums[ours]["partial_curve"] or sums[p]["partial_curve"]):
+                r = None  # an upper bound divided by a time is not a ratio of times
             ratios.append(_ratio_cell(r))
         lines.append(f"| {label} | " + " | ".join(cells) + "".join(f" | {c}" for c in ratios) + " |")
 
@@ -91,7 +98,7 @@ def comparison_table(results: list[dict[str, Any]], tasks: list[str], ours: str 
     row("**mean success**", lambda s: _pct(s["mean_success"], s["mean_ci95"]), "mean_success")
     for t in THRESHOLDS:
         key = f"time_to_{round(t * 100)}_s"
-        row(f"time to {t:.0%} mean success", lambda s, k=key: _minutes(s[k]), key)
+        row(f"time to {t:.0%} mean success", lambda s, k=key: _minutes(s[k], s["partial_curve"]), key)
     row("latency per chunk (ms)", lambda s: _num(s["chunk_ms"], ".1f"), "chunk_ms")
     row("latency per control step (ms)", lambda s: _num(s["step_ms"], ".1f"), "step_ms")
     return "\n".join(lines)
