@@ -20,9 +20,7 @@ def conv_stem_channels(patch_size: int, width: int) -> list[int]:
 
     patch 16, width 96 -> [12, 24, 48, 96]; patch 8, width 96 -> [24, 48, 96].
     """
-    n = int(math.log2(patch_size)) if patch_size >= 2 else 0
-    if n == 0 or 2**n != patch_size:
-        raise ValueError(f"the conv stem needs a power-of-two patch_size >= 2, got {patch_size}")
+    n = _log2_exact(patch_size, "the conv stem needs a power-of-two patch_size >= 2")
     return [max(8, width // 2 ** (n - 1 - i)) for i in range(n)]
 
 
@@ -60,7 +58,12 @@ class ConvStem(nn.Module):
 
 def tap_stage(stride: int) -> int:
     """Index of the stride-2 stage whose output has total stride `stride` (2 -> 0, 4 -> 1, ...)."""
-    n = int(math.log2(stride)) if stride >= 2 else 0
-    if n == 0 or 2**n != stride:
-        raise ValueError(f"a conv stem tap needs a power-of-two stride >= 2, got {stride}")
-    return n - 1
+    return _log2_exact(stride, "a conv stem tap needs a power-of-two stride >= 2") - 1
+
+
+def _log2_exact(value: int, requirement: str) -> int:
+    """log2(value) for a power of two >= 2; otherwise ValueError(requirement)."""
+    n = int(math.log2(value)) if value >= 2 else 0
+    if n == 0 or 2**n != value:
+        raise ValueError(f"{requirement}, got {value}")
+    return n
