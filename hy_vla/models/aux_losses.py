@@ -125,12 +125,13 @@ class HYEmbodiedLosses(nn.Module):
         cfg, mc = self.cfg, model.config
         n_cam, p, n_lat = len(mc.camera_names), mc.vision.num_tokens, mc.backbone.num_latent_tokens
         b = hidden.shape[0]
-        per_img = p + mc.vision.extra_tokens + n_lat  # patches, keypoint token, latents
+        lat_start = p + mc.vision.extra_tokens  # patches, then the keypoint token (if any), then the latents
+        per_img = lat_start + n_lat
         vis = hidden[:, : n_cam * per_img].reshape(b, n_cam, per_img, -1)  # images come first
         target = self.teacher_features(model, batch)  # (B, C, P, Dt)
         out: dict[str, Tensor] = {}
         if cfg.latent_align_weight > 0:
-            lat = self.latent_head(vis[:, :, p + mc.vision.extra_tokens :].mean(dim=2))  # (B, C, Dt)
+            lat = self.latent_head(vis[:, :, lat_start:].mean(dim=2))  # (B, C, Dt)
             out["latent_align_loss"] = cfg.latent_align_weight * negative_cosine(
                 lat.flatten(0, 1), target.mean(dim=2).flatten(0, 1)
             )

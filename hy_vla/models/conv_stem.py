@@ -45,9 +45,7 @@ class ConvStem(nn.Module):
 
     def forward(self, images: Tensor, tap_stride: int | None = None) -> tuple[Tensor, Tensor | None]:
         """-> (N, width, S / p, S / p) and, with `tap_stride` s, the feature map after the stride-s stage."""
-        if tap_stride is None:
-            return self.net(images), None
-        tap_after = 3 * tap_stage(tap_stride) + 2  # each stage is conv, norm, GELU
+        tap_after = None if tap_stride is None else 3 * tap_stage(tap_stride) + 2  # a stage: conv, norm, GELU
         x, tap = images, None
         for i, layer in enumerate(self.net):
             x = layer(x)

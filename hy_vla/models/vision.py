@@ -177,7 +177,7 @@ class VisionEncoder(nn.Module):
         if isinstance(self.patch, ConvStem):
             tap_stride = self.cfg.keypoint_stride if self.keypoint_token is not None else None
             x, tap = self.patch(images.flatten(0, 1), tap_stride)  # (N*K, D, S/p, S/p), (N*K, c, S/s, S/s)
-            if self.keypoint_token is not None and tap is not None:
+            if tap is not None:  # only asked for when the keypoint token exists
                 kp = self.keypoint_token(tap.view(n, k, *tap.shape[1:])[:, -1])  # current frame only
         else:
             x = self.patch(images.flatten(0, 1))  # (N*K, D, S/p, S/p)

@@ -237,8 +237,8 @@ def resolve_norm_stats(run: RunConfig, builder: SampleBuilder, out_dir: Path, pr
         modes = dict.fromkeys(wanted, "mean_std")
         stats = compute_norm_stats(builder.iter_norm_batches(progress=progress), wanted, modes, emb)
     required = action_norm_mode(run.model)
-    if required is not None and stats.get(run.data.action_key, emb).mode != required:
-        action = stats.get(run.data.action_key, emb)
+    action = stats.get(run.data.action_key, emb)
+    if required is not None and action.mode != required:
         try:
             action = dataclasses.replace(action, mode=required)
         except ValueError as e:
