@@ -6,6 +6,8 @@ The names follow LeRobot's conventions (`observation.state`, `action`,
 
 IMAGE_PREFIX = "observation.images."  # + camera name -> (B, K, 3, H, W)
 STATE = "observation.state"  # (B, S) state, normalized, zero-padded to max_state_dim
+# (B, E) simulator-only object/goal positions, normalized: a training-time auxiliary target (never a model input)
+ENV_STATE = "observation.environment_state"
 STATE_DIM_MASK = "observation.state_dim_mask"  # (B, max_state_dim) bool, True = channel used
 HISTORY_IS_PAD = "observation.history_is_pad"  # (B, K) bool, True = padded history frame
 TASK = "task"  # list[str] of length B: the instruction

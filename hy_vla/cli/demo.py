@@ -21,6 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help=f"worker processes for collection/evaluation (default: {d.workers})")
     p.add_argument("--data", help="dataset directory to reuse or create (default: OUT/data)")
     p.add_argument("--preset", help=f"model preset trained with the same recipe (default: {d.preset}; hy-vla presets)")
+    p.add_argument(
+        "--env-state-weight",
+        type=float,
+        help="weight of the training-time object/goal-position target (models/env_state_head.py; 0 = off; "
+        f"default: {d.env_state_weight:g})",
+    )
     p.add_argument("--steps", type=int, help="train exactly this many steps instead of --minutes (comparisons)")
     p.add_argument(
         "--set",
@@ -46,6 +52,7 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
         "workers": args.workers,
         "preset": args.preset,
         "steps": args.steps,
+        "env_state_weight": args.env_state_weight,
         "overrides": parse_overrides(args.overrides) or None,
     }
     if args.preset:

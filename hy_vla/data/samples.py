@@ -13,6 +13,9 @@ A sample for frame t of an episode of length T (DESIGN.md section 4):
     task, embodiment            str
     text_target                 str                   only with `text_target` set: the motion caption
                                                       (hy_vla.data.text_targets), for VL co-training
+    observation.environment_state (E,) float32        only with `env_state_key` set: the simulator's
+                                                      object/goal vector at t, normalized; an auxiliary
+                                                      training target (hy_vla.models.env_state_head)
 
 Sources are anything implementing `EpisodeSource` (LeRobot v3 datasets, HDF5 episode files).
 Images stay uint8: the model converts to float and resizes (optional `image_size` resizes here,
@@ -89,6 +92,9 @@ class SampleConfig:
     image_size: tuple[int, int] | None = None  # (H, W) to resize to in the worker; None keeps the source size
     embodiment: str | None = None  # overrides the source's embodiment id
     text_target: str | None = None  # "motion": a caption per sample for VL co-training (hy_vla.data.text_targets)
+    # A recorded simulator-state column (e.g. "observation.environment_state") delivered as the env-state
+    # auxiliary target; None: not read
+    env_state_key: str | None = None
 
     def __post_init__(self) -> None:
         cams = tuple(c if c.startswith(keys.IMAGE_PREFIX) else keys.image_key(c) for c in self.cameras)
@@ -164,13 +170,27 @@ class SampleBuilder:
         lengths = np.array([source.episode(e).length for e in range(source.num_episodes)], dtype=np.int64)
         self.episode_of = np.repeat(np.arange(len(lengths)), lengths)  # (N,) sample -> episode
         self.frame_of = np.concatenate([np.arange(n) for n in lengths]) if len(lengths) else np.zeros(0, np.int64)
+        if config.env_state_key is not None and source.num_episodes:
+            try:
+                source.column(config.env_state_key, 0)
+            except (KeyError, ValueError) as e:
+                raise ValueError(
+                    f"data.env_state_key {config.env_state_key!r} is not a column of the dataset ({e}); "
+                    "collect with `hy-vla collect` (Meta-World records it) or unset it"
+                ) from e
         if norm_stats is not None:
-            for key in (config.state_key, config.action_key):
+            for key in self.lowdim_keys:
                 norm_stats.get(key, self.embodiment)  # fails early, naming the missing key
         self.captions = MotionCaptions(source, config.state_key, self.embodiment) if config.text_target else None
 
     def __len__(self) -> int:
         return len(self.episode_of)
+
+    @property
+    def lowdim_keys(self) -> list[str]:
+        """The normalized low-dimensional columns: state, action and, when read, the env state."""
+        c = self.config
+        return [c.state_key, c.action_key] + ([c.env_state_key] if c.env_state_key else [])
 
     def _actions(self, ep: int, t: int, length: int, state: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.config
@@ -200,6 +220,11 @@ class SampleBuilder:
         out[keys.ACTION_IS_PAD] = is_pad
         out[keys.TASK] = info.task
         out[keys.EMBODIMENT] = self.embodiment
+        if c.env_state_key is not None:
+            env = torch.from_numpy(np.asarray(self.source.column(c.env_state_key, ep)[t], dtype=np.float32))
+            if self.norm_stats is not None:
+                env = self.norm_stats.normalize(c.env_state_key, env, self.embodiment)
+            out[keys.ENV_STATE] = env.float()
         if self.captions is not None:
             out[keys.TEXT_TARGET] = self.captions(ep, t)
         out["episode_index"], out["frame_index"] = ep, t
@@ -219,13 +244,18 @@ class SampleBuilder:
         idx, pad = np.stack(idx), np.stack(pad)  # (T, H)
         future = torch.from_numpy(acts[idx])  # (T, H, D)
         encoded = self.representation.encode(torch.from_numpy(state), future)  # (T, H, A)
-        return {c.state_key: state, c.action_key: np.asarray(encoded, dtype=np.float32), "action_is_pad": pad}
+        out = {c.state_key: state, c.action_key: np.asarray(encoded, dtype=np.float32), "action_is_pad": pad}
+        if c.env_state_key is not None:
+            out[c.env_state_key] = np.asarray(self.source.column(c.env_state_key, ep), np.float32).reshape(length, -1)
+        return out
 
     def iter_norm_batches(self, progress: bool = False) -> Iterator[dict[str, np.ndarray]]:
-        """One batch per episode for `compute_norm_stats`: state (T, S), action (M, A) over unpadded steps."""
+        """One batch per episode for `compute_norm_stats`: state (T, S), action (M, A) over unpadded steps
+        (and env state (T, E) when read)."""
         from tqdm import tqdm
 
         c = self.config
         for ep in tqdm(range(self.source.num_episodes), desc="norm stats", unit="ep", disable=not progress):
             d = self.episode_lowdim(ep)
-            yield {c.state_key: d[c.state_key], c.action_key: d[c.action_key][~d["action_is_pad"]]}
+            d[c.action_key] = d[c.action_key][~d.pop("action_is_pad")]
+            yield d

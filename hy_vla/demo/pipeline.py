@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hy_vla import keys
 from hy_vla.demo.recipe import DemoRecipe
 
 
@@ -53,6 +54,9 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
     # Training reads every episode of the dataset, so more demos than asked would silently change the recipe.
     if cfg["episodes"] != recipe.demos_per_task:
         return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
+    features = json.loads((root / "meta" / "info.json").read_text())["features"]
+    if recipe.env_state_weight and keys.ENV_STATE not in features:
+        return f"it has no {keys.ENV_STATE} column (collected before it was recorded), the recipe trains on it"
     return None
 
 
@@ -90,7 +94,6 @@ def calibrate_steps(run: Any, minutes: float, probe_steps: int = 8) -> int:
     """Optimizer steps that fit in `minutes`: time a few steps on a synthetic batch of the real shapes."""
     import torch
 
-    from hy_vla import keys
     from hy_vla.models.hy_vla import HyVLA
 
     m = run.model
@@ -103,6 +106,8 @@ def calibrate_steps(run: Any, minutes: float, probe_steps: int = 8) -> int:
     batch[keys.STATE] = torch.zeros(b, m.state_dim)
     batch[keys.ACTION] = torch.zeros(b, m.horizon, m.action_dim)
     batch[keys.TASK] = ["pick up the puck and place it at the goal"] * b
+    if m.env_state.enabled:
+        batch[keys.ENV_STATE] = torch.zeros(b, m.env_state.dim)
     times = []
     for _ in range(probe_steps + 2):
         t0 = time.perf_counter()

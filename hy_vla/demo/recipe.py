@@ -35,6 +35,9 @@ class DemoRecipe:
     # 38% vs 27% mean at the same 10-minute budget though each step costs ~20% more (bench/RESULTS.md, 2026-11-29).
     stem: str = "conv"
     keypoints: int = 32
+    # Weight of the env-state auxiliary target (models/env_state_head.py): the image tokens must also predict the
+    # recorded object and goal xyz (never an input; 0 = off).
+    env_state_weight: float = 0.0
     # training
     minutes: float = 10.0
     steps: int | None = None  # fixed optimizer steps instead of the wall-clock budget (reproducible comparisons)
@@ -65,6 +68,8 @@ class DemoRecipe:
             raise ValueError(f"demo recipe: minutes must be > 0, got {self.minutes}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"demo recipe: steps must be >= 1, got {self.steps}")
+        if self.env_state_weight < 0:
+            raise ValueError(f"demo recipe: env_state_weight must be >= 0, got {self.env_state_weight}")
         if self.n_action_steps > self.horizon:
             raise ValueError(f"n_action_steps {self.n_action_steps} > horizon {self.horizon}")
 
@@ -79,7 +84,16 @@ class DemoRecipe:
             "model.vision.token_merge": self.token_merge,
             "model.vision.stem": self.stem,
             "model.vision.keypoints": self.keypoints,
+            **self.env_state_overrides(),
         }
+
+    def env_state_overrides(self) -> dict[str, Any]:
+        if not self.env_state_weight:
+            return {}
+        from hy_vla.sim.metaworld.env import ENV_STATE_NAMES
+
+        # the data side follows the model (`sample_config_for` reads observation.environment_state)
+        return {"model.env_state.weight": self.env_state_weight, "model.env_state.dim": len(ENV_STATE_NAMES)}
 
     def effective_history_frames(self) -> int:
         """K as trained: the recipe's, unless `overrides` sets model.history_frames."""

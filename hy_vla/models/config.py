@@ -23,6 +23,7 @@ from hy_vla.models.decoders.dit import DiTConfig
 from hy_vla.models.decoders.hybrid import HybridConfig
 from hy_vla.models.decoders.mixture_of_flow import MoFConfig
 from hy_vla.models.decoders.mpg import MPGConfig
+from hy_vla.models.env_state_head import EnvStateConfig
 from hy_vla.models.hf_backbone import HFBackboneConfig
 from hy_vla.models.lora import LoRAConfig
 from hy_vla.models.slot_layout import LAYOUTS, check_unified
@@ -71,6 +72,7 @@ class HyVLAConfig:
     mpg: MPGConfig = field(default_factory=MPGConfig)  # decoder "mot_expert": MPG gate (Being-H0.5)
     hybrid: HybridConfig = field(default_factory=HybridConfig)  # decoder "hybrid" (HybridVLA)
     aux: AuxLossConfig = field(default_factory=AuxLossConfig)  # HY-Embodied pretraining losses (off)
+    env_state: EnvStateConfig = field(default_factory=EnvStateConfig)  # simulator-state auxiliary target (off)
     hf_backbone: HFBackboneConfig = field(default_factory=HFBackboneConfig)  # pretrained transformers backbone
     lora: LoRAConfig = field(default_factory=LoRAConfig)  # LoRA fine-tuning (off)
 
@@ -85,6 +87,8 @@ class HyVLAConfig:
                 "vision.stem / vision.keypoints configure the native ViT; a pretrained hf_backbone brings its own "
                 "vision tower"
             )
+        if self.hf_backbone.enabled and self.env_state.enabled:
+            raise ValueError("env_state probes the native ViT's image blocks; it is not available with hf_backbone")
         if getattr(self.aux, "next_code_weight", 0) > 0 and self.vision.token_merge > 1:
             raise ValueError("aux.next_code_weight predicts one code per patch: it needs vision.token_merge == 1")
         for name in ("history_frames", "history_stride", "horizon", "action_stride", "num_inference_steps"):
@@ -154,6 +158,7 @@ class HyVLAConfig:
             "mpg": MPGConfig,
             "hybrid": HybridConfig,
             "aux": AuxLossConfig,
+            "env_state": EnvStateConfig,
             "hf_backbone": HFBackboneConfig,
             "lora": LoRAConfig,
         }

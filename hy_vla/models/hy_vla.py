@@ -24,6 +24,7 @@ from hy_vla.models.config import HyVLAConfig
 from hy_vla.models.decoders import build_decoder
 from hy_vla.models.decoders import common as decoders
 from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, joint_forward
+from hy_vla.models.env_state_head import EnvStateHead, add_env_state_loss
 from hy_vla.models.text_loss import add_text_loss
 from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
 from hy_vla.models.vision import VisionEncoder, merge_tokens
@@ -56,6 +57,8 @@ class HyVLA(nn.Module):
         self.expert = build_decoder(config, self.backbone)  # the action decoder chosen by config.decoder
         if config.aux.enabled:  # HY-Embodied pretraining losses (seed 001)
             self.aux_losses = HYEmbodiedLosses(config.aux, self)
+        if config.env_state.enabled:  # training-time probe of object/goal positions (never an input)
+            self.env_state_head = EnvStateHead(config.env_state, bb.width, len(config.camera_names))
         # NormStats of the data this model was trained on (set by training; saved as norm_stats.json).
         self.norm_stats: Any = None
         self.enable_video_encoder_if_needed()
@@ -161,6 +164,7 @@ class HyVLA(nn.Module):
         if cfg.decoder != "dual_tower":  # hy_vla.models.decoders: same loop, another decoder
             loss, metrics, ctx = decoders.compute_loss(self, batch, generator)
             loss = add_aux_losses(self, batch, ctx.hidden, loss, metrics)
+            loss = add_env_state_loss(self, batch, ctx.hidden, loss, metrics)
             loss = add_text_loss(self, batch, ctx.prefix, ctx.kv, loss, metrics, lm_weight)
             return loss, {"loss": float(loss.detach()), **metrics}
         flow = decoders.flow_training_inputs(self, batch, generator)  # noise, times, committed prefix, mask
@@ -172,6 +176,7 @@ class HyVLA(nn.Module):
         loss = fm.masked_flow_loss(v, fm.target_velocity(flow.noise, flow.actions), flow.mask)
         metrics: dict[str, float] = {}
         loss = add_aux_losses(self, batch, hidden, loss, metrics)  # unchanged unless config.aux is on
+        loss = add_env_state_loss(self, batch, hidden, loss, metrics)  # unchanged unless config.env_state is on
         loss = add_text_loss(self, batch, prefix, kv, loss, metrics, lm_weight)  # unchanged without text targets
         return loss, {"loss": float(loss.detach()), **metrics}
 

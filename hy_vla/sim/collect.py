@@ -12,8 +12,11 @@ Protocol:
 - the dataset appears at ``out`` only when `LeRobotV3Writer.finalize` succeeds:
   an error or Ctrl-C leaves no half-written dataset.
 
-Frame ``t`` stores the observation the expert acted on and the action taken; the
-privileged simulator state is never stored. The instruction is the LeRobot task.
+Frame ``t`` stores the observation the expert acted on and the action taken. The full
+privileged simulator state is never stored; adapters that name an ``env_state_names``
+vector (Meta-World: object and goal xyz) also get it written as LeRobot's
+``observation.environment_state`` column, a training-time auxiliary target that no policy
+reads as input. The instruction is the LeRobot task.
 """
 
 from __future__ import annotations
@@ -35,12 +38,13 @@ from hy_vla.eval.factories import ScriptedExpertFactory
 from hy_vla.eval.report import package_versions
 from hy_vla.eval.rollout import run_episode
 from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, close_worker, init_pool_worker, init_worker, worker_state
-from hy_vla.keys import ACTION, STATE, image_key
+from hy_vla.keys import ACTION, ENV_STATE, STATE, image_key
+from hy_vla.sim.privileged import ENV_STATE_OBS
 
 # Demonstrations start far from the evaluation seeds (0, 1, 2, ...) so train and test layouts differ.
 DEFAULT_COLLECT_SEED = 100_000
 
-NORM_MODES = {STATE: "mean_std", ACTION: "mean_std"}
+NORM_MODES = {STATE: "mean_std", ACTION: "mean_std", ENV_STATE: "mean_std"}  # ENV_STATE only where recorded
 
 
 @dataclass(frozen=True)
@@ -111,17 +115,23 @@ def collect_attempt(job: Job) -> Episode:
     images: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
     states: list[np.ndarray] = []
     actions: list[np.ndarray] = []
+    env_states: list[np.ndarray] = []
+    with_env_state = getattr(env, "env_state_names", None) is not None
 
     def record(obs: dict[str, Any], action: np.ndarray) -> None:
         for cam in cameras:
             images[cam].append(obs[image_key(cam)])
         states.append(np.asarray(obs[STATE], dtype=np.float32))
         actions.append(np.asarray(action, dtype=np.float32))
+        if with_env_state:
+            env_states.append(np.asarray(obs[ENV_STATE_OBS], dtype=np.float32))
 
     result = run_episode(env, policy, job.seed, task=job.task, episode=job.episode, hooks=[record])
     frames = {image_key(c): np.stack(images[c]) for c in cameras}  # (T, H, W, 3) uint8
     frames[STATE] = np.stack(states)  # (T, S)
     frames[ACTION] = np.stack(actions)  # (T, A)
+    if with_env_state:
+        frames[ENV_STATE] = np.stack(env_states)  # (T, E)
     return Episode(job.task, job.episode, job.seed, result.success, env.spec.instruction, frames)
 
 
@@ -137,6 +147,9 @@ def dataset_features(env: Any) -> dict[str, dict[str, Any]]:
     }
     features[STATE] = {"dtype": "float32", "shape": [spec.state_dim], "names": state_names}
     features[ACTION] = {"dtype": "float32", "shape": [spec.action_dim], "names": action_names}
+    env_state_names = getattr(env, "env_state_names", None)
+    if env_state_names is not None:  # simulator-only auxiliary target (module docstring)
+        features[ENV_STATE] = {"dtype": "float32", "shape": [len(env_state_names)], "names": list(env_state_names)}
     return features
 
 
@@ -197,8 +210,9 @@ def collect(config: CollectConfig, *, progress: bool = True) -> dict[str, Any]:
         features, fps, embodiment = dataset_features(probe), probe.spec.fps, probe.spec.embodiment
     setup = WorkerSetup(recipe, str(root), None, ScriptedExpertFactory(config.suite))
     # finalize() also writes norm_stats.json (compute_norm_stats on state and action).
+    norm_modes = {k: m for k, m in NORM_MODES.items() if k in features}
     writer = LeRobotV3Writer.create(
-        root, fps=round(fps), features=features, robot_type=embodiment, embodiment=embodiment, norm_modes=NORM_MODES
+        root, fps=round(fps), features=features, robot_type=embodiment, embodiment=embodiment, norm_modes=norm_modes
     )
     sched = _Scheduler(config)
     episodes_meta: list[dict[str, Any]] = []

@@ -159,6 +159,7 @@ def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
         image_size=(model.image_size, model.image_size),
         embodiment=model.embodiment,
         representation=default_representation(model.embodiment),
+        env_state_key=keys.ENV_STATE if model.env_state.enabled else None,  # the env-state head's target
     )
     return dataclasses.replace(base, **changes) if changes else base
 
@@ -223,7 +224,7 @@ def resolve_norm_stats(run: RunConfig, builder: SampleBuilder, out_dir: Path, pr
     own = out_dir / NORM_STATS_FILE
     if own.is_file():
         return NormStats.load(own)
-    wanted = [run.data.state_key, run.data.action_key]
+    wanted = builder.lowdim_keys  # state, action (and the env-state target when read)
     emb = builder.embodiment
     ds_file = Path(run.dataset) / NORM_STATS_FILE
     stats = None
@@ -243,7 +244,7 @@ def resolve_norm_stats(run: RunConfig, builder: SampleBuilder, out_dir: Path, pr
             action = dataclasses.replace(action, mode=required)
         except ValueError as e:
             raise ValueError(f"decoder {run.model.decoder!r} needs {required} action normalization: {e}") from e
-        stats = NormStats({emb: {run.data.state_key: stats.get(run.data.state_key, emb), run.data.action_key: action}})
+        stats = NormStats({emb: {**{k: stats.get(k, emb) for k in wanted}, run.data.action_key: action}})
     out_dir.mkdir(parents=True, exist_ok=True)
     stats.save(own)
     return stats

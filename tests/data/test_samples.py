@@ -90,3 +90,41 @@ def test_config_validation_and_json() -> None:
 def test_unknown_camera(source: LeRobotV3Dataset) -> None:
     with pytest.raises(ValueError, match="side"):
         SampleBuilder(source, SampleConfig(cameras=("side",)))
+
+
+def test_env_state_column_is_delivered_normalized(tmp_path: Path) -> None:
+    from data.data_fixtures import FEATURES, episode_columns, smooth_frames
+
+    from hy_vla.data.lerobot.writer import LeRobotV3Writer
+
+    features = {**FEATURES, keys.ENV_STATE: {"dtype": "float32", "shape": [2], "names": ["goal_x", "goal_y"]}}
+    w = LeRobotV3Writer.create(tmp_path / "ds", fps=10, features=features, robot_type="toy", embodiment="toy_arm")
+    for ep, n in enumerate((5, 4)):
+        cols = episode_columns(ep, n)
+        cols["observation.images.front"] = smooth_frames(n, 64, 64, ep)
+        cols["observation.images.wrist"] = smooth_frames(n, 32, 48, ep)
+        cols[keys.ENV_STATE] = np.stack([np.full(n, 10.0 * ep), np.arange(n, dtype=np.float32)], -1)
+        w.add_episode(cols, "reach the goal")
+    src = LeRobotV3Dataset(w.finalize())
+    cfg = SampleConfig(cameras=("front",), horizon=2, env_state_key=keys.ENV_STATE)
+    plain = SampleBuilder(src, cfg)
+    assert plain.lowdim_keys == ["observation.state", "action", keys.ENV_STATE]
+    assert plain[5 + 3][keys.ENV_STATE].tolist() == [10.0, 3.0]  # episode 1, frame 3
+    batches = list(plain.iter_norm_batches())
+    assert batches[1][keys.ENV_STATE].shape == (4, 2)
+    ns = NormStats(
+        {
+            "toy_arm": {
+                "observation.state": FeatureStats(mode="mean_std", mean=[0, 0, 0, 0], std=[1, 1, 1, 1]),
+                "action": FeatureStats(mode="mean_std", mean=[0, 0], std=[1, 1]),
+                keys.ENV_STATE: FeatureStats(mode="mean_std", mean=[5, 0], std=[5, 2]),
+            }
+        }
+    )
+    assert SampleBuilder(src, cfg, norm_stats=ns)[5 + 3][keys.ENV_STATE].tolist() == pytest.approx([1.0, 1.5])
+    assert keys.ENV_STATE not in SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2))[0]
+
+
+def test_missing_env_state_column_fails_early(source: LeRobotV3Dataset) -> None:
+    with pytest.raises(ValueError, match="env_state_key"):
+        SampleBuilder(source, SampleConfig(cameras=("front",), env_state_key=keys.ENV_STATE))

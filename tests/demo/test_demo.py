@@ -34,7 +34,7 @@ def test_dataset_matches_only_the_recipe(tmp_path):
     assert not dataset_matches(tmp_path / "none", r)
     root = tmp_path / "d"
     (root / "meta").mkdir(parents=True)
-    (root / "meta" / "info.json").write_text("{}")
+    (root / "meta" / "info.json").write_text(json.dumps({"features": {}}))
     cfg = {"tasks": ["reach-v3"], "cameras": list(r.cameras) + ["corner4"], "image_size": r.render_size, "episodes": 3}
     (root / "collection.json").write_text(json.dumps({"config": cfg}))
     assert dataset_matches(root, r)
@@ -45,6 +45,11 @@ def test_dataset_matches_only_the_recipe(tmp_path):
         ensure_dataset(r.replace(demos_per_task=2), root)
     with pytest.raises(FileExistsError, match="its images are"):
         ensure_dataset(r.replace(render_size=64), root)
+    # a recipe trained on the recorded object/goal vector needs a dataset collected with it
+    with pytest.raises(FileExistsError, match="no observation.environment_state column"):
+        ensure_dataset(r.replace(env_state_weight=1.0), root)
+    (root / "meta" / "info.json").write_text(json.dumps({"features": {"observation.environment_state": {}}}))
+    assert dataset_matches(root, r.replace(env_state_weight=1.0))
 
 
 def test_format_table():
@@ -97,6 +102,11 @@ def test_command_line_preset_steps_and_overrides_reach_the_recipe():
         recipe_from_args(_demo_args("--preset", "hy-vla-tinny"))
     with pytest.raises(ValueError):
         DemoRecipe(steps=0)
+    r = recipe_from_args(_demo_args("--env-state-weight", "0.5"))
+    assert r.run_overrides()["model.env_state.weight"] == 0.5 and r.run_overrides()["model.env_state.dim"] == 6
+    assert "model.env_state.weight" not in DemoRecipe(env_state_weight=0.0).run_overrides()
+    with pytest.raises(ValueError, match="env_state_weight"):
+        DemoRecipe(env_state_weight=-1.0)
 
 
 def test_bad_set_fails_before_collection():

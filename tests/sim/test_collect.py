@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("metaworld")
 
+from hy_vla.keys import ENV_STATE  # noqa: E402
 from hy_vla.sim.collect import CollectConfig, _Scheduler, collect  # noqa: E402
 
 
@@ -47,9 +48,14 @@ def test_collect_two_episodes_reads_back(tmp_path):
     assert imgs.shape == (2, 32, 32, 3) and imgs.std() > 1.0
     info = json.loads((root / "meta/info.json").read_text())
     assert info["embodiment"] == "metaworld_sawyer" and info["fps"] == 80
-    assert "_privileged.obs" not in info["features"]  # privileged state never reaches the dataset
+    assert "_privileged.obs" not in info["features"]  # the full simulator state never reaches the dataset
+    # only the compact object/goal vector does, as LeRobot's environment-state column (an auxiliary target)
+    env_state = ds.column("observation.environment_state", 0)
+    assert env_state.shape == (state.shape[0], 6)
+    assert np.ptp(env_state[:, 3:], axis=0).max() < 1e-6  # reach's goal stays put during an episode
+    assert np.linalg.norm(state[-1, :3] - env_state[-1, 3:]) < 0.05  # the expert succeeded: the hand is at it
     stats = json.loads((root / "norm_stats.json").read_text())
-    assert set(stats["embodiments"]["metaworld_sawyer"]) == {"observation.state", "action"}
+    assert set(stats["embodiments"]["metaworld_sawyer"]) == {"observation.state", "action", ENV_STATE}
     assert json.loads((root / "collection.json").read_text())["attempts"] == 2
 
 

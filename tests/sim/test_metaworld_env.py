@@ -11,7 +11,7 @@ from hy_vla.keys import STATE, image_key  # noqa: E402
 from hy_vla.policy.protocol import PROMPT_KEY, PolicyLike  # noqa: E402
 from hy_vla.sim import registry  # noqa: E402
 from hy_vla.sim.base import EnvAdapter, StepResult  # noqa: E402
-from hy_vla.sim.privileged import SIM_STATE, strip_privileged  # noqa: E402
+from hy_vla.sim.privileged import ENV_STATE_OBS, SIM_STATE, strip_privileged  # noqa: E402
 
 SIZE = 32  # tiny images keep the test fast
 
@@ -46,6 +46,9 @@ def test_observation_format(env):
     # The policy state is hand xyz + gripper only: it equals the head of the privileged vector.
     assert obs[SIM_STATE].shape == (39,)
     np.testing.assert_allclose(obs[STATE], obs[SIM_STATE][:4].astype(np.float32))
+    # the recorded auxiliary vector: the puck's xyz and the goal's xyz, privileged like the rest
+    np.testing.assert_allclose(obs[ENV_STATE_OBS], np.r_[obs[SIM_STATE][4:7], obs[SIM_STATE][36:39]], rtol=1e-6)
+    assert env.env_state_names[3:] == ("goal_x", "goal_y", "goal_z")
     public = strip_privileged(obs)
     assert set(public) == {image_key("corner2"), image_key("gripperPOV"), STATE, PROMPT_KEY}
 
@@ -97,7 +100,7 @@ def test_scripted_expert_solves_reach():
     expert = registry.make_expert("metaworld", "reach-v3")
     assert isinstance(expert, PolicyLike) and expert.metadata["privileged"]
     obs = env.reset(0)
-    assert obs.keys() == {STATE, PROMPT_KEY, SIM_STATE}  # no cameras: nothing rendered
+    assert obs.keys() == {STATE, PROMPT_KEY, SIM_STATE, ENV_STATE_OBS}  # no cameras: nothing rendered
     for _ in range(200):
         chunk = expert.infer(obs)["actions"]
         assert chunk.shape == (1, 4) and chunk.dtype == np.float32

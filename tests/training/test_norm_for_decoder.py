@@ -18,6 +18,7 @@ class _Builder:
 
     embodiment = "metaworld_sawyer"
     source = SimpleNamespace(num_episodes=4)
+    lowdim_keys = ["observation.state", "action"]
 
     def iter_norm_batches(self, progress: bool = False):
         rng = np.random.default_rng(0)

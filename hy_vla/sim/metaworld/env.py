@@ -14,7 +14,9 @@ Design choices (facts in ENVIRONMENT.md):
   current before each frame); ``corner*`` cameras are rotated 180 degrees so the
   table is at the bottom of the image.
 - The policy state is ``obs[0:4]``: hand xyz and gripper opening. Object and goal
-  positions are privileged (`hy_vla.sim.privileged`).
+  positions are privileged (`hy_vla.sim.privileged`). A privileged adapter also returns them as
+  ``ENV_STATE_OBS`` (first object xyz, goal xyz): collection stores that vector as the column
+  ``observation.environment_state`` so training can use it as an auxiliary target; no policy reads it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from hy_vla.keys import STATE, image_key
 from hy_vla.policy.protocol import PROMPT_KEY
 from hy_vla.sim.base import EnvAdapter, EnvSpec, StepResult
 from hy_vla.sim.metaworld.instructions import instruction_for
-from hy_vla.sim.privileged import SIM_STATE
+from hy_vla.sim.privileged import ENV_STATE_OBS, SIM_STATE
 from hy_vla.sim.rendering import CameraRenderer, select_gl_backend
 
 CAMERAS: tuple[str, ...] = ("topview", "corner", "corner2", "corner3", "corner4", "behindGripper", "gripperPOV")
@@ -38,6 +40,8 @@ STATE_DIM = 4  # hand xyz + gripper opening
 ACTION_DIM = 4  # hand xyz delta (scaled by 1/100 inside Meta-World) + gripper effort, each in [-1, 1]
 STATE_NAMES = ("hand_x", "hand_y", "hand_z", "gripper_opening")
 ACTION_NAMES = ("delta_x", "delta_y", "delta_z", "gripper_effort")
+ENV_STATE_NAMES = ("object_x", "object_y", "object_z", "goal_x", "goal_y", "goal_z")
+ENV_STATE_SLICES = (slice(4, 7), slice(36, 39))  # of the 39-D observation: first object's xyz, goal xyz
 FPS = 80.0  # Meta-World's render_fps (frame_skip 5 at 2.5 ms)
 DEFAULT_CAMERAS: tuple[str, ...] = ("corner2",)
 DEFAULT_IMAGE_SIZE = 128
@@ -75,6 +79,7 @@ class MetaWorldEnv(EnvAdapter):
 
     state_names = STATE_NAMES  # channel names for dataset metadata
     action_names = ACTION_NAMES
+    env_state_names = ENV_STATE_NAMES  # recorded when privileged (see module docstring)
 
     def __init__(self, config: MetaWorldEnvConfig) -> None:
         select_gl_backend()  # before MuJoCo is imported
@@ -157,6 +162,7 @@ class MetaWorldEnv(EnvAdapter):
         obs[PROMPT_KEY] = self.spec.instruction
         if self.config.privileged:
             obs[SIM_STATE] = np.array(raw, dtype=np.float64)  # (39,) objects + goal: experts only
+            obs[ENV_STATE_OBS] = np.concatenate([raw[s] for s in ENV_STATE_SLICES]).astype(np.float32)  # (6,)
         return obs
 
     def close(self) -> None:
