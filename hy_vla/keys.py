@@ -8,6 +8,9 @@ IMAGE_PREFIX = "observation.images."  # + camera name -> (B, K, 3, H, W)
 STATE = "observation.state"  # (B, S) state, normalized, zero-padded to max_state_dim
 # (B, E) simulator-only object/goal positions, normalized: a training-time auxiliary target (never a model input)
 ENV_STATE = "observation.environment_state"
+# + camera name -> (B, 3, H, W) uint8: the episode's FIRST frame, the input the env state is predicted from when
+# the target is the first frame's (hy_vla.models.env_state_head)
+ENV_STATE_IMAGE_PREFIX = "env_state.images."
 STATE_DIM_MASK = "observation.state_dim_mask"  # (B, max_state_dim) bool, True = channel used
 HISTORY_IS_PAD = "observation.history_is_pad"  # (B, K) bool, True = padded history frame
 TASK = "task"  # list[str] of length B: the instruction

@@ -14,8 +14,10 @@ A sample for frame t of an episode of length T (DESIGN.md section 4):
     text_target                 str                   only with `text_target` set: the motion caption
                                                       (hy_vla.data.text_targets), for VL co-training
     observation.environment_state (E,) float32        only with `env_state_key` set: the simulator's
-                                                      object/goal vector at t, normalized; an auxiliary
-                                                      training target (hy_vla.models.env_state_head)
+                                                      object/goal vector at t (at 0 with env_state_frame
+                                                      "first"), normalized; an auxiliary training target
+                                                      (hy_vla.models.env_state_head)
+    env_state.images.<cam>      (3, H, W) uint8       only with env_state_frame "first": frame 0's image
 
 Sources are anything implementing `EpisodeSource` (LeRobot v3 datasets, HDF5 episode files).
 Images stay uint8: the model converts to float and resizes (optional `image_size` resizes here,
@@ -95,6 +97,9 @@ class SampleConfig:
     # A recorded simulator-state column (e.g. "observation.environment_state") delivered as the env-state
     # auxiliary target; None: not read
     env_state_key: str | None = None
+    # "current": the env state of the sample's frame; "first": the episode's first frame's, with that frame's
+    # images (env_state.images.<cam>) to predict it from (hy_vla.models.env_state_head explains why)
+    env_state_frame: str = "current"
 
     def __post_init__(self) -> None:
         cams = tuple(c if c.startswith(keys.IMAGE_PREFIX) else keys.image_key(c) for c in self.cameras)
@@ -109,6 +114,10 @@ class SampleConfig:
             if len(size) != 2 or min(size) < 1:
                 raise ValueError(f"SampleConfig.image_size: expected (height, width), got {self.image_size}")
             object.__setattr__(self, "image_size", size)
+        if self.env_state_frame not in ("current", "first"):
+            raise ValueError(
+                f"SampleConfig.env_state_frame: expected 'current' or 'first', got {self.env_state_frame!r}"
+            )
         if self.text_target is not None and self.text_target not in TEXT_TARGETS:
             raise ValueError(
                 f"SampleConfig.text_target: expected one of {TEXT_TARGETS} or None, got {self.text_target!r}"
@@ -221,7 +230,13 @@ class SampleBuilder:
         out[keys.TASK] = info.task
         out[keys.EMBODIMENT] = self.embodiment
         if c.env_state_key is not None:
-            env = torch.from_numpy(np.asarray(self.source.column(c.env_state_key, ep)[t], dtype=np.float32))
+            t_env = 0 if c.env_state_frame == "first" else t
+            env = torch.from_numpy(np.asarray(self.source.column(c.env_state_key, ep)[t_env], dtype=np.float32))
+            if c.env_state_frame == "first":
+                for cam in c.cameras:
+                    first = torch.from_numpy(self.source.images(cam, ep, [0])).permute(0, 3, 1, 2)  # (1, 3, H, W)
+                    first = resize_uint8(first, c.image_size) if c.image_size else first
+                    out[keys.ENV_STATE_IMAGE_PREFIX + cam[len(keys.IMAGE_PREFIX) :]] = first[0].contiguous()
             if self.norm_stats is not None:
                 env = self.norm_stats.normalize(c.env_state_key, env, self.embodiment)
             out[keys.ENV_STATE] = env.float()

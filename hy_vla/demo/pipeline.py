@@ -108,6 +108,9 @@ def calibrate_steps(run: Any, minutes: float, probe_steps: int = 8) -> int:
     batch[keys.TASK] = ["pick up the puck and place it at the goal"] * b
     if m.env_state.enabled:
         batch[keys.ENV_STATE] = torch.zeros(b, m.env_state.dim)
+        if m.env_state.frame == "first":  # the probe's episode-start frames (one more image-only pass)
+            for cam in m.camera_names:
+                batch[keys.ENV_STATE_IMAGE_PREFIX + cam] = torch.randint(0, 255, (b, 3, h, w), dtype=torch.uint8)
     times = []
     for _ in range(probe_steps + 2):
         t0 = time.perf_counter()

@@ -38,6 +38,7 @@ class DemoRecipe:
     # Weight of the env-state auxiliary target (models/env_state_head.py): the image tokens must also predict the
     # recorded object and goal xyz (never an input; 0 = off).
     env_state_weight: float = 0.0
+    env_state_frame: str = "first"  # predict it from the episode's first frame, where the arm gives nothing away
     # training
     minutes: float = 10.0
     steps: int | None = None  # fixed optimizer steps instead of the wall-clock budget (reproducible comparisons)
@@ -93,7 +94,11 @@ class DemoRecipe:
         from hy_vla.sim.metaworld.env import ENV_STATE_NAMES
 
         # the data side follows the model (`sample_config_for` reads observation.environment_state)
-        return {"model.env_state.weight": self.env_state_weight, "model.env_state.dim": len(ENV_STATE_NAMES)}
+        return {
+            "model.env_state.weight": self.env_state_weight,
+            "model.env_state.dim": len(ENV_STATE_NAMES),
+            "model.env_state.frame": self.env_state_frame,
+        }
 
     def effective_history_frames(self) -> int:
         """K as trained: the recipe's, unless `overrides` sets model.history_frames."""

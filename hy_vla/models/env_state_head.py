@@ -8,6 +8,15 @@ encode where the object and the goal are, the cue that goal-conditioned tasks (r
 pick-place) hinge on and that a flow loss alone learns slowly from a few dozen demonstrations.
 Inference never runs the head; a checkpoint keeps its weights only so training can resume.
 
+Which frame: predicting the state of the sample's own frame (`frame="current"`) lets the model take
+a shortcut. Mid-episode the arm is already on its way, so its pose tells where the goal is, and a
+Meta-World reach probe trained that way predicted the goal to 1 cm after 30 expert steps but only as
+well as the average goal at frame 0, where nothing but the scene can tell (bench/RESULTS.md,
+2026-11-29). With `frame="first"` the target and the images it is predicted from are the episode's
+FIRST frame (`env_state.images.<cam>`, delivered by the sample builder), where the arm is always at its
+home pose: only the goal marker and the objects can explain the target. That probe runs a second,
+image-only backbone pass on the first `probe_batch` samples of each batch.
+
 total = action loss + weight * mean((head(pooled image tokens) - env_state)^2) over the E channels.
 """
 
@@ -22,15 +31,23 @@ from torch import Tensor, nn
 
 from hy_vla import keys
 
+FRAMES = ("current", "first")
+
 
 @dataclass
 class EnvStateConfig:
     weight: float = 0.0  # 0 = off
     dim: int = 0  # E, width of observation.environment_state (Meta-World: object xyz + goal xyz = 6)
+    frame: str = "current"  # "current": the sample's own frame; "first": the episode's first frame (docstring)
+    probe_batch: int = 8  # frame="first": samples per batch whose first frames are probed (0 = all)
 
     def __post_init__(self) -> None:
         if self.weight < 0:
             raise ValueError(f"env_state.weight must be >= 0, got {self.weight}")
+        if self.frame not in FRAMES:
+            raise ValueError(f"env_state.frame must be one of {FRAMES}, got {self.frame!r}")
+        if self.probe_batch < 0:
+            raise ValueError(f"env_state.probe_batch must be >= 0, got {self.probe_batch}")
         if self.weight > 0 and self.dim < 1:
             raise ValueError("env_state.weight > 0 needs env_state.dim >= 1 (the width of the recorded vector)")
 
@@ -72,8 +89,38 @@ def add_env_state_loss(
     target = target.to(hidden.device, torch.float32)
     if target.shape[-1] != head.cfg.dim:
         raise ValueError(f"{keys.ENV_STATE} has width {target.shape[-1]}; model.env_state.dim is {head.cfg.dim}")
-    vc = model.config.vision  # an image block: merged patches, the keypoint token, the latents (HyVLA.image_tokens)
-    per_img = vc.num_tokens + vc.extra_tokens + model.config.backbone.num_latent_tokens
+    if head.cfg.frame == "first":
+        n = target.shape[0] if head.cfg.probe_batch == 0 else min(head.cfg.probe_batch, target.shape[0])
+        hidden, per_img = first_frame_hidden(model, batch, n)
+        target = target[:n]
+    else:
+        vc = model.config.vision  # an image block: merged patches, the keypoint token, the latents
+        per_img = vc.num_tokens + vc.extra_tokens + model.config.backbone.num_latent_tokens
     mse = F.mse_loss(head(hidden, per_img).float(), target)
     metrics["env_state_mse"] = float(mse.detach())
     return loss + head.cfg.weight * mse
+
+
+def first_frame_hidden(model: Any, batch: dict[str, Any], n: int) -> tuple[Tensor, int]:
+    """The backbone's hidden states of the first n samples' episode-start frames -> ((n, Tv, D), tokens per image).
+
+    With K > 1 history frames the start frame has no past: it is repeated K times and marked padded.
+    """
+    from hy_vla.models.dual_tower import encode_prefix  # lazy: dual_tower -> backbone -> config -> this module
+
+    cfg = model.config
+    k = cfg.history_frames
+    sub: dict[str, Any] = {}
+    for cam, key in zip(cfg.camera_names, cfg.image_keys, strict=True):
+        probe = batch.get(keys.ENV_STATE_IMAGE_PREFIX + cam)
+        if probe is None:
+            raise KeyError(
+                f"model.env_state.frame='first' but the batch has no {keys.ENV_STATE_IMAGE_PREFIX + cam!r}: "
+                "use data.env_state_frame='first' (sample_config_for sets it)"
+            )
+        sub[key] = probe[:n].unsqueeze(1).expand(-1, k, -1, -1, -1)  # (n, K, 3, H, W)
+    if k > 1:
+        sub[keys.HISTORY_IS_PAD] = (torch.arange(k) < k - 1).expand(n, -1)
+    prefix, per_img = model.image_prefix(sub, n)
+    hidden, _ = encode_prefix(model.backbone, prefix)
+    return hidden, per_img

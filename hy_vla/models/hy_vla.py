@@ -135,6 +135,16 @@ class HyVLA(nn.Module):
         segments = [Segment(TEXT, nv, nv + nt)] if vis is None else [Segment(VISION, 0, nv), Segment(TEXT, nv, nv + nt)]
         return Prefix(x, segments, block_ids, bidir.expand(b, -1), valid, positions)
 
+    def image_prefix(self, batch: dict[str, Any], b: int) -> tuple[Prefix, int]:
+        """A prefix of the image blocks alone (no instruction) -> (prefix, tokens per image); image tokens never
+        attend to the text, so their hidden states equal those of the full prefix."""
+        vis, per_img = self.image_tokens(batch, b)  # (B, C * per_img, D)
+        n_cam, nv, dev = len(self.config.camera_names), vis.shape[1], self.device
+        block_ids = torch.arange(n_cam, device=dev).repeat_interleave(per_img).expand(b, -1)
+        ones = torch.ones(b, nv, dtype=torch.bool, device=dev)
+        positions = torch.arange(nv, device=dev).expand(b, -1)
+        return Prefix(vis, [Segment(VISION, 0, nv)], block_ids, ones, ones, positions), per_img
+
     def image_tokens(self, batch: dict[str, Any], b: int) -> tuple[Tensor, int]:
         """Every camera's current frame (+ memory) as backbone tokens -> (B, C * per_image, D), per_image."""
         cfg, dev = self.config, self.device

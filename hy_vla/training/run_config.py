@@ -160,6 +160,7 @@ def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
         embodiment=model.embodiment,
         representation=default_representation(model.embodiment),
         env_state_key=keys.ENV_STATE if model.env_state.enabled else None,  # the env-state head's target
+        env_state_frame=model.env_state.frame,
     )
     return dataclasses.replace(base, **changes) if changes else base
 

@@ -84,6 +84,11 @@ def prepare_batch(batch: dict[str, Any], model_config: Any, config: TrainConfig,
             cams, random_shift([out[k] for k in cams], config.augment_shift, generator), strict=True
         ):
             out[key] = shifted
+        probes = [k for k in out if k.startswith(keys.ENV_STATE_IMAGE_PREFIX)]  # (B, 3, H, W) env-state inputs
+        for key, shifted in zip(
+            probes, random_shift([out[k].unsqueeze(1) for k in probes], config.augment_shift, generator), strict=True
+        ):
+            out[key] = shifted[:, 0]
     if config.stage == "cotrain" and keys.TEXT_TARGET not in out:
         raise ValueError(f"stage 'cotrain' needs a {keys.TEXT_TARGET!r} per sample (SampleConfig.text_target='motion')")
     if config.stage == "uac":

@@ -123,6 +123,15 @@ def test_env_state_column_is_delivered_normalized(tmp_path: Path) -> None:
     )
     assert SampleBuilder(src, cfg, norm_stats=ns)[5 + 3][keys.ENV_STATE].tolist() == pytest.approx([1.0, 1.5])
     assert keys.ENV_STATE not in SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2))[0]
+    # "first": the target and the images to predict it from are the episode's first frame
+    first = SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2, env_state_key=keys.ENV_STATE,
+                                            env_state_frame="first", image_size=(16, 16)))[5 + 3]  # fmt: skip
+    assert first[keys.ENV_STATE].tolist() == [10.0, 0.0]
+    probe = first[keys.ENV_STATE_IMAGE_PREFIX + "front"]
+    assert probe.shape == (3, 16, 16) and probe.dtype == torch.uint8
+    frame0 = SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2, image_size=(16, 16)))[5]
+    assert torch.equal(probe, frame0["observation.images.front"][0])
+    assert not torch.equal(probe, first["observation.images.front"][0])  # not the sample's own frame 3
 
 
 def test_missing_env_state_column_fails_early(source: LeRobotV3Dataset) -> None:

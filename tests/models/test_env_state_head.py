@@ -12,8 +12,8 @@ from hy_vla.models.env_state_head import EnvStateConfig, pooled_image_tokens
 from hy_vla.training.run_config import sample_config_for
 
 
-def _cfg(weight: float = 1.0, dim: int = 3, **changes) -> HyVLAConfig:
-    return micro_config(env_state=EnvStateConfig(weight=weight, dim=dim), **changes)
+def _cfg(weight: float = 1.0, dim: int = 3, frame: str = "current", probe_batch: int = 8, **changes) -> HyVLAConfig:
+    return micro_config(env_state=EnvStateConfig(weight, dim, frame, probe_batch), **changes)
 
 
 def test_config_validation_and_default_off():
@@ -88,3 +88,49 @@ def test_probe_trains_the_image_tokens_to_carry_the_target():
         opt.step()
     after = probe_error()
     assert before > 0.5 and after < 0.2 * before, (before, after)
+
+
+def test_image_prefix_hidden_states_equal_the_full_prefix():
+    """The first-frame probe runs images without the instruction; image tokens never attend to text."""
+    from hy_vla.models.dual_tower import encode_prefix
+
+    cfg = micro_config()
+    model = HyVLA(cfg).eval()
+    batch = micro_batch(cfg)
+    full, _ = encode_prefix(model.backbone, model.embed_prefix(batch))
+    prefix, per_img = model.image_prefix(batch, 2)
+    alone, _ = encode_prefix(model.backbone, prefix)
+    assert alone.shape[1] == per_img * len(cfg.camera_names)
+    torch.testing.assert_close(alone, full[:, : alone.shape[1]], rtol=1e-5, atol=1e-5)
+
+
+def test_first_frame_probe_reads_its_own_images():
+    torch.manual_seed(0)
+    cfg = _cfg(weight=1.0, dim=3, frame="first", probe_batch=2)
+    model = HyVLA(cfg)
+    batch = micro_batch(cfg, b=3)
+    batch[keys.ENV_STATE] = torch.randn(3, 3)
+    with pytest.raises(KeyError, match="env_state_frame"):
+        model.compute_loss(batch)
+    s = cfg.image_size
+    for cam in cfg.camera_names:
+        batch[keys.ENV_STATE_IMAGE_PREFIX + cam] = torch.randint(0, 255, (3, 3, s, s), dtype=torch.uint8)
+    g = torch.Generator().manual_seed(0)
+    loss, m = model.compute_loss(batch, generator=g)
+    loss.backward()
+    assert m["env_state_mse"] > 0 and model.env_state_head.mlp[0].weight.grad.abs().sum() > 0
+    # the term depends on the probe images and only on the first probe_batch targets
+    batch2 = dict(batch)
+    batch2[keys.ENV_STATE] = batch[keys.ENV_STATE].clone()
+    batch2[keys.ENV_STATE][2] += 100.0
+    assert model.compute_loss(batch2, generator=torch.Generator().manual_seed(0))[1]["env_state_mse"] == pytest.approx(
+        m["env_state_mse"]
+    )
+    cam0 = keys.ENV_STATE_IMAGE_PREFIX + cfg.camera_names[0]
+    batch2[cam0] = 255 - batch[cam0]
+    assert model.compute_loss(batch2, generator=torch.Generator().manual_seed(0))[1]["env_state_mse"] != pytest.approx(
+        m["env_state_mse"]
+    )
+    assert sample_config_for(cfg).env_state_frame == "first"
+    with pytest.raises(ValueError, match="frame"):
+        EnvStateConfig(weight=1.0, dim=2, frame="last")
