@@ -36,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 import lerobot_compat  # noqa: E402  (before anything imports torchvision)
 import torch  # noqa: E402
+from peer_features import split_policy_features  # noqa: E402
 
 PEER_DEFAULTS: dict[str, dict[str, Any]] = {
     "diffusion": {"down_dims": (128, 256, 512), "n_action_steps": 8},
@@ -75,8 +76,7 @@ def build_config(policy: str, meta: Any, cameras: list[str] | None, overrides: d
         if missing:
             raise SystemExit(f"cameras {missing} are not in the dataset (it has {visual})")
         features = {k: f for k, f in features.items() if f.type is not FeatureType.VISUAL or k in keys}
-    inputs = {k: f for k, f in features.items() if f.type is not FeatureType.ACTION}
-    outputs = {k: f for k, f in features.items() if f.type is FeatureType.ACTION}
+    inputs, outputs = split_policy_features(features)  # never the simulator-state (ENV) column
     settings = {**PEER_DEFAULTS[policy], **overrides}
     config_cls = type(make_policy_config(policy, device="cpu"))
     fields = {f.name: f for f in dataclasses.fields(config_cls)}

@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from lerobot_policy import map_observation  # noqa: E402
+from peer_features import split_policy_features  # noqa: E402
 from stdio_wire import read_message, write_message  # noqa: E402
 from vs_lerobot_report import comparison_table, ratio, time_to_success  # noqa: E402
 
@@ -87,3 +88,15 @@ def test_time_to_success_is_an_upper_bound_when_checkpoints_were_skipped() -> No
     lines = comparison_table([ours, peer, low], tasks=[]).splitlines()
     row = next(line for line in lines if line.startswith("| time to 50%"))
     assert row.endswith("| 2.0 min | <= 1.0 min | not reached at the final checkpoint | - | - |")
+
+
+def test_peers_never_read_the_simulator_state_column() -> None:
+    from types import SimpleNamespace
+
+    def feat(kind: str) -> SimpleNamespace:
+        return SimpleNamespace(type=SimpleNamespace(name=kind))
+
+    features = {"observation.images.top": feat("VISUAL"), "observation.state": feat("STATE"),
+                "observation.environment_state": feat("ENV"), "action": feat("ACTION")}  # fmt: skip
+    inputs, outputs = split_policy_features(features)
+    assert sorted(inputs) == ["observation.images.top", "observation.state"] and list(outputs) == ["action"]

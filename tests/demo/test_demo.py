@@ -34,7 +34,7 @@ def test_dataset_matches_only_the_recipe(tmp_path):
     assert not dataset_matches(tmp_path / "none", r)
     root = tmp_path / "d"
     (root / "meta").mkdir(parents=True)
-    (root / "meta" / "info.json").write_text(json.dumps({"features": {}}))
+    (root / "meta" / "info.json").write_text(json.dumps({"features": {"observation.environment_state": {}}}))
     cfg = {"tasks": ["reach-v3"], "cameras": list(r.cameras) + ["corner4"], "image_size": r.render_size, "episodes": 3}
     (root / "collection.json").write_text(json.dumps({"config": cfg}))
     assert dataset_matches(root, r)
@@ -45,11 +45,11 @@ def test_dataset_matches_only_the_recipe(tmp_path):
         ensure_dataset(r.replace(demos_per_task=2), root)
     with pytest.raises(FileExistsError, match="its images are"):
         ensure_dataset(r.replace(render_size=64), root)
-    # a recipe trained on the recorded object/goal vector needs a dataset collected with it
+    # the recipe trains on the recorded object/goal vector: a dataset collected without it is refused
+    (root / "meta" / "info.json").write_text(json.dumps({"features": {}}))
     with pytest.raises(FileExistsError, match="no observation.environment_state column"):
-        ensure_dataset(r.replace(env_state_weight=1.0), root)
-    (root / "meta" / "info.json").write_text(json.dumps({"features": {"observation.environment_state": {}}}))
-    assert dataset_matches(root, r.replace(env_state_weight=1.0))
+        ensure_dataset(r, root)
+    assert dataset_matches(root, r.replace(env_state_weight=0.0))
 
 
 def test_format_table():
