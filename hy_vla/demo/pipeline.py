@@ -54,10 +54,14 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
     # Training reads every episode of the dataset, so more demos than asked would silently change the recipe.
     if cfg["episodes"] != recipe.demos_per_task:
         return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
-    features = json.loads((root / "meta" / "info.json").read_text())["features"]
-    if recipe.env_state_weight and keys.ENV_STATE not in features:
+    if recipe.env_state_weight and not has_env_state(root):
         return f"it has no {keys.ENV_STATE} column (collected before it was recorded), the recipe trains on it"
     return None
+
+
+def has_env_state(root: Path) -> bool:
+    """Whether the LeRobot dataset at `root` records the env-state column the recipe's auxiliary target reads."""
+    return keys.ENV_STATE in json.loads((root / "meta" / "info.json").read_text())["features"]
 
 
 def dataset_matches(root: Path, recipe: DemoRecipe) -> bool:

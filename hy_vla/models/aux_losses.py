@@ -123,10 +123,10 @@ class HYEmbodiedLosses(nn.Module):
     def forward(self, model: HyVLA, batch: dict[str, Any], hidden: Tensor) -> dict[str, Tensor]:
         """hidden: (B, Tp, D) final backbone hidden states of the prefix -> weighted loss terms."""
         cfg, mc = self.cfg, model.config
-        n_cam, p, n_lat = len(mc.camera_names), mc.vision.num_tokens, mc.backbone.num_latent_tokens
+        n_cam, p = len(mc.camera_names), mc.vision.num_tokens
         b = hidden.shape[0]
         lat_start = p + mc.vision.extra_tokens  # patches, then the keypoint token (if any), then the latents
-        per_img = lat_start + n_lat
+        per_img = mc.tokens_per_image
         vis = hidden[:, : n_cam * per_img].reshape(b, n_cam, per_img, -1)  # images come first
         target = self.teacher_features(model, batch)  # (B, C, P, Dt)
         out: dict[str, Tensor] = {}

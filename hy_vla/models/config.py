@@ -135,6 +135,11 @@ class HyVLAConfig:
     def image_keys(self) -> tuple[str, ...]:
         return tuple(f"observation.images.{c}" for c in self.camera_names)
 
+    @property
+    def tokens_per_image(self) -> int:
+        """One image's block of the native prefix: merged patches, the keypoint token (if any), the latents."""
+        return self.vision.num_tokens + self.vision.extra_tokens + self.backbone.num_latent_tokens
+
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -95,8 +95,7 @@ def add_env_state_loss(
         hidden, per_img = first_frame_hidden(model, batch, n)
         target = target[:n]
     else:
-        vc = model.config.vision  # an image block: merged patches, the keypoint token, the latents
-        per_img = vc.num_tokens + vc.extra_tokens + model.config.backbone.num_latent_tokens
+        per_img = model.config.tokens_per_image
     mse = F.mse_loss(head(hidden, per_img).float(), target)
     metrics["env_state_mse"] = float(mse.detach())
     return loss + head.cfg.weight * mse
