@@ -51,6 +51,8 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
         return f"its cameras are {cfg['cameras']}, the recipe needs {list(recipe.cameras)}"
     if cfg["image_size"] != recipe.render_size:
         return f"its images are {cfg['image_size']} px, the recipe renders {recipe.render_size} px"
+    if cfg.get("task_seed_offset", 0) != recipe.task_seed_offset:
+        return f"its task seed offset is {cfg.get('task_seed_offset', 0)}, the recipe's {recipe.task_seed_offset}"
     # Training reads every episode of the dataset, so more demos than asked would silently change the recipe.
     if cfg["episodes"] != recipe.demos_per_task:
         return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
@@ -89,6 +91,7 @@ def ensure_dataset(recipe: DemoRecipe, root: Path) -> None:
             cameras=recipe.cameras,
             image_size=recipe.render_size,
             seed=recipe.collect_seed,
+            task_seed_offset=recipe.task_seed_offset,
             workers=recipe.workers,
         )
     )

@@ -110,6 +110,8 @@ class HyVLAConfig:
             close = difflib.get_close_matches(self.decoder, DECODERS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"decoder {self.decoder!r} not in {DECODERS}{hint}")
+        if self.flow.train_draws > 1 and self.decoder != "dual_tower":
+            raise ValueError(f"flow.train_draws > 1 is implemented for decoder 'dual_tower' only, not {self.decoder!r}")
         if (self.mof.enabled or self.mpg.enabled) and self.decoder != "mot_expert":
             raise ValueError("mof and mpg are options of decoder 'mot_expert'")
         if self.decoder == "hybrid" and self.backbone.vocab_size <= self.hybrid.num_bins:

@@ -41,6 +41,23 @@ class Prefix:
         return block_attention_mask(self.block_ids, self.bidirectional, self.valid)  # (B, Tp, Tp)
 
 
+def repeat_observations(prefix: Prefix, kv: list[LayerKV], n: int) -> tuple[Prefix, list[LayerKV]]:
+    """Each observation's prefix and keys/values n times, observation-major (row i * n + j = copy j of i): the
+    flow's extra training draws attend to one backbone pass; gradients of the copies sum into it."""
+    if n == 1:
+        return prefix, kv
+    rep = lambda x: x.repeat_interleave(n, dim=0)  # noqa: E731
+    p = Prefix(
+        rep(prefix.x),
+        prefix.segments,
+        rep(prefix.block_ids),
+        rep(prefix.bidirectional),
+        rep(prefix.valid),
+        rep(prefix.positions),
+    )
+    return p, [(rep(k), rep(v)) for k, v in kv]
+
+
 def suffix_positions(prefix: Prefix, horizon: int) -> Tensor:
     """State and action tokens continue the prefix's positions -> (B, 1 + H)."""
     offs = torch.arange(1 + horizon, device=prefix.valid.device)

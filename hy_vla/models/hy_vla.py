@@ -23,7 +23,7 @@ from hy_vla.models.backbone import MoTBackbone, Segment
 from hy_vla.models.config import HyVLAConfig
 from hy_vla.models.decoders import build_decoder
 from hy_vla.models.decoders import common as decoders
-from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, joint_forward
+from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, joint_forward, repeat_observations
 from hy_vla.models.env_state_head import EnvStateHead, add_env_state_loss
 from hy_vla.models.text_loss import add_text_loss
 from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
@@ -178,11 +178,14 @@ class HyVLA(nn.Module):
             loss = add_text_loss(self, batch, ctx.prefix, ctx.kv, loss, metrics, lm_weight)
             return loss, {"loss": float(loss.detach()), **metrics}
         flow = decoders.flow_training_inputs(self, batch, generator)  # noise, times, committed prefix, mask
-        state, state_mask = (t.to(dev) for t in inputs.state(batch, cfg, dtype))
+        state, state_mask = (
+            t.to(dev).repeat_interleave(cfg.flow.train_draws, 0) for t in inputs.state(batch, cfg, dtype)
+        )
         prefix = self.embed_prefix(batch)
         hidden, kv = encode_prefix(self.backbone, prefix)
+        drawn_prefix, drawn_kv = repeat_observations(prefix, kv, cfg.flow.train_draws)  # (B * draws, ...)
         suffix = self.expert.embed(state, state_mask, flow.x_t.to(dtype), flow.t)
-        v = self.expert.velocity(expert_forward(self.backbone, self.expert, prefix, kv, suffix))
+        v = self.expert.velocity(expert_forward(self.backbone, self.expert, drawn_prefix, drawn_kv, suffix))
         loss = fm.masked_flow_loss(v, fm.target_velocity(flow.noise, flow.actions), flow.mask)
         metrics: dict[str, float] = {}
         loss = add_aux_losses(self, batch, hidden, loss, metrics)  # unchanged unless config.aux is on

@@ -2,9 +2,12 @@
 
 Protocol:
 
-- attempt ``k`` of a task starts from seed ``seed + k`` (default seed 100000: training layouts never
-  coincide with evaluation episodes, which use seeds 0, 1, 2, ... by default); attempts run in worker
-  processes (or in this process with ``workers=0``) and come back as whole episodes;
+- attempt ``k`` of the ``i``-th task starts from seed ``seed + i * task_seed_offset + k`` (default seed
+  100000: training layouts never coincide with evaluation episodes, which use seeds 0, 1, 2, ... by
+  default); attempts run in worker processes (or in this process with ``workers=0``) and come back as
+  whole episodes;
+- Meta-World draws a layout (object and goal positions) from the seed alone, so with ``task_seed_offset=0``
+  every task of a collection shares the same ``episodes`` layouts; an offset gives each task its own;
 - episodes are decided and written in attempt order per task (a small reorder
   buffer), so the same command gives the same dataset whatever the worker timing;
 - only successful episodes are kept unless ``keep_failures``; failed attempts are
@@ -58,6 +61,9 @@ class CollectConfig:
     cameras: tuple[str, ...] | None = None  # None: the suite default
     image_size: int | None = None
     seed: int = DEFAULT_COLLECT_SEED
+    # Task i's attempts start at seed + i * task_seed_offset; 0 = the same seeds (and Meta-World layouts) for
+    # every task. Must exceed the attempt cap so no two tasks share a seed.
+    task_seed_offset: int = 0
     workers: int = 0
     keep_failures: bool = False
     max_attempts: int | None = None  # per task; None: 3 x episodes + 10
@@ -79,6 +85,15 @@ class CollectConfig:
             raise ValueError("a dataset needs at least one camera")
         if self.max_attempts is not None and self.max_attempts < self.episodes:
             raise ValueError(f"max_attempts ({self.max_attempts}) < episodes ({self.episodes})")
+        if self.task_seed_offset < 0 or 0 < self.task_seed_offset < self.attempt_cap:
+            raise ValueError(
+                f"task_seed_offset must be 0 or at least the attempt cap ({self.attempt_cap}) so tasks never share "
+                f"a seed, got {self.task_seed_offset}"
+            )
+
+    def first_seed(self, task: str) -> int:
+        """The seed of `task`'s attempt 0."""
+        return self.seed + self.tasks.index(task) * self.task_seed_offset
 
     @property
     def attempt_cap(self) -> int:
@@ -176,7 +191,7 @@ class _Scheduler:
                 k = self.submitted[task]
                 self.submitted[task] += 1
                 limit -= 1
-                yield Job(task, k, self.cfg.seed + k, video=False)
+                yield Job(task, k, self.cfg.first_seed(task) + k, video=False)
 
     def finish(self, ep: Episode) -> list[Episode]:
         """Record an attempt; return the episodes that can now be written, in order."""

@@ -36,8 +36,13 @@ def test_dataset_matches_only_the_recipe(tmp_path):
     (root / "meta").mkdir(parents=True)
     (root / "meta" / "info.json").write_text(json.dumps({"features": {"observation.environment_state": {}}}))
     cfg = {"tasks": ["reach-v3"], "cameras": list(r.cameras) + ["corner4"], "image_size": r.render_size, "episodes": 3}
+    cfg["task_seed_offset"] = 1000
     (root / "collection.json").write_text(json.dumps({"config": cfg}))
-    assert dataset_matches(root, r)
+    assert dataset_matches(root, r.replace(task_seed_offset=1000))
+    r = r.replace(task_seed_offset=1000)
+    # a collection whose tasks share their layouts (older datasets have no task_seed_offset at all) is refused
+    with pytest.raises(FileExistsError, match="its task seed offset is 1000, the recipe's 0"):
+        ensure_dataset(r.replace(task_seed_offset=0), root)
     assert not dataset_matches(root, r.replace(demos_per_task=4))
     assert not dataset_matches(root, r.replace(tasks=("push-v3",)))
     # more demos than asked: training would read all of them, so the recipe would silently change

@@ -104,3 +104,34 @@ def test_default_demonstration_seeds_are_disjoint_from_evaluation_seeds():
     train = set(range(collect_cfg.seed, collect_cfg.seed + 10 * collect_cfg.episodes))  # retries included
     test = {eval_cfg.base_seed + i for i in range(eval_cfg.episodes)}
     assert not train & test
+
+
+def test_task_seed_offset_gives_each_task_its_own_seeds():
+    """Meta-World draws a layout from the seed alone: with one seed range, reach, push and pick-place share
+    every object and goal position. An offset gives each task its own range, retries included."""
+    cfg = CollectConfig(
+        suite="metaworld", tasks=("reach-v3", "push-v3"), out="unused", episodes=2, seed=10, task_seed_offset=100
+    )
+    assert [(j.task, j.seed) for j in _Scheduler(cfg).next_jobs(10)] == [
+        ("reach-v3", 10),
+        ("reach-v3", 11),
+        ("push-v3", 110),
+        ("push-v3", 111),
+    ]
+    shared = CollectConfig(suite="metaworld", tasks=("reach-v3", "push-v3"), out="unused", episodes=2, seed=10)
+    assert [j.seed for j in _Scheduler(shared).next_jobs(10)] == [10, 11, 10, 11]
+    with pytest.raises(ValueError, match="attempt cap"):  # retries of task 0 would reach task 1's seeds
+        CollectConfig(suite="metaworld", tasks=("reach-v3",), out="unused", episodes=50, task_seed_offset=100)
+
+
+def test_same_seed_gives_the_same_layout_across_metaworld_tasks():
+    """Why the offset exists: reach and push at one seed put the object and goal at the same xy."""
+    from hy_vla.sim.metaworld.env import MetaWorldEnv, MetaWorldEnvConfig
+    from hy_vla.sim.privileged import ENV_STATE_OBS
+
+    xy = []
+    for task in ("reach-v3", "push-v3"):
+        env = MetaWorldEnv(MetaWorldEnvConfig(task=task, cameras=(), privileged=True))
+        xy.append(env.reset(100_000)[ENV_STATE_OBS][[0, 1, 3, 4]])
+        env.close()
+    np.testing.assert_allclose(xy[0], xy[1], atol=1e-6)
