@@ -195,6 +195,11 @@ class SampleBuilder:
     def __len__(self) -> int:
         return len(self.episode_of)
 
+    def sample_tasks(self) -> np.ndarray:
+        """(N,) the instruction of every sample's episode."""
+        tasks = np.array([self.source.episode(e).task for e in range(self.source.num_episodes)], dtype=object)
+        return tasks[self.episode_of]
+
     @property
     def lowdim_keys(self) -> list[str]:
         """The normalized low-dimensional columns: state, action and, when read, the env state."""

@@ -49,6 +49,9 @@ class TrainConfig:
     num_workers: int = 0  # DataLoader worker processes
     cache_frames: bool = False  # decode every frame once into RAM at the model's image size (small datasets)
     augment_shift: int = 0  # random-shift augmentation: +- pixels at the model's image size (0 = off)
+    # Draw every task's frames equally often (weights 1 / the task's frame count, with replacement) instead of
+    # every frame once per epoch: tasks with short episodes (Meta-World reach) are not outnumbered.
+    balance_tasks: bool = False
     max_minutes: float | None = None  # wall-clock budget: stop early (saving a checkpoint) when exceeded
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
     parallel: str = "ddp"  # several torchrun ranks: "ddp" (replicated model) | "fsdp" (FSDP2, sharded); 1 rank: unused

@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 
 from hy_vla import keys
 from hy_vla.training.augment import random_shift
-from hy_vla.training.batches import DataPosition, ResumableBatches
+from hy_vla.training.batches import DataPosition, ResumableBatches, group_balance_weights
 from hy_vla.training.checkpointing import (
     Resumed,
     latest_checkpoint,
@@ -126,6 +126,14 @@ class Trainer:
         self.last_metrics: dict[str, float] = {}
 
     # -- set-up ---------------------------------------------------------------------------------
+    def _sampling_weights(self) -> torch.Tensor | None:
+        """Per-sample draw weights of `TrainConfig.balance_tasks` (None: every sample once per epoch)."""
+        if not self.config.balance_tasks:
+            return None
+        if not hasattr(self.dataset, "sample_tasks"):
+            raise ValueError(f"balance_tasks needs a dataset that names each sample's task ({type(self.dataset)})")
+        return group_balance_weights(self.dataset.sample_tasks())
+
     def _optimizer(self) -> torch.optim.Optimizer:
         c = self.config
         return torch.optim.AdamW(param_groups(self.model, c.weight_decay), lr=c.lr, betas=c.betas, eps=c.eps)
@@ -207,7 +215,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         batches = ResumableBatches(
             self.dataset, c.micro_batch_size // ctx.world_size, c.seed, c.num_workers, position=position,
-            rank=ctx.rank, world_size=ctx.world_size,
+            rank=ctx.rank, world_size=ctx.world_size, weights=self._sampling_weights(),
         )  # fmt: skip
         data = iter(batches)
         # DDP averages gradients across ranks during backward; some parameters (e.g. the backbone's last
