@@ -26,7 +26,7 @@ class DemoRecipe:
     collect_seed: int = 100_000  # disjoint from the evaluation seeds 0..episodes-1
     # Task i's demos start at collect_seed + i * task_seed_offset: each task gets its own object/goal layouts
     # (Meta-World draws them from the seed alone, so 0 repeats the same 30 layouts in every task).
-    task_seed_offset: int = 1000
+    task_seed_offset: int = 0
     # model: the hy-vla-tiny preset with these overrides (see `model_overrides`)
     preset: str = "hy-vla-tiny"
     history_frames: int = 1

@@ -127,3 +127,28 @@ def test_privileged_state_only_on_request():
     env = registry.make_env("metaworld", "reach-v3", cameras=())
     with env:
         assert not any(k.startswith("_privileged.") for k in env.reset(0))
+
+
+def test_first_frame_draws_the_goal_marker_at_the_goal():
+    """Regression: Meta-World's reset moved the goal site after its last physics update, so the frame rendered at
+    reset showed the marker where an earlier layout had put it (8-10 cm off): every episode's first observation,
+    in demonstrations and in evaluation, pointed at a wrong goal."""
+    from hy_vla.sim.metaworld.env import MetaWorldEnv, MetaWorldEnvConfig
+    from hy_vla.sim.projection import project_points
+
+    env = MetaWorldEnv(MetaWorldEnvConfig(task="push-v3", cameras=("topview",), image_size=(128, 128), privileged=True))
+    try:
+        for seed in (3, 4):
+            obs = env.reset(seed)
+            m, d = env.raw_env.model, env.raw_env.data
+            goal = obs[ENV_STATE_OBS][3:]
+            np.testing.assert_allclose(d.site_xpos[m.site("goal").id], goal, atol=1e-6)
+            cam = m.camera("topview").id
+            xy, visible = project_points(goal[None], d.cam_xpos[cam], d.cam_xmat[cam], m.cam_fovy[cam], 128, 128)
+            x, y = xy[0]
+            assert visible[0]
+            col, row = int((x + 1) / 2 * 128), int((y + 1) / 2 * 128)
+            r, g, b = obs[image_key("topview")][row - 1 : row + 2, col - 1 : col + 2].reshape(-1, 3).astype(int).T
+            assert (g - np.maximum(r, b)).max() > 60  # push's goal marker is green, the table brown
+    finally:
+        env.close()

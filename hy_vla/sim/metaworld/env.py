@@ -132,6 +132,12 @@ class MetaWorldEnv(EnvAdapter):
         self._seed = int(seed)
         self._env.seed(self._seed)  # the layout is drawn from env.np_random inside reset()
         raw, _ = self._env.reset()
+        # Meta-World's reset moves the goal site (model.site_pos) after its last physics update, so the frame
+        # rendered at reset drew the goal marker where an earlier layout had it: the first observation of every
+        # episode showed a wrong goal. Forward kinematics (no time step) brings every site to its position.
+        import mujoco  # after __init__'s select_gl_backend
+
+        mujoco.mj_forward(self._env.model, self._env.data)
         self._steps = 0
         return self._observation(raw)
 
