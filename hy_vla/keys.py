@@ -8,6 +8,10 @@ IMAGE_PREFIX = "observation.images."  # + camera name -> (B, K, 3, H, W)
 STATE = "observation.state"  # (B, S) state, normalized, zero-padded to max_state_dim
 # (B, E) simulator-only object/goal positions, normalized: a training-time auxiliary target (never a model input)
 ENV_STATE = "observation.environment_state"
+# (B, C * 4) simulator-only: each camera's object and goal (x, y) in its image, in [-1, 1] (x right, y down; the
+# spatial-softmax keypoint convention), OUT_OF_VIEW where not visible: a training-time target, never an input
+ENV_PIXELS = "observation.environment_pixels"
+OUT_OF_VIEW = 2.0
 # + camera name -> (B, 3, H, W) uint8: the episode's FIRST frame, the input the env state is predicted from when
 # the target is the first frame's (hy_vla.models.env_state_head)
 ENV_STATE_IMAGE_PREFIX = "env_state.images."

@@ -100,6 +100,10 @@ class SampleConfig:
     # "current": the env state of the sample's frame; "first": the episode's first frame's, with that frame's
     # images (env_state.images.<cam>) to predict it from (hy_vla.models.env_state_head explains why)
     env_state_frame: str = "current"
+    # A recorded column of per-camera object/goal image positions (e.g. "observation.environment_pixels", names
+    # "<camera>.<point>_<x|y>") delivered for the sample's frame as ENV_PIXELS (C, P, 2), cameras in `cameras`
+    # order; None: not read
+    env_pixels_key: str | None = None
 
     def __post_init__(self) -> None:
         cams = tuple(c if c.startswith(keys.IMAGE_PREFIX) else keys.image_key(c) for c in self.cameras)
@@ -187,6 +191,7 @@ class SampleBuilder:
                     f"data.env_state_key {config.env_state_key!r} is not a column of the dataset ({e}); "
                     "collect with `hy-vla collect` (Meta-World records it) or unset it"
                 ) from e
+        self.pixel_columns = self._pixel_columns() if config.env_pixels_key else None  # (C, P, 2) column indices
         if norm_stats is not None:
             for key in self.lowdim_keys:
                 norm_stats.get(key, self.embodiment)  # fails early, naming the missing key
@@ -194,6 +199,26 @@ class SampleBuilder:
 
     def __len__(self) -> int:
         return len(self.episode_of)
+
+    def _pixel_columns(self) -> np.ndarray:
+        """Indices of each wanted camera's point coordinates in the env-pixels column -> (C, P, 2)."""
+        key = self.config.env_pixels_key
+        names = (getattr(self.source, "features", None) or {}).get(key, {}).get("names")
+        if not names:
+            raise ValueError(
+                f"data.env_pixels_key {key!r} is not a named column of the dataset; collect with `hy-vla collect` "
+                "(Meta-World records it) or unset it"
+            )
+        out = []
+        for cam in self.config.cameras:
+            bare = cam[len(keys.IMAGE_PREFIX) :]
+            points = list(dict.fromkeys(n[len(bare) + 1 : -2] for n in names if n.startswith(bare + ".")))
+            if not points:
+                raise ValueError(f"{key!r} has no positions for camera {bare!r} (it names {names})")
+            out.append([[names.index(f"{bare}.{p}_x"), names.index(f"{bare}.{p}_y")] for p in points])
+        if len({len(p) for p in out}) != 1:
+            raise ValueError(f"{key!r} names a different number of points per camera: {names}")
+        return np.asarray(out, dtype=np.int64)
 
     def sample_tasks(self) -> np.ndarray:
         """(N,) the instruction of every sample's episode."""
@@ -245,6 +270,9 @@ class SampleBuilder:
             if self.norm_stats is not None:
                 env = self.norm_stats.normalize(c.env_state_key, env, self.embodiment)
             out[keys.ENV_STATE] = env.float()
+        if self.pixel_columns is not None:
+            row = np.asarray(self.source.column(c.env_pixels_key, ep)[t], dtype=np.float32)
+            out[keys.ENV_PIXELS] = torch.from_numpy(row[self.pixel_columns])  # (C, P, 2), not normalized
         if self.captions is not None:
             out[keys.TEXT_TARGET] = self.captions(ep, t)
         out["episode_index"], out["frame_index"] = ep, t

@@ -25,6 +25,7 @@ from hy_vla.models.decoders.mixture_of_flow import MoFConfig
 from hy_vla.models.decoders.mpg import MPGConfig
 from hy_vla.models.env_state_head import EnvStateConfig
 from hy_vla.models.hf_backbone import HFBackboneConfig
+from hy_vla.models.keypoint_targets import KeypointTargetConfig
 from hy_vla.models.lora import LoRAConfig
 from hy_vla.models.slot_layout import LAYOUTS, check_unified
 from hy_vla.models.vision import VisionConfig
@@ -73,6 +74,8 @@ class HyVLAConfig:
     hybrid: HybridConfig = field(default_factory=HybridConfig)  # decoder "hybrid" (HybridVLA)
     aux: AuxLossConfig = field(default_factory=AuxLossConfig)  # HY-Embodied pretraining losses (off)
     env_state: EnvStateConfig = field(default_factory=EnvStateConfig)  # simulator-state auxiliary target (off)
+    # spatial-softmax keypoints pulled to recorded object/goal image positions (models/keypoint_targets.py; off)
+    keypoint_targets: KeypointTargetConfig = field(default_factory=KeypointTargetConfig)
     hf_backbone: HFBackboneConfig = field(default_factory=HFBackboneConfig)  # pretrained transformers backbone
     lora: LoRAConfig = field(default_factory=LoRAConfig)  # LoRA fine-tuning (off)
 
@@ -87,6 +90,8 @@ class HyVLAConfig:
                 "vision.stem / vision.keypoints configure the native ViT; a pretrained hf_backbone brings its own "
                 "vision tower"
             )
+        if self.keypoint_targets.enabled and not self.vision.keypoints:
+            raise ValueError("keypoint_targets.weight > 0 needs vision.keypoints > 0 (and the conv stem)")
         if self.hf_backbone.enabled and self.env_state.enabled:
             raise ValueError("env_state probes the native ViT's image blocks; it is not available with hf_backbone")
         if getattr(self.aux, "next_code_weight", 0) > 0 and self.vision.token_merge > 1:
@@ -166,6 +171,7 @@ class HyVLAConfig:
             "hybrid": HybridConfig,
             "aux": AuxLossConfig,
             "env_state": EnvStateConfig,
+            "keypoint_targets": KeypointTargetConfig,
             "hf_backbone": HFBackboneConfig,
             "lora": LoRAConfig,
         }

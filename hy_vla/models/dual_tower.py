@@ -32,6 +32,7 @@ class Prefix:
     bidirectional: Tensor  # (B, Tp) bool
     valid: Tensor  # (B, Tp) bool, False on text padding
     positions: Tensor  # (B, Tp) long, counts only valid tokens (padding-invariant)
+    keypoints: Tensor | None = None  # (B, C, Kp, 2) each camera's spatial-softmax keypoints (vision.keypoints > 0)
 
     @property
     def num_valid(self) -> Tensor:

@@ -25,6 +25,7 @@ from hy_vla.models.decoders import build_decoder
 from hy_vla.models.decoders import common as decoders
 from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, joint_forward, repeat_observations
 from hy_vla.models.env_state_head import EnvStateHead, add_env_state_loss
+from hy_vla.models.keypoint_targets import add_keypoint_target_loss
 from hy_vla.models.text_loss import add_text_loss
 from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
 from hy_vla.models.vision import VisionEncoder, merge_tokens
@@ -114,7 +115,7 @@ class HyVLA(nn.Module):
             return self.backbone.embed_prefix(self, batch)
         cfg, dev = self.config, self.device
         b = inputs.batch_size(batch, cfg)
-        vis, per_img = (None, 0) if inputs.text_only(batch) else self.image_tokens(batch, b)  # (B, C * per_img, D)
+        vis, per_img, points = (None, 0, None) if inputs.text_only(batch) else self.image_tokens(batch, b)
         n_cam = 0 if vis is None else len(cfg.camera_names)
         ids, text_valid = self.tokenizer.encode_batch(
             self.instruction_texts(batch, inputs.tasks(batch, b)), cfg.max_text_len
@@ -133,24 +134,27 @@ class HyVLA(nn.Module):
         valid = torch.cat([torch.ones(b, nv, dtype=torch.bool, device=dev), text_valid], dim=1)
         positions = (valid.long().cumsum(dim=1) - 1).clamp(min=0)
         segments = [Segment(TEXT, nv, nv + nt)] if vis is None else [Segment(VISION, 0, nv), Segment(TEXT, nv, nv + nt)]
-        return Prefix(x, segments, block_ids, bidir.expand(b, -1), valid, positions)
+        return Prefix(x, segments, block_ids, bidir.expand(b, -1), valid, positions, points)
 
     def image_prefix(self, batch: dict[str, Any], b: int) -> tuple[Prefix, int]:
         """A prefix of the image blocks alone (no instruction) -> (prefix, tokens per image); image tokens never
         attend to the text, so their hidden states equal those of the full prefix."""
-        vis, per_img = self.image_tokens(batch, b)  # (B, C * per_img, D)
+        vis, per_img, points = self.image_tokens(batch, b)  # (B, C * per_img, D)
         n_cam, nv, dev = len(self.config.camera_names), vis.shape[1], self.device
         block_ids = torch.arange(n_cam, device=dev).repeat_interleave(per_img).expand(b, -1)
         ones = torch.ones(b, nv, dtype=torch.bool, device=dev)
         positions = torch.arange(nv, device=dev).expand(b, -1)
-        return Prefix(vis, [Segment(VISION, 0, nv)], block_ids, ones, ones, positions), per_img
+        return Prefix(vis, [Segment(VISION, 0, nv)], block_ids, ones, ones, positions, points), per_img
 
-    def image_tokens(self, batch: dict[str, Any], b: int) -> tuple[Tensor, int]:
-        """Every camera's current frame (+ memory) as backbone tokens -> (B, C * per_image, D), per_image."""
+    def image_tokens(self, batch: dict[str, Any], b: int) -> tuple[Tensor, int, Tensor | None]:
+        """Every camera's current frame (+ memory) as backbone tokens -> (B, C * per_image, D), per_image and,
+        with vision.keypoints, the keypoints (B, C, Kp, 2)."""
         cfg, dev = self.config, self.device
         imgs, frame_valid = inputs.images(batch, cfg, b, self.dtype)
         n_cam = len(cfg.camera_names)
-        patches, keypoint = self.vision.encode(imgs.to(dev), None if frame_valid is None else frame_valid.to(dev))
+        patches, keypoint, points = self.vision.encode(
+            imgs.to(dev), None if frame_valid is None else frame_valid.to(dev)
+        )
         tokens = merge_tokens(patches, cfg.vision.token_merge)  # (B*C, P / m^2, m^2 * Dv)
         if keypoint is not None:  # the spatial-softmax keypoint token follows the patch tokens
             tokens = torch.cat([tokens, keypoint], dim=1)
@@ -159,7 +163,8 @@ class HyVLA(nn.Module):
         if cfg.backbone.num_latent_tokens:
             lat = self.backbone.latents.view(1, 1, *self.backbone.latents.shape).expand(b, n_cam, -1, -1)
             feats = torch.cat([feats, lat], dim=2)  # latents close each image's block
-        return feats.flatten(1, 2), feats.shape[2]
+        points = None if points is None else points.view(b, n_cam, *points.shape[1:])  # (B, C, Kp, 2)
+        return feats.flatten(1, 2), feats.shape[2], points
 
     # -- training -----------------------------------------------------------------------------
     def compute_loss(
@@ -175,6 +180,7 @@ class HyVLA(nn.Module):
             loss, metrics, ctx = decoders.compute_loss(self, batch, generator)
             loss = add_aux_losses(self, batch, ctx.hidden, loss, metrics)
             loss = add_env_state_loss(self, batch, ctx.hidden, loss, metrics)
+            loss = add_keypoint_target_loss(self, batch, ctx.prefix.keypoints, loss, metrics)
             loss = add_text_loss(self, batch, ctx.prefix, ctx.kv, loss, metrics, lm_weight)
             return loss, {"loss": float(loss.detach()), **metrics}
         flow = decoders.flow_training_inputs(self, batch, generator)  # noise, times, committed prefix, mask
@@ -190,6 +196,7 @@ class HyVLA(nn.Module):
         metrics: dict[str, float] = {}
         loss = add_aux_losses(self, batch, hidden, loss, metrics)  # unchanged unless config.aux is on
         loss = add_env_state_loss(self, batch, hidden, loss, metrics)  # unchanged unless config.env_state is on
+        loss = add_keypoint_target_loss(self, batch, prefix.keypoints, loss, metrics)  # unless keypoint_targets
         loss = add_text_loss(self, batch, prefix, kv, loss, metrics, lm_weight)  # unchanged without text targets
         return loss, {"loss": float(loss.detach()), **metrics}
 

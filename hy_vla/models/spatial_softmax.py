@@ -40,5 +40,9 @@ class KeypointToken(nn.Module):
         """(N, C, H, W) -> (N, K, 2)."""
         return spatial_soft_argmax(self.detect(feats), self.log_temperature.exp())
 
+    def embed_points(self, points: Tensor) -> Tensor:
+        """(N, K, 2) keypoints -> (N, 1, out_dim) token."""
+        return self.embed(points.flatten(1)).unsqueeze(1)
+
     def forward(self, feats: Tensor) -> Tensor:
-        return self.embed(self.keypoints(feats).flatten(1)).unsqueeze(1)  # (N, 1, out_dim)
+        return self.embed_points(self.keypoints(feats))  # (N, 1, out_dim)

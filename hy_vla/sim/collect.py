@@ -19,7 +19,9 @@ Frame ``t`` stores the observation the expert acted on and the action taken. The
 privileged simulator state is never stored; adapters that name an ``env_state_names``
 vector (Meta-World: object and goal xyz) also get it written as LeRobot's
 ``observation.environment_state`` column, a training-time auxiliary target that no policy
-reads as input. The instruction is the LeRobot task.
+reads as input; with cameras, adapters that name ``env_pixel_names`` (Meta-World: object and goal
+positions in each camera image) fill ``observation.environment_pixels`` the same way. The
+instruction is the LeRobot task.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ from hy_vla.eval.factories import ScriptedExpertFactory
 from hy_vla.eval.report import package_versions
 from hy_vla.eval.rollout import run_episode
 from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, close_worker, init_pool_worker, init_worker, worker_state
-from hy_vla.keys import ACTION, ENV_STATE, STATE, image_key
-from hy_vla.sim.privileged import ENV_STATE_OBS
+from hy_vla.keys import ACTION, ENV_PIXELS, ENV_STATE, STATE, image_key
+from hy_vla.sim.privileged import ENV_PIXELS_OBS, ENV_STATE_OBS
 
 # Demonstrations start far from the evaluation seeds (0, 1, 2, ...) so train and test layouts differ.
 DEFAULT_COLLECT_SEED = 100_000
@@ -131,7 +133,9 @@ def collect_attempt(job: Job) -> Episode:
     states: list[np.ndarray] = []
     actions: list[np.ndarray] = []
     env_states: list[np.ndarray] = []
+    env_pixels: list[np.ndarray] = []
     with_env_state = getattr(env, "env_state_names", None) is not None
+    with_env_pixels = bool(getattr(env, "env_pixel_names", None))
 
     def record(obs: dict[str, Any], action: np.ndarray) -> None:
         for cam in cameras:
@@ -140,6 +144,8 @@ def collect_attempt(job: Job) -> Episode:
         actions.append(np.asarray(action, dtype=np.float32))
         if with_env_state:
             env_states.append(np.asarray(obs[ENV_STATE_OBS], dtype=np.float32))
+        if with_env_pixels:
+            env_pixels.append(np.asarray(obs[ENV_PIXELS_OBS], dtype=np.float32))
 
     result = run_episode(env, policy, job.seed, task=job.task, episode=job.episode, hooks=[record])
     frames = {image_key(c): np.stack(images[c]) for c in cameras}  # (T, H, W, 3) uint8
@@ -147,6 +153,8 @@ def collect_attempt(job: Job) -> Episode:
     frames[ACTION] = np.stack(actions)  # (T, A)
     if with_env_state:
         frames[ENV_STATE] = np.stack(env_states)  # (T, E)
+    if with_env_pixels:
+        frames[ENV_PIXELS] = np.stack(env_pixels)  # (T, C * 4)
     return Episode(job.task, job.episode, job.seed, result.success, env.spec.instruction, frames)
 
 
@@ -165,6 +173,9 @@ def dataset_features(env: Any) -> dict[str, dict[str, Any]]:
     env_state_names = getattr(env, "env_state_names", None)
     if env_state_names is not None:  # simulator-only auxiliary target (module docstring)
         features[ENV_STATE] = {"dtype": "float32", "shape": [len(env_state_names)], "names": list(env_state_names)}
+    env_pixel_names = getattr(env, "env_pixel_names", None)
+    if env_pixel_names:  # where those objects appear in each camera image (another training-time target)
+        features[ENV_PIXELS] = {"dtype": "float32", "shape": [len(env_pixel_names)], "names": list(env_pixel_names)}
     return features
 
 

@@ -17,6 +17,7 @@ from typing import Any
 PRIVILEGED_PREFIX = "_privileged."
 SIM_STATE = PRIVILEGED_PREFIX + "obs"  # the simulator's full observation vector
 ENV_STATE_OBS = PRIVILEGED_PREFIX + "env_state"  # (E,) the adapter's `env_state_names` vector (object/goal xyz)
+ENV_PIXELS_OBS = PRIVILEGED_PREFIX + "env_pixels"  # (C * 4,) the adapter's `env_pixel_names`: where they are in images
 
 
 def strip_privileged(obs: dict[str, Any]) -> dict[str, Any]:

@@ -13,12 +13,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def random_shift(images: list[Tensor], pad: int, generator: torch.Generator | None = None) -> list[Tensor]:
-    """images: per camera (B, K, 3, H, W) uint8 or float -> same shapes/dtypes, shifted by up to +-pad pixels."""
+def random_shift(
+    images: list[Tensor], pad: int, generator: torch.Generator | None = None, offsets: Tensor | None = None
+) -> list[Tensor]:
+    """images: per camera (B, K, 3, H, W) uint8 or float -> same shapes/dtypes, shifted by up to +-pad pixels.
+
+    offsets: (B, 2) crop corners (dy, dx) in [0, 2 pad] (`shift_offsets`); drawn here when None.
+    """
     if pad <= 0 or not images:
         return images
     b = images[0].shape[0]
-    offsets = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator)  # (B, 2): dy, dx
+    offsets = shift_offsets(b, pad, generator) if offsets is None else offsets  # (B, 2): dy, dx
     out = []
     for x in images:
         n, k, c, h, w = x.shape
@@ -26,3 +31,19 @@ def random_shift(images: list[Tensor], pad: int, generator: torch.Generator | No
         crops = torch.stack([padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
         out.append(crops.view(n, k, c, h, w).to(x.dtype))
     return out
+
+
+def shift_offsets(b: int, pad: int, generator: torch.Generator | None = None) -> Tensor:
+    """(B, 2) random crop corners (dy, dx), each in [0, 2 pad]; (pad, pad) leaves an image unchanged."""
+    return torch.randint(0, 2 * pad + 1, (b, 2), generator=generator)
+
+
+def shift_points(points: Tensor, offsets: Tensor, pad: int, height: int, width: int) -> Tensor:
+    """Image positions moved with their images: points (B, ..., 2) normalized (x, y) in [-1, 1] (x = column,
+    y = row) -> the same positions in the crops `random_shift(..., offsets=offsets)` returns. Positions outside
+    [-1, 1] (out of view markers) stay outside."""
+    d = (offsets.to(points.dtype) - pad).view(offsets.shape[0], *([1] * (points.dim() - 2)), 2)  # (B, ..., 2)
+    scale = torch.tensor([2.0 / width, 2.0 / height], dtype=points.dtype)  # pixels -> normalized units
+    moved = points - d.flip(-1) * scale  # offsets are (dy, dx), points (x, y)
+    outside = (points.abs() > 1).any(dim=-1, keepdim=True)
+    return torch.where(outside, points, moved)

@@ -161,6 +161,7 @@ def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
         representation=default_representation(model.embodiment),
         env_state_key=keys.ENV_STATE if model.env_state.enabled else None,  # the env-state head's target
         env_state_frame=model.env_state.frame,
+        env_pixels_key=keys.ENV_PIXELS if model.keypoint_targets.enabled else None,  # the keypoints' targets
     )
     return dataclasses.replace(base, **changes) if changes else base
 

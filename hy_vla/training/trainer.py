@@ -28,7 +28,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import Dataset
 
 from hy_vla import keys
-from hy_vla.training.augment import random_shift
+from hy_vla.training.augment import random_shift, shift_offsets, shift_points
 from hy_vla.training.batches import DataPosition, ResumableBatches, group_balance_weights
 from hy_vla.training.checkpointing import (
     Resumed,
@@ -80,10 +80,14 @@ def prepare_batch(batch: dict[str, Any], model_config: Any, config: TrainConfig,
     out = dict(batch)
     if config.augment_shift and model_config is not None and config.stage != "t2a":
         cams = [k for k in model_config.image_keys if k in out]
+        offsets = shift_offsets(b, config.augment_shift, generator)  # every camera of a sample moves alike
         for key, shifted in zip(
-            cams, random_shift([out[k] for k in cams], config.augment_shift, generator), strict=True
+            cams, random_shift([out[k] for k in cams], config.augment_shift, offsets=offsets), strict=True
         ):
             out[key] = shifted
+        if keys.ENV_PIXELS in out and cams:  # (B, C, P, 2) object/goal image positions move with the images
+            h, w = out[cams[0]].shape[-2:]
+            out[keys.ENV_PIXELS] = shift_points(out[keys.ENV_PIXELS], offsets, config.augment_shift, h, w)
         probes = [k for k in out if k.startswith(keys.ENV_STATE_IMAGE_PREFIX)]  # (B, 3, H, W) env-state inputs
         for key, shifted in zip(
             probes, random_shift([out[k].unsqueeze(1) for k in probes], config.augment_shift, generator), strict=True

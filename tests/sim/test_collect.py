@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("metaworld")
 
-from hy_vla.keys import ENV_STATE  # noqa: E402
+from hy_vla.keys import ENV_PIXELS, ENV_STATE  # noqa: E402
 from hy_vla.sim.collect import CollectConfig, _Scheduler, collect  # noqa: E402
 
 
@@ -57,6 +57,20 @@ def test_collect_two_episodes_reads_back(tmp_path):
     stats = json.loads((root / "norm_stats.json").read_text())
     assert set(stats["embodiments"]["metaworld_sawyer"]) == {"observation.state", "action", ENV_STATE}
     assert json.loads((root / "collection.json").read_text())["attempts"] == 2
+    # and where the object and the goal appear in each camera's image (keypoint targets)
+    pixels = ds.column(ENV_PIXELS, 0)
+    assert pixels.shape == (state.shape[0], 8)
+    assert info["features"][ENV_PIXELS]["names"][:4] == ["corner2.object_x", "corner2.object_y", "corner2.goal_x",
+                                                          "corner2.goal_y"]  # fmt: skip
+    assert np.abs(pixels[0, :4]).max() <= 1  # corner2 sees the table: both in view
+    # the sample builder delivers them in the model's camera order, whatever the dataset's
+    from hy_vla.data.samples import SampleBuilder, SampleConfig
+
+    sample = SampleBuilder(ds, SampleConfig(cameras=("gripperPOV", "corner2"), env_pixels_key=ENV_PIXELS))[3]
+    np.testing.assert_array_equal(sample[ENV_PIXELS].numpy(), ds.column(ENV_PIXELS, 0)[3][[4, 5, 6, 7, 0, 1, 2, 3]]
+                                  .reshape(2, 2, 2))  # fmt: skip
+    with pytest.raises(ValueError, match="not a named column"):
+        SampleBuilder(ds, SampleConfig(cameras=("corner2",), env_pixels_key="observation.nothing"))
 
 
 def test_failure_leaves_no_dataset(tmp_path):
