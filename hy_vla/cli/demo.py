@@ -27,6 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="weight of the training-time object/goal-position target (models/env_state_head.py; 0 = off; "
         f"default: {d.env_state_weight:g})",
     )
+    p.add_argument(
+        "--keypoint-target-weight",
+        type=float,
+        help="weight of the training-time keypoint targets: object/goal image positions (models/keypoint_targets.py; "
+        f"0 = off; default: {d.keypoint_target_weight:g})",
+    )
     p.add_argument("--steps", type=int, help="train exactly this many steps instead of --minutes (comparisons)")
     p.add_argument(
         "--set",
@@ -53,6 +59,7 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
         "preset": args.preset,
         "steps": args.steps,
         "env_state_weight": args.env_state_weight,
+        "keypoint_target_weight": args.keypoint_target_weight,
         "overrides": parse_overrides(args.overrides) or None,
     }
     if args.preset:

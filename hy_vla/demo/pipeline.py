@@ -58,12 +58,19 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
         return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
     if recipe.env_state_weight and not has_env_state(root):
         return f"it has no {keys.ENV_STATE} column (collected before it was recorded), the recipe trains on it"
+    if recipe.keypoint_target_weight and not has_column(root, keys.ENV_PIXELS):
+        return f"it has no {keys.ENV_PIXELS} column (collected before it was recorded), the recipe trains on it"
     return None
+
+
+def has_column(root: Path, key: str) -> bool:
+    """Whether the LeRobot dataset at `root` records the column `key`."""
+    return key in json.loads((root / "meta" / "info.json").read_text())["features"]
 
 
 def has_env_state(root: Path) -> bool:
     """Whether the LeRobot dataset at `root` records the env-state column the recipe's auxiliary target reads."""
-    return keys.ENV_STATE in json.loads((root / "meta" / "info.json").read_text())["features"]
+    return has_column(root, keys.ENV_STATE)
 
 
 def dataset_matches(root: Path, recipe: DemoRecipe) -> bool:

@@ -45,6 +45,10 @@ class DemoRecipe:
     # "current" (the sample's frame) or "first" (frame 0, where the arm's pose cannot give the goal away; measured no
     # better: bench/RESULTS.md, 2026-11-29)
     env_state_frame: str = "current"
+    # Weight of the keypoint targets (models/keypoint_targets.py): the first two spatial-softmax keypoints of each
+    # camera are pulled to where the object and the goal appear in its image (recorded at collection from the
+    # camera poses; a training target only, never an input; 0 = off).
+    keypoint_target_weight: float = 0.0
     # training
     minutes: float = 10.0
     steps: int | None = None  # fixed optimizer steps instead of the wall-clock budget (reproducible comparisons)
@@ -75,8 +79,9 @@ class DemoRecipe:
             raise ValueError(f"demo recipe: minutes must be > 0, got {self.minutes}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"demo recipe: steps must be >= 1, got {self.steps}")
-        if self.env_state_weight < 0:
-            raise ValueError(f"demo recipe: env_state_weight must be >= 0, got {self.env_state_weight}")
+        for name in ("env_state_weight", "keypoint_target_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"demo recipe: {name} must be >= 0, got {getattr(self, name)}")
         if self.n_action_steps > self.horizon:
             raise ValueError(f"n_action_steps {self.n_action_steps} > horizon {self.horizon}")
 
@@ -92,6 +97,7 @@ class DemoRecipe:
             "model.vision.stem": self.stem,
             "model.vision.keypoints": self.keypoints,
             **self.env_state_overrides(),
+            **({"model.keypoint_targets.weight": self.keypoint_target_weight} if self.keypoint_target_weight else {}),
         }
 
     def env_state_overrides(self) -> dict[str, Any]:

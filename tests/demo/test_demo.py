@@ -50,6 +50,9 @@ def test_dataset_matches_only_the_recipe(tmp_path):
         ensure_dataset(r.replace(demos_per_task=2), root)
     with pytest.raises(FileExistsError, match="its images are"):
         ensure_dataset(r.replace(render_size=64), root)
+    # keypoint targets need the recorded image positions
+    with pytest.raises(FileExistsError, match="no observation.environment_pixels column"):
+        ensure_dataset(r.replace(keypoint_target_weight=1.0), root)
     # the recipe trains on the recorded object/goal vector: a dataset collected without it is refused
     (root / "meta" / "info.json").write_text(json.dumps({"features": {}}))
     with pytest.raises(FileExistsError, match="no observation.environment_state column"):
