@@ -16,7 +16,9 @@ well as the average goal at frame 0, where nothing but the scene can tell (bench
 FIRST frame (`env_state.images.<cam>`, delivered by the sample builder), where the arm is always at its
 home pose: only the goal marker and the objects can explain the target. That probe runs a second,
 image-only backbone pass on the first `probe_batch` samples of each batch. Measured on the Meta-World demo it
-did not learn the goal within 10 CPU minutes either (39% mean vs 42% for "current", which the recipe uses).
+did not learn the goal within 10 CPU minutes either (39% mean vs 42% for "current", which the recipe uses), but
+that measurement is void: until 2026-11-29 (session 6) the frame Meta-World rendered at reset drew the goal marker
+at a stale position (fixed in `hy_vla.sim.metaworld.env`), so every first frame showed a wrong goal.
 
 total = action loss + weight * mean((head(pooled image tokens) - env_state)^2) over the E channels.
 """
