@@ -49,6 +49,10 @@ class DemoRecipe:
     # camera are pulled to where the object and the goal appear in its image (recorded at collection from the
     # camera poses; a training target only, never an input; 0 = off).
     keypoint_target_weight: float = 0.0
+    # Flow (noise, time) draws per observation and step, sharing one backbone pass (flow.train_draws; presets
+    # with another decoder than the dual tower draw once): ~20% more time per step; at an equal 10-minute budget
+    # the goal tasks rose from ~13% to 23% (bench/RESULTS.md, 2026-11-29, 30 episodes per task).
+    flow_draws: int = 4
     # training
     minutes: float = 10.0
     steps: int | None = None  # fixed optimizer steps instead of the wall-clock budget (reproducible comparisons)
@@ -72,7 +76,15 @@ class DemoRecipe:
         self.cameras = tuple(self.cameras)
         if not self.tasks or not self.cameras:
             raise ValueError("the demo needs at least one task and one camera")
-        for name in ("demos_per_task", "eval_episodes", "n_action_steps", "max_steps", "batch_size", "workers"):
+        for name in (
+            "demos_per_task",
+            "eval_episodes",
+            "n_action_steps",
+            "max_steps",
+            "batch_size",
+            "workers",
+            "flow_draws",
+        ):
             if getattr(self, name) < (0 if name == "workers" else 1):
                 raise ValueError(f"demo recipe: {name} must be positive, got {getattr(self, name)}")
         if not self.minutes > 0:
@@ -96,9 +108,17 @@ class DemoRecipe:
             "model.vision.token_merge": self.token_merge,
             "model.vision.stem": self.stem,
             "model.vision.keypoints": self.keypoints,
+            **self.flow_draw_overrides(),
             **self.env_state_overrides(),
             **({"model.keypoint_targets.weight": self.keypoint_target_weight} if self.keypoint_target_weight else {}),
         }
+
+    def flow_draw_overrides(self) -> dict[str, Any]:
+        """flow.train_draws for presets whose decoder shares one prefix pass (the dual tower); others draw once."""
+        from hy_vla.presets import model_config
+
+        decoder = self.overrides.get("model.decoder", model_config(self.preset).decoder)
+        return {"model.flow.train_draws": self.flow_draws} if decoder == "dual_tower" else {}
 
     def env_state_overrides(self) -> dict[str, Any]:
         if not self.env_state_weight:

@@ -13,6 +13,19 @@ def test_recipe_defaults_and_validation():
     assert r.collect_seed >= r.eval_episodes  # demonstrations never reuse evaluation layouts
     assert r.model_overrides()["model.camera_names"] == list(r.cameras)
     assert json.loads(json.dumps(r.to_dict()))["tasks"] == list(r.tasks)
+    assert r.model_overrides()["model.flow.train_draws"] == r.flow_draws >= 1
+    assert "model.keypoint_targets.weight" not in r.model_overrides()  # off unless asked
+    assert r.replace(keypoint_target_weight=2.0).model_overrides()["model.keypoint_targets.weight"] == 2.0
+    with pytest.raises(ValueError):
+        DemoRecipe(flow_draws=0)
+    # presets whose decoder has no shared-prefix draws train with one (their configs would refuse more)
+    assert "model.flow.train_draws" not in DemoRecipe(preset="qwen-vla-tiny").model_overrides()
+    from hy_vla.presets import model_config
+    from hy_vla.training.config import TrainConfig
+    from hy_vla.training.run_config import apply_overrides
+
+    for preset in ("hy-vla-tiny", "being-h05-tiny", "hybridvla-tiny", "qwen-vla-tiny"):
+        apply_overrides(model_config(preset), TrainConfig(), DemoRecipe(preset=preset).run_overrides())  # valid
     with pytest.raises(ValueError):
         DemoRecipe(minutes=0)
     with pytest.raises(ValueError):
