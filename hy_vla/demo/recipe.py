@@ -50,9 +50,10 @@ class DemoRecipe:
     # camera poses; a training target only, never an input; 0 = off).
     keypoint_target_weight: float = 0.0
     # Flow (noise, time) draws per observation and step, sharing one backbone pass (flow.train_draws; presets
-    # with another decoder than the dual tower draw once): ~20% more time per step; at an equal 10-minute budget
-    # the goal tasks rose from ~13% to 23% (bench/RESULTS.md, 2026-11-29, 30 episodes per task).
-    flow_draws: int = 4
+    # with another decoder than the dual tower draw once). 4 draws cost ~20% more per step; at an equal 10-minute
+    # budget one run doubled the goal tasks' successes (30 episodes per task) but the full 50-episode demo run
+    # gave 37% against 42-43% with 1 draw (bench/RESULTS.md, 2026-11-29): not the default.
+    flow_draws: int = 1
     # training
     minutes: float = 10.0
     steps: int | None = None  # fixed optimizer steps instead of the wall-clock budget (reproducible comparisons)
