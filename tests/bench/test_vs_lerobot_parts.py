@@ -97,6 +97,8 @@ def test_peers_never_read_the_simulator_state_column() -> None:
         return SimpleNamespace(type=SimpleNamespace(name=kind))
 
     features = {"observation.images.top": feat("VISUAL"), "observation.state": feat("STATE"),
-                "observation.environment_state": feat("ENV"), "action": feat("ACTION")}  # fmt: skip
+                "observation.environment_state": feat("ENV"), "action": feat("ACTION"),
+                # LeRobot types any other observation.* column as STATE: the recorded image positions too
+                "observation.environment_pixels": feat("STATE")}  # fmt: skip
     inputs, outputs = split_policy_features(features)
     assert sorted(inputs) == ["observation.images.top", "observation.state"] and list(outputs) == ["action"]
