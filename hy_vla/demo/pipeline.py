@@ -56,7 +56,7 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
     # Training reads every episode of the dataset, so more demos than asked would silently change the recipe.
     if cfg["episodes"] != recipe.demos_per_task:
         return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
-    if recipe.env_state_weight and not has_env_state(root):
+    if recipe.env_state_weight and not has_column(root, keys.ENV_STATE):
         return f"it has no {keys.ENV_STATE} column (collected before it was recorded), the recipe trains on it"
     if recipe.keypoint_target_weight and not has_column(root, keys.ENV_PIXELS):
         return f"it has no {keys.ENV_PIXELS} column (collected before it was recorded), the recipe trains on it"
@@ -66,11 +66,6 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
 def has_column(root: Path, key: str) -> bool:
     """Whether the LeRobot dataset at `root` records the column `key`."""
     return key in json.loads((root / "meta" / "info.json").read_text())["features"]
-
-
-def has_env_state(root: Path) -> bool:
-    """Whether the LeRobot dataset at `root` records the env-state column the recipe's auxiliary target reads."""
-    return has_column(root, keys.ENV_STATE)
 
 
 def dataset_matches(root: Path, recipe: DemoRecipe) -> bool:

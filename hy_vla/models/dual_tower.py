@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import torch
 from torch import Tensor
@@ -48,14 +48,8 @@ def repeat_observations(prefix: Prefix, kv: list[LayerKV], n: int) -> tuple[Pref
     if n == 1:
         return prefix, kv
     rep = lambda x: x.repeat_interleave(n, dim=0)  # noqa: E731
-    p = Prefix(
-        rep(prefix.x),
-        prefix.segments,
-        rep(prefix.block_ids),
-        rep(prefix.bidirectional),
-        rep(prefix.valid),
-        rep(prefix.positions),
-    )
+    tensors = {f.name: rep(v) for f in fields(prefix) if isinstance(v := getattr(prefix, f.name), Tensor)}
+    p = replace(prefix, **tensors)
     return p, [(rep(k), rep(v)) for k, v in kv]
 
 
