@@ -163,3 +163,25 @@ def test_cotrain_mixes_the_next_token_loss_and_learns_the_captions(tmp_path) -> 
     assert last < 0.5 * first, (first, last)
     with pytest.raises(ValueError, match="text_target"):  # cotrain without captions says what is missing
         Trainer(HyVLA(cfg), _config(tmp_path / "x", stage="cotrain"), micro_samples(cfg, 4)).fit()
+
+
+def test_cpu_training_uses_the_fused_adamw_kernel(tmp_path) -> None:
+    """The default per-tensor AdamW loop cost 2.6x the fused kernel's time on the demo model (see fused_adamw_ok)."""
+    from hy_vla.training.parameters import fused_adamw_ok, param_groups
+
+    cfg = micro_config()
+    trainer = Trainer(HyVLA(cfg), _config(tmp_path, steps=1), micro_samples(cfg, 4))
+    assert trainer._optimizer().defaults["fused"] is True
+    # and the kernel's updates match the reference implementation's
+    groups_of = lambda m: param_groups(m, 0.01)  # noqa: E731
+    a, b = nn.Linear(3, 2), nn.Linear(3, 2)
+    b.load_state_dict(a.state_dict())
+    assert fused_adamw_ok(groups_of(a)) and not fused_adamw_ok([])
+    opts = [torch.optim.AdamW(groups_of(m), lr=1e-2, fused=f) for m, f in ((a, True), (b, None))]
+    for _ in range(3):
+        for m, opt in zip((a, b), opts, strict=True):
+            opt.zero_grad()
+            m(torch.ones(4, 3)).square().sum().backward()
+            opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb)
