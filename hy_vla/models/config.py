@@ -60,6 +60,9 @@ class HyVLAConfig:
     embodiment: str = "robotwin_dual_eef"
     use_embodiment_prompt: bool = False  # prepend the embodiment prompt (Qwen-VLA) to the instruction
     max_text_len: int = 64  # tokens
+    # Instruction tokens merged into one backbone token (hy_vla.models.text_patch; 1 = one token each). The byte
+    # tokenizer spends a token per character, and text tokens cost a quarter of a demo training step on CPU.
+    text_patch: int = 1
     tokenizer: str = "byte"  # "byte" or "hf" (a transformers tokenizer saved in the checkpoint)
     tokenizer_path: str | None = None  # where to load an "hf" tokenizer from before the first save
     vision: VisionConfig = field(default_factory=VisionConfig)
@@ -90,6 +93,10 @@ class HyVLAConfig:
                 "vision.stem / vision.keypoints configure the native ViT; a pretrained hf_backbone brings its own "
                 "vision tower"
             )
+        if self.text_patch < 1:
+            raise ValueError(f"text_patch must be >= 1, got {self.text_patch}")
+        if self.text_patch > 1 and self.hf_backbone.enabled:
+            raise ValueError("text_patch merges the native backbone's text tokens; an hf_backbone keeps its own")
         if self.keypoint_targets.enabled and not self.vision.keypoints:
             raise ValueError("keypoint_targets.weight > 0 needs vision.keypoints > 0 (and the conv stem)")
         if self.hf_backbone.enabled and self.env_state.enabled:

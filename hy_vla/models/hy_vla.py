@@ -27,6 +27,7 @@ from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, join
 from hy_vla.models.env_state_head import EnvStateHead, add_env_state_loss
 from hy_vla.models.keypoint_targets import add_keypoint_target_loss
 from hy_vla.models.text_loss import add_text_loss
+from hy_vla.models.text_patch import TextPatcher, apply_text_patch
 from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
 from hy_vla.models.vision import VisionEncoder, merge_tokens
 
@@ -54,6 +55,7 @@ class HyVLA(nn.Module):
                 f"tokenizer has {self.tokenizer.vocab_size} tokens (+ {reserved} action tokens) but "
                 f"backbone.vocab_size={bb.vocab_size}"
             )
+        self.text_patcher = TextPatcher(config.text_patch, bb.width) if config.text_patch > 1 else None
         self.camera_embed = nn.Parameter(torch.zeros(len(config.camera_names), bb.width))
         self.expert = build_decoder(config, self.backbone)  # the action decoder chosen by config.decoder
         if config.aux.enabled:  # HY-Embodied pretraining losses (seed 001)
@@ -121,8 +123,8 @@ class HyVLA(nn.Module):
             self.instruction_texts(batch, inputs.tasks(batch, b)), cfg.max_text_len
         )
         ids, text_valid = ids.to(dev), text_valid.to(dev)
-        txt = self.backbone.embed(ids)  # (B, Lt, D)
-        nv, nt = n_cam * per_img, ids.shape[1]
+        txt, text_valid = apply_text_patch(self.text_patcher, self.backbone.embed(ids), text_valid)  # (B, Lt, D)
+        nv, nt = n_cam * per_img, txt.shape[1]
         x = txt if vis is None else torch.cat([vis, txt], dim=1)
         block_ids = torch.cat(
             [
