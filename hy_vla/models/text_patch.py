@@ -41,4 +41,3 @@ class TextPatcher(nn.Module):
 def apply_text_patch(patcher: TextPatcher | None, emb: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
     """The patched text, or the tokens unchanged when the model has no patcher (text_patch = 1)."""
     return (emb, valid) if patcher is None else patcher(emb, valid)
-
