@@ -58,6 +58,18 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
         return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
     if recipe.env_state_weight and not has_column(root, keys.ENV_STATE):
         return f"it has no {keys.ENV_STATE} column (collected before it was recorded), the recipe trains on it"
+    # environment_pixels was first recorded right after the reset fix: a dataset without it may show a stale goal
+    # marker in every episode's frame 0, the very frame the first-frame target trains on.
+    if (
+        recipe.env_state_weight
+        and recipe.effective_env_state_frame() == "first"
+        and not has_column(root, keys.ENV_PIXELS)
+    ):
+        return (
+            f"it has no {keys.ENV_PIXELS} column: it was collected before the 2026-11-29 reset fix, so each episode's "
+            "first frame may show the goal marker at a stale position, and the recipe trains on first frames "
+            "(env_state_frame='first')"
+        )
     if recipe.keypoint_target_weight and not has_column(root, keys.ENV_PIXELS):
         return f"it has no {keys.ENV_PIXELS} column (collected before it was recorded), the recipe trains on it"
     return None

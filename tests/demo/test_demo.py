@@ -47,7 +47,8 @@ def test_dataset_matches_only_the_recipe(tmp_path):
     assert not dataset_matches(tmp_path / "none", r)
     root = tmp_path / "d"
     (root / "meta").mkdir(parents=True)
-    (root / "meta" / "info.json").write_text(json.dumps({"features": {"observation.environment_state": {}}}))
+    features = {"observation.environment_state": {}, "observation.environment_pixels": {}}
+    (root / "meta" / "info.json").write_text(json.dumps({"features": features}))
     cfg = {"tasks": ["reach-v3"], "cameras": list(r.cameras) + ["corner4"], "image_size": r.render_size, "episodes": 3}
     cfg["task_seed_offset"] = 1000
     (root / "collection.json").write_text(json.dumps({"config": cfg}))
@@ -63,9 +64,15 @@ def test_dataset_matches_only_the_recipe(tmp_path):
         ensure_dataset(r.replace(demos_per_task=2), root)
     with pytest.raises(FileExistsError, match="its images are"):
         ensure_dataset(r.replace(render_size=64), root)
-    # keypoint targets need the recorded image positions
+    # a dataset from before the reset fix (no environment_pixels column) has stale first frames: refused when the
+    # recipe trains on first frames or on keypoint targets
+    (root / "meta" / "info.json").write_text(json.dumps({"features": {"observation.environment_state": {}}}))
+    with pytest.raises(FileExistsError, match="before the 2026-11-29 reset fix"):
+        ensure_dataset(r, root)
+    assert dataset_matches(root, r.replace(env_state_frame="current"))
+    assert dataset_matches(root, r.replace(overrides={"model.env_state.frame": "current"}))
     with pytest.raises(FileExistsError, match="no observation.environment_pixels column"):
-        ensure_dataset(r.replace(keypoint_target_weight=1.0), root)
+        ensure_dataset(r.replace(env_state_frame="current", keypoint_target_weight=1.0), root)
     # the recipe trains on the recorded object/goal vector: a dataset collected without it is refused
     (root / "meta" / "info.json").write_text(json.dumps({"features": {}}))
     with pytest.raises(FileExistsError, match="no observation.environment_state column"):
