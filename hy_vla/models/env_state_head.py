@@ -15,10 +15,12 @@ well as the average goal at frame 0, where nothing but the scene can tell (bench
 2026-11-29). With `frame="first"` the target and the images it is predicted from are the episode's
 FIRST frame (`env_state.images.<cam>`, delivered by the sample builder), where the arm is always at its
 home pose: only the goal marker and the objects can explain the target. That probe runs a second,
-image-only backbone pass on the first `probe_batch` samples of each batch. Measured on the Meta-World demo it
-did not learn the goal within 10 CPU minutes either (39% mean vs 42% for "current", which the recipe uses), but
-that measurement is void: until 2026-11-29 (session 6) the frame Meta-World rendered at reset drew the goal marker
-at a stale position (fixed in `hy_vla.sim.metaworld.env`), so every first frame showed a wrong goal.
+image-only backbone pass on the first `probe_batch` samples of each batch. It is what the demo recipe uses:
+with unshifted images it doubled the goal tasks' successes at an equal step count and lifted the demo's mean from
+43% to 59% (30 episodes per task; bench/RESULTS.md, session 7). A probe of the resulting policy reads the puck's
+position from the first frame to ~2 cm (its spread is ~4.5 cm), which policies trained with `frame="current"` did
+not do at all within 10 minutes. (An earlier measurement of "first", 39%, is void: until 2026-11-29 the frame
+Meta-World rendered at reset drew the goal marker at a stale position, fixed in `hy_vla.sim.metaworld.env`.)
 
 total = action loss + weight * mean((head(pooled image tokens) - env_state)^2) over the E channels.
 """
