@@ -37,6 +37,9 @@ class DemoRecipe:
     # Conv patch stem + 32 spatial-softmax keypoints as one extra token per image (models/spatial_softmax.py):
     # 38% vs 27% mean at the same 10-minute budget though each step costs ~20% more (bench/RESULTS.md, 2026-11-29).
     stem: str = "conv"
+    # Instruction bytes merged per backbone token (models/text_patch.py): 4 turns the ~43 byte tokens into ~11,
+    # ~13% more steps in the 10-minute budget at equal success (58% vs 59%, bench/RESULTS.md, session 7).
+    text_patch: int = 4
     keypoints: int = 32
     # Weight of the env-state auxiliary target (models/env_state_head.py): the image tokens must also predict the
     # recorded object and goal xyz (a training target only, never an input; 0 = off). 42% and 42% (two seeds) vs 38%
@@ -90,6 +93,7 @@ class DemoRecipe:
             "batch_size",
             "workers",
             "flow_draws",
+            "text_patch",
         ):
             if getattr(self, name) < (0 if name == "workers" else 1):
                 raise ValueError(f"demo recipe: {name} must be positive, got {getattr(self, name)}")
@@ -114,6 +118,7 @@ class DemoRecipe:
             "model.vision.token_merge": self.token_merge,
             "model.vision.stem": self.stem,
             "model.vision.keypoints": self.keypoints,
+            **({"model.text_patch": self.text_patch} if self.text_patch > 1 else {}),
             **self.flow_draw_overrides(),
             **self.env_state_overrides(),
             **({"model.keypoint_targets.weight": self.keypoint_target_weight} if self.keypoint_target_weight else {}),
