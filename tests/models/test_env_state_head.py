@@ -134,3 +134,22 @@ def test_first_frame_probe_reads_its_own_images():
     assert sample_config_for(cfg).env_state_frame == "first"
     with pytest.raises(ValueError, match="frame"):
         EnvStateConfig(weight=1.0, dim=2, frame="last")
+
+
+@pytest.mark.parametrize("decoder", ["dual_tower", "mot_expert", "dit", "hybrid"])
+def test_first_frame_probe_trains_with_every_decoder(decoder: str) -> None:
+    """The demo recipe's first-frame target is also used when `hy-vla demo --preset P` trains another seed system."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    cfg = _cfg(weight=1.0, dim=3, frame="first", probe_batch=2)
+    vocab = cfg.backbone.vocab_size + (cfg.hybrid.num_bins if decoder == "hybrid" else 0)  # + its action tokens
+    cfg = dataclasses.replace(cfg, decoder=decoder, backbone=dataclasses.replace(cfg.backbone, vocab_size=vocab))
+    model = HyVLA(cfg)
+    batch = micro_batch(cfg, b=3)
+    batch[keys.ENV_STATE] = torch.randn(3, 3)
+    for cam in cfg.camera_names:
+        batch[keys.ENV_STATE_IMAGE_PREFIX + cam] = torch.randint(0, 255, (3, 3, cfg.image_size, cfg.image_size))
+    loss, m = model.compute_loss(batch, generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    assert m["env_state_mse"] > 0 and model.env_state_head.mlp[0].weight.grad.abs().sum() > 0
