@@ -16,6 +16,7 @@ import argparse
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from hy_vla import keys
 from hy_vla.models.dual_tower import encode_prefix
@@ -48,7 +49,7 @@ def probe_task(model: HyVLA, task: str, episodes: int, image_size: int) -> dict[
     errors: dict[int, list[np.ndarray]] = {s: [] for s in PROBE_STEPS}
     starts = []
     try:
-        for seed in range(episodes):
+        for seed in tqdm(range(episodes), desc=task, leave=False):
             obs, expert = env.reset(seed), MetaWorldExpert(task)
             starts.append(obs[ENV_STATE_OBS])
             for step in range(max(PROBE_STEPS) + 1):
