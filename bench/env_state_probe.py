@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from hy_vla import keys
-from hy_vla.models.dual_tower import encode_prefix
+from hy_vla.models.env_state_head import predict_from_images
 from hy_vla.models.hy_vla import HyVLA
 from hy_vla.policy.checkpoint_policy import to_chw_uint8
 from hy_vla.policy.protocol import ACTIONS_KEY
@@ -35,10 +35,8 @@ def predict(model: HyVLA, obs: dict) -> np.ndarray:
     cfg, stats = model.config, model.norm_stats
     batch: dict = {key: to_chw_uint8(key, obs[key]).unsqueeze(0).unsqueeze(0) for key in cfg.image_keys}
     batch[keys.HISTORY_IS_PAD] = torch.zeros(1, 1, dtype=torch.bool)
-    with torch.no_grad():  # image tokens never attend to the text or the state: the image blocks alone suffice
-        prefix, per_img = model.image_prefix(batch, 1)
-        hidden, _ = encode_prefix(model.backbone, prefix)
-        pred = model.env_state_head(hidden, per_img)[0]
+    with torch.no_grad():
+        pred = predict_from_images(model, batch, 1)[0]
     return stats.unnormalize(keys.ENV_STATE, pred, cfg.embodiment).numpy()
 
 

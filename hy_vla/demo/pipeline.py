@@ -116,12 +116,11 @@ def calibrate_steps(run: Any, minutes: float, probe_steps: int = 8) -> int:
     import torch
 
     from hy_vla.models.hy_vla import HyVLA
-    from hy_vla.training.parameters import fused_adamw_ok, param_groups
+    from hy_vla.training.parameters import build_adamw
 
     m = run.model
     model = HyVLA(m)
-    groups = param_groups(model, run.train.weight_decay)  # the trainer's optimizer, so its cost is timed too
-    opt = torch.optim.AdamW(groups, lr=1e-4, fused=fused_adamw_ok(groups) or None)
+    opt = build_adamw(model, run.train)  # the trainer's optimizer, so its cost is timed too
     b, (h, w) = run.train.batch_size, run.data.image_size
     batch: dict[str, Any] = {
         k: torch.randint(0, 255, (b, m.history_frames, 3, h, w), dtype=torch.uint8) for k in m.image_keys

@@ -96,22 +96,19 @@ def add_env_state_loss(
         raise ValueError(f"{keys.ENV_STATE} has width {target.shape[-1]}; model.env_state.dim is {head.cfg.dim}")
     if head.cfg.frame == "first":
         n = target.shape[0] if head.cfg.probe_batch == 0 else min(head.cfg.probe_batch, target.shape[0])
-        hidden, per_img = first_frame_hidden(model, batch, n)
-        target = target[:n]
+        pred, target = predict_from_images(model, first_frame_images(model, batch, n), n), target[:n]
     else:
-        per_img = model.config.tokens_per_image
-    mse = F.mse_loss(head(hidden, per_img).float(), target)
+        pred = head(hidden, model.config.tokens_per_image)
+    mse = F.mse_loss(pred.float(), target)
     metrics["env_state_mse"] = float(mse.detach())
     return loss + head.cfg.weight * mse
 
 
-def first_frame_hidden(model: Any, batch: dict[str, Any], n: int) -> tuple[Tensor, int]:
-    """The backbone's hidden states of the first n samples' episode-start frames -> ((n, Tv, D), tokens per image).
+def first_frame_images(model: Any, batch: dict[str, Any], n: int) -> dict[str, Any]:
+    """The first n samples' episode-start frames as a camera batch {image key: (n, K, 3, H, W)}.
 
     With K > 1 history frames the start frame has no past: it is repeated K times and marked padded.
     """
-    from hy_vla.models.dual_tower import encode_prefix  # lazy: dual_tower -> backbone -> config -> this module
-
     cfg = model.config
     k = cfg.history_frames
     sub: dict[str, Any] = {}
@@ -125,6 +122,14 @@ def first_frame_hidden(model: Any, batch: dict[str, Any], n: int) -> tuple[Tenso
         sub[key] = probe[:n].unsqueeze(1).expand(-1, k, -1, -1, -1)  # (n, K, 3, H, W)
     if k > 1:
         sub[keys.HISTORY_IS_PAD] = (torch.arange(k) < k - 1).expand(n, -1)
-    prefix, per_img = model.image_prefix(sub, n)
+    return sub
+
+
+def predict_from_images(model: Any, images: dict[str, Any], b: int) -> Tensor:
+    """(B, E) normalized env-state prediction from a camera batch alone: image tokens never attend to the text
+    or the state, so an image-only backbone pass gives the same hidden states as the full prefix."""
+    from hy_vla.models.dual_tower import encode_prefix  # lazy: dual_tower -> backbone -> config -> this module
+
+    prefix, per_img = model.image_prefix(images, b)
     hidden, _ = encode_prefix(model.backbone, prefix)
-    return hidden, per_img
+    return model.env_state_head(hidden, per_img)

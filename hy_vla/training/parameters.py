@@ -62,6 +62,13 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def build_adamw(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """The training optimizer: AdamW over `param_groups`, with the fused kernel where `fused_adamw_ok`."""
+    groups = param_groups(model, config.weight_decay)
+    fused = fused_adamw_ok(groups) or None
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, eps=config.eps, fused=fused)
+
+
 def fused_adamw_ok(groups: list[dict]) -> bool:
     """Whether torch's fused AdamW kernel can update every parameter in `groups`.
 

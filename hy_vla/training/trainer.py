@@ -51,7 +51,7 @@ from hy_vla.training.distributed import (
 )
 from hy_vla.training.ema import EMA
 from hy_vla.training.loggers import MetricLoggers
-from hy_vla.training.parameters import apply_freeze, fused_adamw_ok, param_groups
+from hy_vla.training.parameters import apply_freeze, build_adamw
 from hy_vla.training.schedule import lr_at
 from hy_vla.training.sharding import full_tensor
 
@@ -139,9 +139,7 @@ class Trainer:
         return group_balance_weights(self.dataset.sample_tasks())
 
     def _optimizer(self) -> torch.optim.Optimizer:
-        c = self.config
-        groups = param_groups(self.model, c.weight_decay)
-        return torch.optim.AdamW(groups, lr=c.lr, betas=c.betas, eps=c.eps, fused=fused_adamw_ok(groups) or None)
+        return build_adamw(self.model, self.config)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.device.type == "cuda":  # bf16 on GPU; CPU stays fp32 (bf16 CPU kernels are slow and inexact)
