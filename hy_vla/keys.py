@@ -15,6 +15,9 @@ OUT_OF_VIEW = 2.0
 # + camera name -> (B, 3, H, W) uint8: the episode's FIRST frame, the input the env state is predicted from when
 # the target is the first frame's (hy_vla.models.env_state_head)
 ENV_STATE_IMAGE_PREFIX = "env_state.images."
+ENV_STATE_FIRST = "env_state.first"  # (B, E) the episode's first-frame env state (env_state frame "both")
+# Which frame the env-state target is taken from (models/env_state_head.py explains each)
+ENV_STATE_FRAMES = ("current", "first", "both")
 STATE_DIM_MASK = "observation.state_dim_mask"  # (B, max_state_dim) bool, True = channel used
 HISTORY_IS_PAD = "observation.history_is_pad"  # (B, K) bool, True = padded history frame
 TASK = "task"  # list[str] of length B: the instruction

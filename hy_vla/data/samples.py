@@ -17,7 +17,8 @@ A sample for frame t of an episode of length T (DESIGN.md section 4):
                                                       object/goal vector at t (at 0 with env_state_frame
                                                       "first"), normalized; an auxiliary training target
                                                       (hy_vla.models.env_state_head)
-    env_state.images.<cam>      (3, H, W) uint8       only with env_state_frame "first": frame 0's image
+    env_state.images.<cam>      (3, H, W) uint8       only with env_state_frame "first" or "both": frame 0's image
+    env_state.first             (E,) float32          only with env_state_frame "both": frame 0's env state
 
 Sources are anything implementing `EpisodeSource` (LeRobot v3 datasets, HDF5 episode files).
 Images stay uint8: the model converts to float and resizes (optional `image_size` resizes here,
@@ -98,7 +99,8 @@ class SampleConfig:
     # auxiliary target; None: not read
     env_state_key: str | None = None
     # "current": the env state of the sample's frame; "first": the episode's first frame's, with that frame's
-    # images (env_state.images.<cam>) to predict it from (hy_vla.models.env_state_head explains why)
+    # images (env_state.images.<cam>) to predict it from (hy_vla.models.env_state_head explains why); "both":
+    # the current frame's as ENV_STATE and the first frame's as ENV_STATE_FIRST, with the first frame's images
     env_state_frame: str = "current"
     # A recorded column of per-camera object/goal image positions (e.g. "observation.environment_pixels", names
     # "<camera>.<point>_<x|y>") delivered for the sample's frame as ENV_PIXELS (C, P, 2), cameras in `cameras`
@@ -118,9 +120,9 @@ class SampleConfig:
             if len(size) != 2 or min(size) < 1:
                 raise ValueError(f"SampleConfig.image_size: expected (height, width), got {self.image_size}")
             object.__setattr__(self, "image_size", size)
-        if self.env_state_frame not in ("current", "first"):
+        if self.env_state_frame not in keys.ENV_STATE_FRAMES:
             raise ValueError(
-                f"SampleConfig.env_state_frame: expected 'current' or 'first', got {self.env_state_frame!r}"
+                f"SampleConfig.env_state_frame: expected one of {keys.ENV_STATE_FRAMES}, got {self.env_state_frame!r}"
             )
         if self.text_target is not None and self.text_target not in TEXT_TARGETS:
             raise ValueError(
@@ -260,16 +262,20 @@ class SampleBuilder:
         out[keys.TASK] = info.task
         out[keys.EMBODIMENT] = self.embodiment
         if c.env_state_key is not None:
-            t_env = 0 if c.env_state_frame == "first" else t
-            env = torch.from_numpy(np.asarray(self.source.column(c.env_state_key, ep)[t_env], dtype=np.float32))
-            if c.env_state_frame == "first":
+            column = self.source.column(c.env_state_key, ep)
+            targets = {keys.ENV_STATE: 0 if c.env_state_frame == "first" else t}  # key -> frame index
+            if c.env_state_frame == "both":
+                targets[keys.ENV_STATE_FIRST] = 0
+            if c.env_state_frame != "current":
                 for cam in c.cameras:
                     first = torch.from_numpy(self.source.images(cam, ep, [0])).permute(0, 3, 1, 2)  # (1, 3, H, W)
                     first = resize_uint8(first, c.image_size) if c.image_size else first
                     out[keys.ENV_STATE_IMAGE_PREFIX + cam[len(keys.IMAGE_PREFIX) :]] = first[0].contiguous()
-            if self.norm_stats is not None:
-                env = self.norm_stats.normalize(c.env_state_key, env, self.embodiment)
-            out[keys.ENV_STATE] = env.float()
+            for key, t_env in targets.items():
+                env = torch.from_numpy(np.asarray(column[t_env], dtype=np.float32))
+                if self.norm_stats is not None:
+                    env = self.norm_stats.normalize(c.env_state_key, env, self.embodiment)
+                out[key] = env.float()
         if self.pixel_columns is not None:
             row = np.asarray(self.source.column(c.env_pixels_key, ep)[t], dtype=np.float32)
             out[keys.ENV_PIXELS] = torch.from_numpy(row[self.pixel_columns])  # (C, P, 2), not normalized

@@ -62,13 +62,13 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
     # marker in every episode's frame 0, the very frame the first-frame target trains on.
     if (
         recipe.env_state_weight
-        and recipe.effective_env_state_frame() == "first"
+        and recipe.effective_env_state_frame() != "current"
         and not has_column(root, keys.ENV_PIXELS)
     ):
         return (
             f"it has no {keys.ENV_PIXELS} column: it was collected before the 2026-11-29 reset fix, so each episode's "
             "first frame may show the goal marker at a stale position, and the recipe trains on first frames "
-            "(env_state_frame='first')"
+            f"(env_state_frame={recipe.effective_env_state_frame()!r})"
         )
     if recipe.keypoint_target_weight and not has_column(root, keys.ENV_PIXELS):
         return f"it has no {keys.ENV_PIXELS} column (collected before it was recorded), the recipe trains on it"
@@ -130,9 +130,11 @@ def calibrate_steps(run: Any, minutes: float, probe_steps: int = 8) -> int:
     batch[keys.TASK] = ["pick up the puck and place it at the goal"] * b
     if m.env_state.enabled:
         batch[keys.ENV_STATE] = torch.zeros(b, m.env_state.dim)
-        if m.env_state.frame == "first":  # the probe's episode-start frames (one more image-only pass)
+        if m.env_state.frame != "current":  # the probe's episode-start frames (one more image-only pass)
             for cam in m.camera_names:
                 batch[keys.ENV_STATE_IMAGE_PREFIX + cam] = torch.randint(0, 255, (b, 3, h, w), dtype=torch.uint8)
+        if m.env_state.frame == "both":
+            batch[keys.ENV_STATE_FIRST] = torch.zeros(b, m.env_state.dim)
     times = []
     for _ in range(probe_steps + 2):
         t0 = time.perf_counter()

@@ -22,7 +22,12 @@ position from the first frame to ~2 cm (its spread is ~4.5 cm), which policies t
 not do at all within 10 minutes. (An earlier measurement of "first", 39%, is void: until 2026-11-29 the frame
 Meta-World rendered at reset drew the goal marker at a stale position, fixed in `hy_vla.sim.metaworld.env`.)
 
-total = action loss + weight * mean((head(pooled image tokens) - env_state)^2) over the E channels.
+`frame="both"` adds the two terms: the first frame's (the scene readout at the start) and the sample's own
+frame's from the main pass's hidden states (no extra pass), which asks the mid-episode tokens, too, to say where
+the object is while the gripper closes in on it.
+
+total = action loss + weight * mean((head(pooled image tokens) - env_state)^2) over the E channels (summed over
+the two frames with "both").
 """
 
 from __future__ import annotations
@@ -36,14 +41,14 @@ from torch import Tensor, nn
 
 from hy_vla import keys
 
-FRAMES = ("current", "first")
+FRAMES = keys.ENV_STATE_FRAMES
 
 
 @dataclass
 class EnvStateConfig:
     weight: float = 0.0  # 0 = off
     dim: int = 0  # E, width of observation.environment_state (Meta-World: object xyz + goal xyz = 6)
-    frame: str = "current"  # "current": the sample's own frame; "first": the episode's first frame (docstring)
+    frame: str = "current"  # "current": the sample's own frame; "first": the episode's first frame; "both" (docstring)
     probe_batch: int = 8  # frame="first": samples per batch whose first frames are probed (0 = all)
 
     def __post_init__(self) -> None:
@@ -95,13 +100,24 @@ def add_env_state_loss(
     if target.shape[-1] != head.cfg.dim:
         raise ValueError(f"{keys.ENV_STATE} has width {target.shape[-1]}; model.env_state.dim is {head.cfg.dim}")
     if head.cfg.frame == "first":
-        n = target.shape[0] if head.cfg.probe_batch == 0 else min(head.cfg.probe_batch, target.shape[0])
-        pred, target = predict_from_images(model, first_frame_images(model, batch, n), n), target[:n]
+        mse = first_frame_mse(model, batch, target)
     else:
-        pred = head(hidden, model.config.tokens_per_image)
-    mse = F.mse_loss(pred.float(), target)
+        mse = F.mse_loss(head(hidden, model.config.tokens_per_image).float(), target)
+        if head.cfg.frame == "both":
+            first = batch.get(keys.ENV_STATE_FIRST)
+            if first is None:
+                raise KeyError(f"model.env_state.frame='both' but the batch has no {keys.ENV_STATE_FIRST!r}")
+            metrics["env_state_mse_current"] = float(mse.detach())
+            mse = mse + first_frame_mse(model, batch, first.to(hidden.device, torch.float32))
     metrics["env_state_mse"] = float(mse.detach())
     return loss + head.cfg.weight * mse
+
+
+def first_frame_mse(model: Any, batch: dict[str, Any], target: Tensor) -> Tensor:
+    """MSE of the head's prediction from the first `probe_batch` samples' episode-start frames; target (B, E)."""
+    probe = model.env_state_head.cfg.probe_batch
+    n = target.shape[0] if probe == 0 else min(probe, target.shape[0])
+    return F.mse_loss(predict_from_images(model, first_frame_images(model, batch, n), n).float(), target[:n])
 
 
 def first_frame_images(model: Any, batch: dict[str, Any], n: int) -> dict[str, Any]:
@@ -116,8 +132,8 @@ def first_frame_images(model: Any, batch: dict[str, Any], n: int) -> dict[str, A
         probe = batch.get(keys.ENV_STATE_IMAGE_PREFIX + cam)
         if probe is None:
             raise KeyError(
-                f"model.env_state.frame='first' but the batch has no {keys.ENV_STATE_IMAGE_PREFIX + cam!r}: "
-                "use data.env_state_frame='first' (sample_config_for sets it)"
+                f"model.env_state.frame={cfg.env_state.frame!r} but the batch has no "
+                f"{keys.ENV_STATE_IMAGE_PREFIX + cam!r}: use the same data.env_state_frame (sample_config_for sets it)"
             )
         sub[key] = probe[:n].unsqueeze(1).expand(-1, k, -1, -1, -1)  # (n, K, 3, H, W)
     if k > 1:

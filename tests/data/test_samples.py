@@ -132,6 +132,14 @@ def test_env_state_column_is_delivered_normalized(tmp_path: Path) -> None:
     frame0 = SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2, image_size=(16, 16)))[5]
     assert torch.equal(probe, frame0["observation.images.front"][0])
     assert not torch.equal(probe, first["observation.images.front"][0])  # not the sample's own frame 3
+    # "both": the current frame's target, the first frame's target and the first frame's images
+    both = SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2, env_state_key=keys.ENV_STATE,
+                                           env_state_frame="both", image_size=(16, 16)))[5 + 3]  # fmt: skip
+    assert both[keys.ENV_STATE].tolist() == [10.0, 3.0] and both[keys.ENV_STATE_FIRST].tolist() == [10.0, 0.0]
+    assert torch.equal(both[keys.ENV_STATE_IMAGE_PREFIX + "front"], probe)
+    assert keys.ENV_STATE_FIRST not in first
+    with pytest.raises(ValueError, match="env_state_frame"):
+        SampleConfig(cameras=("front",), env_state_key=keys.ENV_STATE, env_state_frame="last")
 
 
 def test_missing_env_state_column_fails_early(source: LeRobotV3Dataset) -> None:

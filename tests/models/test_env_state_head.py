@@ -136,6 +136,36 @@ def test_first_frame_probe_reads_its_own_images():
         EnvStateConfig(weight=1.0, dim=2, frame="last")
 
 
+def test_both_frames_add_the_current_and_the_first_frame_terms():
+    torch.manual_seed(0)
+    cfg = _cfg(weight=1.0, dim=3, frame="both", probe_batch=2)
+    model = HyVLA(cfg)
+    batch = micro_batch(cfg, b=3)
+    batch[keys.ENV_STATE] = torch.randn(3, 3)
+    for cam in cfg.camera_names:
+        batch[keys.ENV_STATE_IMAGE_PREFIX + cam] = torch.randint(0, 255, (3, 3, cfg.image_size, cfg.image_size))
+    with pytest.raises(KeyError, match=keys.ENV_STATE_FIRST):
+        model.compute_loss(batch)
+    batch[keys.ENV_STATE_FIRST] = torch.randn(3, 3)
+
+    def mse(b: dict) -> dict:
+        return model.compute_loss(b, generator=torch.Generator().manual_seed(0))[1]
+
+    m = mse(batch)
+    assert m["env_state_mse"] > m["env_state_mse_current"] > 0
+    # the current term reads the sample's own target over the whole batch, the first-frame term its own target
+    moved = dict(batch, **{keys.ENV_STATE: batch[keys.ENV_STATE] + 1.0})
+    assert mse(moved)["env_state_mse_current"] != pytest.approx(m["env_state_mse_current"])
+    moved = dict(batch, **{keys.ENV_STATE_FIRST: batch[keys.ENV_STATE_FIRST] + 1.0})
+    m2 = mse(moved)
+    assert m2["env_state_mse_current"] == pytest.approx(m["env_state_mse_current"])
+    assert m2["env_state_mse"] != pytest.approx(m["env_state_mse"])
+    loss, _ = model.compute_loss(batch)
+    loss.backward()
+    assert model.env_state_head.mlp[0].weight.grad.abs().sum() > 0
+    assert sample_config_for(cfg).env_state_frame == "both"
+
+
 @pytest.mark.parametrize("decoder", ["dual_tower", "mot_expert", "dit", "hybrid"])
 def test_first_frame_probe_trains_with_every_decoder(decoder: str) -> None:
     """The demo recipe's first-frame target is also used when `hy-vla demo --preset P` trains another seed system."""
