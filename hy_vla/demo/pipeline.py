@@ -28,10 +28,10 @@ def plan(recipe: DemoRecipe, have_data: bool) -> str:
     """Expected wall time, from rates measured on a 2-core CPU (bench/RESULTS.md)."""
     n_demos = recipe.demos_per_task * len(recipe.tasks)
     # Measured 2026-11-22 (2 workers, 96 px): ~1.5 s of rendering + physics per demo per camera per worker.
-    # Evaluation renders only the frames the policy is queried on: ~1.4 s per episode per worker for the session-7
-    # default (250 episodes in 2.8 min on 2 workers, mean length 133 steps; failures run to the 200-step cap, so a
-    # weaker policy takes up to ~2.5 s). A frame history (K > 1) needs every frame rendered: ~6 s per episode per
-    # worker (the K=6 ablation, 2026-11-29).
+    # Evaluation renders only the frames the policy is queried on: 1.2-1.4 s per episode per worker for the
+    # session-7/8 defaults (250 episodes in 2.4-2.8 min on 2 workers, mean length 109-133 steps; failures run to
+    # the 200-step cap, so a weaker policy takes up to ~2.5 s). A frame history (K > 1) needs every frame
+    # rendered: ~6 s per episode per worker (the K=6 ablation, 2026-11-29).
     collect_min = 0.0 if have_data else n_demos * 1.5 * len(recipe.cameras) / max(recipe.workers, 1) / 60
     per_episode_s = 6.0 if recipe.effective_history_frames() > 1 else 1.5
     eval_min = recipe.eval_episodes * len(recipe.tasks) * per_episode_s / max(recipe.workers, 1) / 60

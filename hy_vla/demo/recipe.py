@@ -17,6 +17,7 @@ DEMO_TASKS = ("reach-v3", "push-v3", "pick-place-v3", "drawer-open-v3", "door-op
 class DemoRecipe:
     tasks: tuple[str, ...] = DEMO_TASKS
     # data
+    # 50 gave no gain at the recipe's learning rate (65% vs 73%, bench/RESULTS.md, session 8) for ~2.5 more minutes
     demos_per_task: int = 30
     cameras: tuple[str, ...] = ("topview", "behindGripper")  # a fixed overview + a gripper-mounted view
     # Collection and evaluation render at this size. 128 px with 16 px patches (the same 8 x 8 patch grid and

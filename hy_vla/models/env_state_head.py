@@ -49,7 +49,7 @@ class EnvStateConfig:
     weight: float = 0.0  # 0 = off
     dim: int = 0  # E, width of observation.environment_state (Meta-World: object xyz + goal xyz = 6)
     frame: str = "current"  # "current": the sample's own frame; "first": the episode's first frame; "both" (docstring)
-    probe_batch: int = 8  # frame="first": samples per batch whose first frames are probed (0 = all)
+    probe_batch: int = 8  # "first"/"both": samples per batch whose first frames are probed (0 = all)
 
     def __post_init__(self) -> None:
         if self.weight < 0:
