@@ -38,6 +38,9 @@ def test_plan_mentions_each_stage():
     # the default recipe must fit the demo's promise: the whole run from scratch within 20 minutes on 2 cores
     assert int(text.split("~")[1].split(" ")[0]) <= 20, text
     assert "dataset present" in plan(DemoRecipe(), have_data=True)
+    # --steps replaces the time budget: the plan must not promise the recipe's minutes
+    fixed = plan(DemoRecipe(steps=3600), have_data=True)
+    assert "train 3600 steps (~20 min" in fixed and "train 12 min" not in fixed, fixed
     # a frame history renders every step during evaluation: the estimate must say so (K=6 took ~12 min, not 4)
     k1 = plan(DemoRecipe(), have_data=True)
     k6 = plan(DemoRecipe(overrides={"model.history_frames": 6}), have_data=True)
