@@ -41,8 +41,6 @@ from torch import Tensor, nn
 
 from hy_vla import keys
 
-FRAMES = keys.ENV_STATE_FRAMES
-
 
 @dataclass
 class EnvStateConfig:
@@ -54,8 +52,8 @@ class EnvStateConfig:
     def __post_init__(self) -> None:
         if self.weight < 0:
             raise ValueError(f"env_state.weight must be >= 0, got {self.weight}")
-        if self.frame not in FRAMES:
-            raise ValueError(f"env_state.frame must be one of {FRAMES}, got {self.frame!r}")
+        if self.frame not in keys.ENV_STATE_FRAMES:
+            raise ValueError(f"env_state.frame must be one of {keys.ENV_STATE_FRAMES}, got {self.frame!r}")
         if self.probe_batch < 0:
             raise ValueError(f"env_state.probe_batch must be >= 0, got {self.probe_batch}")
         if self.weight > 0 and self.dim < 1:

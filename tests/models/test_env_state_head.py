@@ -16,6 +16,13 @@ def _cfg(weight: float = 1.0, dim: int = 3, frame: str = "current", probe_batch:
     return micro_config(env_state=EnvStateConfig(weight, dim, frame, probe_batch), **changes)
 
 
+def _add_probe_images(cfg: HyVLAConfig, batch: dict, b: int) -> None:
+    """The episode-start frames the first-frame probe reads (env_state.images.<cam>, (B, 3, H, W) uint8)."""
+    s = cfg.image_size
+    for cam in cfg.camera_names:
+        batch[keys.ENV_STATE_IMAGE_PREFIX + cam] = torch.randint(0, 255, (b, 3, s, s), dtype=torch.uint8)
+
+
 def test_config_validation_and_default_off():
     assert not micro_config().env_state.enabled
     assert not hasattr(HyVLA(micro_config()), "env_state_head")
@@ -112,9 +119,7 @@ def test_first_frame_probe_reads_its_own_images():
     batch[keys.ENV_STATE] = torch.randn(3, 3)
     with pytest.raises(KeyError, match="env_state_frame"):
         model.compute_loss(batch)
-    s = cfg.image_size
-    for cam in cfg.camera_names:
-        batch[keys.ENV_STATE_IMAGE_PREFIX + cam] = torch.randint(0, 255, (3, 3, s, s), dtype=torch.uint8)
+    _add_probe_images(cfg, batch, 3)
     g = torch.Generator().manual_seed(0)
     loss, m = model.compute_loss(batch, generator=g)
     loss.backward()
@@ -142,8 +147,7 @@ def test_both_frames_add_the_current_and_the_first_frame_terms():
     model = HyVLA(cfg)
     batch = micro_batch(cfg, b=3)
     batch[keys.ENV_STATE] = torch.randn(3, 3)
-    for cam in cfg.camera_names:
-        batch[keys.ENV_STATE_IMAGE_PREFIX + cam] = torch.randint(0, 255, (3, 3, cfg.image_size, cfg.image_size))
+    _add_probe_images(cfg, batch, 3)
     with pytest.raises(KeyError, match=keys.ENV_STATE_FIRST):
         model.compute_loss(batch)
     batch[keys.ENV_STATE_FIRST] = torch.randn(3, 3)
@@ -178,8 +182,7 @@ def test_first_frame_probe_trains_with_every_decoder(decoder: str) -> None:
     model = HyVLA(cfg)
     batch = micro_batch(cfg, b=3)
     batch[keys.ENV_STATE] = torch.randn(3, 3)
-    for cam in cfg.camera_names:
-        batch[keys.ENV_STATE_IMAGE_PREFIX + cam] = torch.randint(0, 255, (3, 3, cfg.image_size, cfg.image_size))
+    _add_probe_images(cfg, batch, 3)
     loss, m = model.compute_loss(batch, generator=torch.Generator().manual_seed(0))
     loss.backward()
     assert m["env_state_mse"] > 0 and model.env_state_head.mlp[0].weight.grad.abs().sum() > 0
