@@ -1,6 +1,6 @@
 """hy-vla-tiny against LeRobot 0.4.4's DiffusionPolicy and ACT: same data, same training budget, our harness.
 
-    MUJOCO_GL=egl .venv/bin/python bench/vs_lerobot.py --minutes 10 --episodes 10 --eval-points 5 --out runs/vs_lerobot
+    MUJOCO_GL=egl .venv/bin/python bench/vs_lerobot.py --episodes 10 --eval-points 3 --out runs/vs_lerobot
     .venv/bin/python bench/vs_lerobot.py --minutes 0.5 --episodes 2 --tasks reach-v3 --data DIR   # smoke test
 
 1. Data: one LeRobot v3 dataset collected by `hy-vla collect` (the demo recipe's: scripted experts, cameras
@@ -270,11 +270,12 @@ def measure_latency(ckpts: dict[str, str], obs: dict[str, Any], n_exec: int, rep
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from hy_vla.demo.recipe import DEMO_TASKS
+    from hy_vla.demo.recipe import DEMO_TASKS, DemoRecipe
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    ap.add_argument("--minutes", type=float, default=10.0, help="training budget per policy (wall clock)")
+    ap.add_argument("--minutes", type=float, default=DemoRecipe().minutes,
+                    help="training budget per policy (wall clock; default: the demo's)")  # fmt: skip
     ap.add_argument("--tasks", default=",".join(DEMO_TASKS), help="comma-separated Meta-World tasks (collect + eval)")
     ap.add_argument("--episodes", type=int, default=10, help="evaluation episodes per task per checkpoint")
     ap.add_argument("--eval-points", type=int, default=5, help="checkpoints evaluated per policy (1 = final only)")
