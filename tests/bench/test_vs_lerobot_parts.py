@@ -102,3 +102,15 @@ def test_peers_never_read_the_simulator_state_column() -> None:
                 "observation.environment_pixels": feat("STATE")}  # fmt: skip
     inputs, outputs = split_policy_features(features)
     assert sorted(inputs) == ["observation.images.top", "observation.state"] and list(outputs) == ["action"]
+
+
+def test_expected_minutes_matches_the_measured_run() -> None:
+    """The session-9 run (3 policies x 12 min, 3 checkpoints x 5 tasks x 10 episodes, dataset present, 2 workers)
+    took 96.9 minutes, ~7 of them lost to a job beside the evaluation; the up-front estimate must be near it."""
+    from argparse import Namespace
+
+    from vs_lerobot import POLICIES, expected_minutes
+
+    args = Namespace(policies=list(POLICIES), minutes=12.0, eval_points=3, tasks=["t"] * 5, episodes=10, workers=2,
+                     demos=30)  # fmt: skip
+    assert 0.85 * 90 <= expected_minutes(args, have_data=True) <= 1.15 * 90
