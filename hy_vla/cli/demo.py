@@ -49,7 +49,7 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
     """The default recipe with the command line's changes (validated: unknown tasks and presets fail here)."""
     from hy_vla.presets import model_config
     from hy_vla.sim.registry import check_task
-    from hy_vla.training.run_config import parse_overrides
+    from hy_vla.training.run_config import parse_overrides, type_overrides
 
     changes = {
         "minutes": args.minutes,
@@ -60,7 +60,7 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
         "steps": args.steps,
         "env_state_weight": args.env_state_weight,
         "keypoint_target_weight": args.keypoint_target_weight,
-        "overrides": parse_overrides(args.overrides) or None,
+        "overrides": type_overrides(parse_overrides(args.overrides)) or None,
     }
     if args.preset:
         model_config(args.preset)  # unknown names fail here, with suggestions

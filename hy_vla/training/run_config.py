@@ -35,6 +35,7 @@ from hy_vla.data.samples import EpisodeSource, SampleBuilder, SampleConfig
 from hy_vla.embodiments.registry import default_representation
 from hy_vla.models.config import HyVLAConfig
 from hy_vla.training.config import TrainConfig
+from hy_vla.utils.overrides import typed
 
 RUN_CONFIG = "train_config.json"
 RUN_FORMAT = "hy-vla/train-config"
@@ -89,17 +90,18 @@ class RunConfig:
             raise ValueError(f"{path}: {e}") from None
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """["lr=3e-4", "model.horizon=10", "freeze_vision=true"] -> {key: JSON value (or the raw string)}."""
-    out: dict[str, Any] = {}
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """["lr=3e-4", "model.horizon=10", "freeze_vision=true"] -> {key: raw text}.
+
+    The text is parsed to the field's declared type when the overrides are applied (`apply_overrides`),
+    so `wandb=false` is the boolean False and `lr=abc` is refused naming the field.
+    """
+    out: dict[str, str] = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ValueError(f"--set expects key=value, got {item!r}")
-        try:
-            out[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key.strip()] = raw
+        out[key.strip()] = raw
     return out
 
 
@@ -179,11 +181,27 @@ def split_overrides(overrides: dict[str, Any] | None) -> tuple[dict[str, Any], d
     return model_d, data_d, train_d
 
 
+def type_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Each `--set` value parsed to its field's declared type (strings only; other values are kept).
+
+    Unknown keys and values of the wrong type raise ValueError naming the key (and the closest valid keys).
+    """
+    out = {}
+    for key, value in (overrides or {}).items():
+        if key.startswith("model."):
+            out[key] = typed(HyVLAConfig, key[len("model.") :], value, "model.")
+        elif key.startswith("data."):
+            out[key] = typed(SampleConfig, key[len("data.") :], value, "data.")
+        else:
+            out[key] = typed(TrainConfig, key, value)
+    return out
+
+
 def apply_overrides(
     model: HyVLAConfig, train: TrainConfig, overrides: dict[str, Any] | None
 ) -> tuple[HyVLAConfig, SampleConfig, TrainConfig]:
     """The configs with `overrides` applied; unknown or invalid settings raise ValueError naming them."""
-    model_d, data_d, train_d = split_overrides(overrides)
+    model_d, data_d, train_d = split_overrides(type_overrides(overrides))
     md = model.to_dict()
     for k, v in model_d.items():
         _set_nested(md, k, v, "model")

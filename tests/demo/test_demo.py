@@ -146,9 +146,9 @@ def test_bad_set_fails_before_collection():
     """A misspelled `--set` used to surface only at training time, after minutes of collection."""
     from hy_vla.cli.demo import recipe_from_args
 
-    with pytest.raises(ValueError, match="did you mean 'horizon'"):
+    with pytest.raises(ValueError, match="(?i)did you mean: model.horizon"):
         recipe_from_args(_demo_args("--set", "model.horizn=32"))
-    with pytest.raises(ValueError, match="did you mean 'lr'"):
+    with pytest.raises(ValueError, match="(?i)did you mean: lr"):
         recipe_from_args(_demo_args("--set", "lrr=1e-3"))
     with pytest.raises(ValueError, match="not a nested config"):
         recipe_from_args(_demo_args("--set", "model.horizon.x=1"))

@@ -56,3 +56,15 @@ def test_cotrain_stage_reads_motion_captions(tmp_path, dataset) -> None:
     saved = json.loads((out / "train_config.json").read_text())
     assert saved["data"]["text_target"] == "motion" and saved["train"]["lm_weight"] == 0.3
     assert HyVLA.from_pretrained(out / "checkpoints" / "1") is not None  # captions add no parameters
+
+
+def test_set_values_are_typed(tmp_path, dataset, capsys) -> None:
+    base = ["--preset", "hy-vla-tiny", "--dataset", str(dataset), "--batch-size", "2", "--steps", "1"]
+    assert _run([*base, "--out", str(tmp_path / "a"), "--set", "lr=abc"]) == 2
+    err = capsys.readouterr().err
+    assert "--set lr=abc: expected a number" in err and len(err.strip().splitlines()) == 1
+    small = ["--set", "model.vision.image_size=16", "--set", "model.history_frames=1", "--set", "model.horizon=4"]
+    out = tmp_path / "b"
+    assert _run([*base, "--out", str(out), "--set", "wandb=False", "--set", "tensorboard=false", *small]) == 0
+    saved = json.loads((out / "train_config.json").read_text())
+    assert saved["train"]["wandb"] is False and saved["train"]["tensorboard"] is False
