@@ -46,8 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         parser.print_help()
         return 0 if not argv else 2
+    from hy_vla.utils.errors import TrainingDiverged
+
     try:
         return int(module.run(args) or 0)
+    except TrainingDiverged as e:  # not bad usage, but a failed run: exit 1 with the reason on one line
+        if os.environ.get("HY_VLA_DEBUG"):
+            raise
+        print(f"hy-vla {args.command}: error: {e}", file=sys.stderr)
+        return 1
     except (ValueError, FileNotFoundError, FileExistsError, ImportError, KeyError) as e:
         # Bad input is the user's to fix: one clear line, not a traceback (HY_VLA_DEBUG=1 shows it).
         if os.environ.get("HY_VLA_DEBUG"):

@@ -42,6 +42,9 @@ from hy_vla.utils.atomic import atomic_write_json
 FORMAT = "hy-vla/norm-stats"
 VERSION = 1
 FILENAME = "norm_stats.json"
+# Largest magnitude a statistic may have: the square of a larger value overflows float32 (3.4e38), so a single
+# such value turns the normalized targets and then the weights into inf/NaN.
+MAX_ABS = 1e18
 STAT_FIELDS: tuple[str, ...] = ("mean", "std", "min", "max", "q01", "q99")
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".pck")
 
@@ -102,6 +105,12 @@ class FeatureStats:
             bad = np.flatnonzero(~np.isfinite(v))
             if bad.size:
                 raise ValueError(f"field {name!r} has NaN/inf at channels {bad.tolist()}")
+            huge = np.flatnonzero(np.abs(v) > MAX_ABS)
+            if huge.size:
+                raise ValueError(
+                    f"field {name!r} is beyond +-{MAX_ABS:g} at channels {huge.tolist()} ({float(np.abs(v).max()):g}): "
+                    "no robot quantity is that large and training on it overflows float32; a corrupted recording?"
+                )
         if self.std is not None and (bad := np.flatnonzero(self.std < 0)).size:
             raise ValueError(f"field 'std' is negative at channels {bad.tolist()}")
         for lo, hi in (("min", "max"), ("q01", "q99")):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hy_vla.data.norm_stats import FeatureStats
+from hy_vla.data.norm_stats import MAX_ABS, FeatureStats
 
 DEFAULT_RESERVOIR_SIZE = 20_000
 QUANTILES = (0.01, 0.99)
@@ -81,6 +81,13 @@ class RunningStats:
         bad = np.flatnonzero(~np.isfinite(x).all(axis=0))
         if bad.size:
             raise ValueError(f"input has NaN/inf in channels {bad.tolist()}")
+        huge = np.flatnonzero((np.abs(x) > MAX_ABS).any(axis=0))
+        if huge.size:
+            worst = float(np.abs(x[:, huge]).max())
+            raise ValueError(
+                f"input has values beyond +-{MAX_ABS:g} in channels {huge.tolist()} (largest magnitude {worst:g}): "
+                "no robot quantity is that large, and its square overflows float32 in training; a corrupted recording?"
+            )
         n_b = x.shape[0]
         mean_b = x.mean(axis=0)  # (D,)
         m2_b = ((x - mean_b) ** 2).sum(axis=0)  # (D,)

@@ -252,6 +252,12 @@ class SampleBuilder:
         out[keys.HISTORY_IS_PAD] = torch.from_numpy(hist_pad)
         state = np.asarray(self.source.column(c.state_key, ep)[t], dtype=np.float32)  # (S,)
         actions, is_pad = self._actions(ep, t, info.length, state)
+        if not (np.isfinite(state).all() and bool(torch.isfinite(actions).all())):
+            which = c.state_key if not np.isfinite(state).all() else c.action_key
+            raise ValueError(
+                f"episode {ep}, frame {t}: {which!r} holds NaN/inf (in the recording, or produced by the action "
+                "representation); training on it would turn the weights into NaN"
+            )
         state_t = torch.from_numpy(state)
         if self.norm_stats is not None:
             state_t = self.norm_stats.normalize(c.state_key, state_t, self.embodiment)

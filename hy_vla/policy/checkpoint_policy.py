@@ -153,6 +153,11 @@ class CheckpointPolicy:
             actions = self.stats.unnormalize(keys.ACTION, actions, cfg.embodiment)
         actions = self.representation.decode(torch.from_numpy(state), actions.float())  # (H, A) robot units
         out = actions.numpy().astype(np.float32)
+        if not np.isfinite(out).all():  # e.g. weights of a run that diverged: never hand these to a robot
+            raise FloatingPointError(
+                f"the model produced NaN/inf actions ({int((~np.isfinite(out)).sum())} of {out.size} values); "
+                "the checkpoint's weights or norm stats are not finite"
+            )
         if cfg.action_stride > 1:
             out = np.repeat(out, cfg.action_stride, axis=0)  # hold each strided action for s control steps
         return {ACTIONS_KEY: out, "policy_timing": {"infer_ms": (time.perf_counter() - t0) * 1000.0}}

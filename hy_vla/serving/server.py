@@ -10,9 +10,10 @@ Protocol (what openpi-client 0.1.2's `WebsocketClientPolicy` expects):
    which openpi's client raises as an exception; the connection stays open and usable.
 
 Robustness: a non-binary frame, undecodable msgpack, a missing key, a wrong shape or dtype, NaN/inf,
-a message over `max_message_mb` or an exception inside the policy each get an error text frame and a
-log line; nothing reaches past the connection handler. Messages beyond a hard cap (4x the limit) are
-refused by the websocket layer itself (close code 1009) so a client cannot make us buffer gigabytes.
+a message over `max_message_mb`, an exception inside the policy or a NaN/inf action in its reply each get
+an error text frame and a log line; nothing reaches past the connection handler. Messages beyond a hard
+cap (4x the limit) are refused by the websocket layer itself (close code 1009) so a client cannot make us
+buffer gigabytes.
 Authentication happens at the handshake: with an API key configured, a missing or wrong
 ``Authorization: Api-Key`` header gets HTTP 401 with the reason in the body, and no metadata.
 ``GET /healthz`` answers 200 "ok" (no key needed) for load balancers and scripts.
@@ -73,6 +74,14 @@ def _reply_value(value: Any) -> Any:
     if isinstance(value, np.ndarray | np.generic | str | int | float | bool) or value is None:
         return value
     return repr(value)
+
+
+def check_finite_actions(actions: Any) -> None:
+    """Refuse a chunk with NaN/inf: a robot must never receive it as a normal reply."""
+    a = np.asarray(actions, dtype=np.float64)
+    if not np.isfinite(a).all():
+        n = int((~np.isfinite(a)).sum())
+        raise FloatingPointError(f"the policy produced {n} of {a.size} action values as NaN/inf; refusing to send them")
 
 
 class PolicyServer:
@@ -162,6 +171,7 @@ class PolicyServer:
                     )
                     if not isinstance(out, dict) or ACTIONS_KEY not in out:
                         raise TypeError(f"the policy returned no {ACTIONS_KEY!r}")
+                    check_finite_actions(out[ACTIONS_KEY])
                 except Exception as e:  # the policy failed on this input: report it, keep serving
                     log.exception("session %d: inference failed", session)
                     await self._send_error(ws, session, f"inference failed: {type(e).__name__}: {e}")

@@ -234,6 +234,13 @@ def read_checkpoint(path: str | os.PathLike) -> Resumed:
     tensors = load_file(str(path / STATE_TENSORS))
     raw = {k[len(RAW_PREFIX) :]: v for k, v in tensors.items() if k.startswith(RAW_PREFIX)}
     weights = raw or load_file(str(path / WEIGHTS_NAME))  # EMA runs keep the raw weights in the state
+    for file, named in ((STATE_TENSORS, tensors), (WEIGHTS_NAME, {} if raw else weights)):
+        bad = next((k for k, v in named.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+        if bad is not None:  # resuming would train on from NaN (the trainer would stop at the first step)
+            raise ValueError(
+                f"{path / file}: tensor {bad!r} holds NaN/inf (a damaged file or a run that diverged); "
+                f"delete {path} to resume from the previous checkpoint"
+            )
     ema = {k[len("ema.") :]: v for k, v in tensors.items() if k.startswith("ema.")} if meta["ema"] else None
     state = TrainingState(weights, unflatten_optimizer(tensors, meta["optimizer"]), ema)
     rng = ({k: v for k, v in tensors.items() if k.startswith("rng.")}, meta["rng"])

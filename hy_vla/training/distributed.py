@@ -60,11 +60,16 @@ def barrier(ctx: DistContext) -> None:
         dist.barrier()
 
 
+def _reduce_device() -> torch.device | None:
+    """Where a scalar to all-reduce must live: NCCL reduces only CUDA tensors, gloo CPU ones."""
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+
+
 def mean_across(ctx: DistContext, value: float) -> float:
     """Average a scalar over ranks (for logging)."""
     if not ctx.enabled:
         return value
-    t = torch.tensor([value], dtype=torch.float64)
+    t = torch.tensor([value], dtype=torch.float64, device=_reduce_device())
     dist.all_reduce(t)
     return float(t.item()) / ctx.world_size
 
@@ -73,6 +78,6 @@ def any_across(ctx: DistContext, flag: bool) -> bool:
     """True on every rank when it is True on any rank (e.g. rank 0's wall-clock budget is spent)."""
     if not ctx.enabled:
         return flag
-    t = torch.tensor([1 if flag else 0])
+    t = torch.tensor([1 if flag else 0], device=_reduce_device())
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())

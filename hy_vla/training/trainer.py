@@ -15,6 +15,7 @@ are restored exactly from safetensors.
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import time
 from collections.abc import Callable
@@ -54,6 +55,7 @@ from hy_vla.training.loggers import MetricLoggers
 from hy_vla.training.parameters import apply_freeze, build_adamw
 from hy_vla.training.schedule import lr_at
 from hy_vla.training.sharding import full_tensor
+from hy_vla.utils.errors import TrainingDiverged
 
 
 def resolve_device(name: str) -> torch.device:
@@ -176,6 +178,14 @@ class Trainer:
             load_ema(ema, resumed)
         restore_rng(*resumed.rng)
 
+    def _diverged_message(self, loss: float, grad_norm: float) -> str:
+        newest = latest_checkpoint(self.out_dir)
+        kept = f"the newest checkpoint ({newest}) holds finite weights" if newest else "no checkpoint was written"
+        return (
+            f"training diverged at step {self.step + 1}: loss {loss:g}, gradient norm {grad_norm:g}; stopped before "
+            f"this update, {kept}. Check the dataset for extreme values (hy-vla compute-norm) or lower the lr"
+        )
+
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self) -> dict[str, float]:
         """Train to `config.steps` (resuming if OUT has a complete checkpoint); returns final metrics."""
@@ -263,13 +273,16 @@ class Trainer:
                         if name != "loss":
                             part_sums[name] = part_sums.get(name, 0.0) + value / c.grad_accum
                 grad_norm = torch.nn.utils.clip_grad_norm_(trainable, c.grad_clip if c.grad_clip else float("inf"))
+                grad_norm = float(full_tensor(grad_norm))  # FSDP: a DTensor
+                # Checked before the update, so the weights (and every checkpoint) stay finite; on all ranks alike.
+                if any_across(ctx, not (math.isfinite(loss_sum) and math.isfinite(grad_norm))):
+                    raise TrainingDiverged(self._diverged_message(loss_sum / c.grad_accum, grad_norm))
                 optimizer.step()
                 if ema is not None:
                     ema.update(model)
                 self.step += 1
                 samples_since += c.batch_size
                 samples_total += c.batch_size
-                grad_norm = float(full_tensor(grad_norm))  # FSDP: a DTensor
                 self.last_metrics = {"loss": loss_sum / c.grad_accum, "lr": lr, "grad_norm": grad_norm, **part_sums}
                 if self.step % c.log_every == 0 or self.step == c.steps:
                     for name in ("loss", *part_sums):

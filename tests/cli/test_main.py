@@ -21,3 +21,17 @@ def test_every_command_has_help(capsys):
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "COMMAND" in capsys.readouterr().out
+
+
+def test_a_diverged_run_exits_1_with_one_line(capsys, monkeypatch):
+    """Regression: a run that trained to NaN exited 0."""
+    import hy_vla.cli.train as train_cli
+    from hy_vla.utils.errors import TrainingDiverged
+
+    def diverge(args):
+        raise TrainingDiverged("training diverged at step 7: loss nan")
+
+    monkeypatch.setattr(train_cli, "run", diverge)
+    assert main(["train", "--out", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err == "hy-vla train: error: training diverged at step 7: loss nan\n"

@@ -300,3 +300,44 @@ def test_cli_serve_end_to_end(tiny_checkpoint):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
+
+
+class _NaNPolicy(FrameCounter):
+    def infer(self, obs: dict) -> dict:
+        out = super().infer(obs)
+        out["actions"][1, 2] = np.nan
+        return out
+
+
+def test_nan_actions_are_refused_not_sent():
+    from hy_vla.serving.server import PolicyServer, ServerConfig
+
+    s = PolicyServer(_NaNPolicy, ServerConfig(port=0))
+    s.start_in_thread()
+    try:
+        with RemotePolicy("127.0.0.1", s.port) as policy:
+            with pytest.raises(RemotePolicyError, match="NaN/inf"):
+                policy.infer(good_obs())
+    finally:
+        s.stop_thread()
+
+
+def test_a_checkpoint_with_nan_weights_gets_an_error_reply(tmp_path):
+    import torch
+    from serving_fixtures import save_tiny_checkpoint, start_server
+
+    from hy_vla import HyVLA
+
+    ckpt = save_tiny_checkpoint(tmp_path / "ckpt")
+    model = HyVLA.from_pretrained(ckpt)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    model.save_pretrained(ckpt)
+    s = start_server(ckpt)
+    try:
+        with RemotePolicy("127.0.0.1", s.port) as policy:
+            with pytest.raises(RemotePolicyError, match="NaN/inf"):
+                policy.infer(good_obs())
+    finally:
+        s.stop_thread()

@@ -1,0 +1,103 @@
+"""A run whose loss turns NaN/inf stops with an error (exit code 1) before the weights are touched; damaged
+training states, NaN samples and absurd magnitudes are refused with a clear error instead of training on."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from model_fixtures import micro_config
+from safetensors.torch import load_file, save_file
+from training.training_helpers import micro_samples, write_tiny_dataset
+
+from hy_vla.cli.main import main
+from hy_vla.data.norm_stats import FeatureStats
+from hy_vla.data.running_stats import RunningStats
+from hy_vla.models.hy_vla import HyVLA
+from hy_vla.training import TrainConfig, Trainer
+from hy_vla.training.batches import ListDataset
+from hy_vla.training.checkpointing import STATE_TENSORS, latest_checkpoint, read_checkpoint
+from hy_vla.utils.errors import TrainingDiverged
+
+
+def _config(tmp_path, **kw) -> TrainConfig:
+    base = dict(out_dir=str(tmp_path), steps=4, batch_size=2, warmup_steps=1, save_every=1, tensorboard=False,
+                device="cpu", log_every=1)  # fmt: skip
+    return TrainConfig(**{**base, **kw})
+
+
+def _poisoned(cfg, n: int, bad_from: int) -> ListDataset:
+    samples = list(micro_samples(cfg, n))
+    for s in samples[bad_from:]:
+        s["action"] = s["action"] * 1e30  # its square is inf in float32
+    return ListDataset(samples)
+
+
+def test_diverging_run_stops_before_the_update_and_keeps_finite_checkpoints(tmp_path) -> None:
+    cfg = micro_config()
+    torch.manual_seed(0)
+    model = HyVLA(cfg)
+    # sequential order is not guaranteed, so every sample after the first batch's worth is poisoned: steps 1-2 fine
+    trainer = Trainer(model, _config(tmp_path, steps=6), _poisoned(cfg, 8, 0))
+    with pytest.raises(TrainingDiverged, match="diverged at step 1"):
+        trainer.fit()
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())  # the update never happened
+    assert latest_checkpoint(tmp_path) is None
+
+
+def test_diverging_run_names_the_last_finite_checkpoint(tmp_path) -> None:
+    cfg = micro_config()
+    model = HyVLA(cfg)
+    Trainer(model, _config(tmp_path, steps=1), micro_samples(cfg, 4)).fit()
+    trainer = Trainer(model, _config(tmp_path, steps=3), _poisoned(cfg, 4, 0))
+    with pytest.raises(TrainingDiverged, match=r"checkpoints/1\) holds finite weights"):
+        trainer.fit()
+    resumed = read_checkpoint(latest_checkpoint(tmp_path))
+    assert resumed.step == 1 and all(bool(torch.isfinite(v).all()) for v in resumed.state.weights.values())
+
+
+def test_corrupted_optimizer_state_is_refused_on_resume(tmp_path) -> None:
+    cfg = micro_config()
+    Trainer(HyVLA(cfg), _config(tmp_path, steps=2), micro_samples(cfg, 4)).fit()
+    path = latest_checkpoint(tmp_path) / STATE_TENSORS
+    tensors = load_file(str(path))
+    name = next(k for k in tensors if k.endswith("exp_avg_sq"))
+    tensors[name] = torch.full_like(tensors[name], float("nan"))
+    save_file(tensors, str(path))
+    with pytest.raises(ValueError, match=rf"{name}.*NaN/inf.*delete"):
+        Trainer(HyVLA(cfg), _config(tmp_path, steps=3), micro_samples(cfg, 4)).fit()
+
+
+def test_running_stats_and_norm_stats_refuse_absurd_magnitudes() -> None:
+    with pytest.raises(ValueError, match=r"beyond \+-1e\+18 in channels \[1\]"):
+        RunningStats(2).update(np.array([[0.0, 1e30], [1.0, 2.0]]))
+    with pytest.raises(ValueError, match="'max' is beyond"):
+        FeatureStats(mode="min_max", count=2, min=[0.0], max=[1e30])
+    RunningStats(2).update(np.array([[0.0, 1e6], [1.0, -2e9]]))  # large robot units (encoder ticks) are fine
+
+
+@pytest.fixture()
+def small_args():
+    return ["--set", "model.vision.image_size=16", "--set", "model.history_frames=1", "--set", "model.horizon=4",
+            "--batch-size", "2", "--steps", "2", "--preset", "hy-vla-tiny"]  # fmt: skip
+
+
+def test_cli_exits_nonzero_on_a_dataset_with_nan_actions(tmp_path, small_args, capsys) -> None:
+    import pyarrow.parquet as pq
+
+    root = write_tiny_dataset(tmp_path / "d", episodes=2, length=8, size=16)
+    assert (root / "norm_stats.json").is_file()  # finite stats from before the damage: training would use them
+    for f in (root / "data").rglob("*.parquet"):  # poison one action after the dataset was written
+        table = pq.read_table(f)
+        actions = np.stack(table.column("action").to_numpy(zero_copy_only=False)).copy()
+        actions[3, 0] = np.nan
+        import pyarrow as pa
+
+        col = pa.array(list(actions), type=table.schema.field("action").type)
+        pq.write_table(table.set_column(table.schema.get_field_index("action"), "action", col), f)
+    # 8 steps x 2 samples = the whole dataset: the damaged frame is drawn
+    rc = main(["train", "--dataset", str(root), "--out", str(tmp_path / "run"), *small_args, "--steps", "8"])
+    err = capsys.readouterr().err
+    assert rc == 2 and re.search(r"episode 0, frame [0-3]: 'action' holds NaN/inf", err), err
