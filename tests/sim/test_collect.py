@@ -14,10 +14,8 @@ from hy_vla.sim.collect import CollectConfig, _Scheduler, collect  # noqa: E402
 
 
 def _reader():
-    try:
-        from hy_vla.data.lerobot.reader import LeRobotV3Dataset
-    except ImportError as e:  # written in parallel by the data engineer
-        pytest.skip(f"LeRobot v3 reader not available yet: {e}")
+    from hy_vla.data.lerobot.reader import LeRobotV3Dataset
+
     return LeRobotV3Dataset
 
 
