@@ -2,9 +2,11 @@
 
     MUJOCO_GL=egl .venv/bin/python bench/env_state_probe.py CHECKPOINT [--episodes 10] [--tasks reach-v3,push-v3]
 
-For each task and evaluation seed (0..episodes-1, the layouts the evaluation protocol uses, never trained on) the
-scripted expert drives the episode; at control steps 0, 10 and 30 the checkpoint's env-state head
-(hy_vla.models.env_state_head, a training-only head that inference never runs) predicts the object and goal xyz
+CHECKPOINT is a training checkpoint (OUT/train/checkpoints/<step>, or the run folder OUT/train): the head's weights
+travel in its training state, not in the model. For each task and evaluation seed (0..episodes-1, the layouts the
+evaluation protocol uses, never trained on) the scripted expert drives the episode; at control steps 0, 10 and 30
+the env-state objective's head (hy_vla.training.objectives.env_state, which inference never runs) predicts the
+object and goal xyz
 from the camera images, and the mean absolute error per axis is printed next to the layouts' own spread (the
 error of always answering the average). Step 0 is where a policy must choose its direction from the scene alone;
 later the arm's own motion gives the answer away. Analysis only: the simulator's positions are read to score.
@@ -19,25 +21,25 @@ import torch
 from tqdm import tqdm
 
 from hy_vla import keys
-from hy_vla.models.env_state_head import predict_from_images
 from hy_vla.models.hy_vla import HyVLA
 from hy_vla.policy.checkpoint_policy import to_chw_uint8
 from hy_vla.policy.protocol import ACTIONS_KEY
 from hy_vla.sim.metaworld.env import ENV_STATE_NAMES, MetaWorldEnv, MetaWorldEnvConfig
 from hy_vla.sim.metaworld.expert import MetaWorldExpert
 from hy_vla.sim.privileged import ENV_STATE_OBS
+from hy_vla.training.objectives import load_with_objectives
 
 PROBE_STEPS = (0, 10, 30)
 
 
 def predict(model: HyVLA, obs: dict) -> np.ndarray:
     """(E,) the head's env-state prediction in simulator units for one observation."""
-    cfg, stats = model.config, model.norm_stats
+    cfg, stats, head = model.config, model.norm_stats, model.objectives["env_state"]
     batch: dict = {key: to_chw_uint8(key, obs[key]).unsqueeze(0).unsqueeze(0) for key in cfg.image_keys}
     batch[keys.HISTORY_IS_PAD] = torch.zeros(1, 1, dtype=torch.bool)
     with torch.no_grad():
-        pred = predict_from_images(model, batch, 1)[0]
-    return stats.unnormalize(keys.ENV_STATE, pred, cfg.embodiment).numpy()
+        pred = head.predict(model.encode_images(batch, 1), cfg.tokens_per_image)[0]
+    return stats.unnormalize(head.cfg.column, pred, cfg.embodiment).numpy()
 
 
 def probe_task(model: HyVLA, task: str, episodes: int, image_size: int) -> dict[int, np.ndarray]:
@@ -72,9 +74,9 @@ def main() -> None:
     ap.add_argument("--tasks", default="reach-v3,push-v3,pick-place-v3")
     ap.add_argument("--image-size", type=int, default=None, help="render size (default: the model's input size)")
     args = ap.parse_args()
-    model = HyVLA.from_pretrained(args.checkpoint).eval()
-    if getattr(model, "env_state_head", None) is None:
-        raise SystemExit(f"{args.checkpoint} has no env-state head (trained with model.env_state.weight = 0)")
+    model = load_with_objectives(args.checkpoint).eval()
+    if "env_state" not in model.objectives:
+        raise SystemExit(f"{args.checkpoint} was trained without the env-state objective (env_state.weight = 0)")
     print(
         f"cm of mean absolute error, {args.episodes} evaluation layouts per task; columns: {', '.join(ENV_STATE_NAMES)}"
     )

@@ -7,7 +7,7 @@
    topview + behindGripper at the recipe's render size, seeds from 100000). --data DIR reuses one; without it,
    OUT/data is collected.
 2. Training, one policy after the other, each for the same wall-clock budget (--minutes), batch 32, from scratch:
-   - hy-vla: hy-vla-tiny with the demo recipe (`DemoRecipe().model_overrides()` and `train_overrides()`) through
+   - hy-vla: the demo's preset (metaworld-demo: hy-vla-tiny shaped for Meta-World, its training settings) through
      `hy_vla.training.launch`, steps sized by the demo's calibration, stopped at the budget;
    - diffusion, act: LeRobot's policies trained by bench/lerobot_train.py inside .venv-lerobot (a subprocess),
      with LeRobot's own dataset class, processors, normalization stats, optimizer and scheduler presets. Caveat:
@@ -96,22 +96,15 @@ def train_hyvla(data: Path, out: Path, recipe: Any, points: int) -> dict[str, An
     if summary_path.is_file():
         log(f"hy-vla: reusing the finished run in {out}")
         return json.loads(summary_path.read_text())
-    from hy_vla.data.loader import open_source
-    from hy_vla.demo.pipeline import calibrate_steps
+    from hy_vla.demo.pipeline import calibrate_steps, resolve_demo_run
     from hy_vla.models.hy_vla import HyVLA
-    from hy_vla.presets import model_config
     from hy_vla.training.checkpointing import latest_checkpoint
-    from hy_vla.training.config import TrainConfig
     from hy_vla.training.launch import launch
-    from hy_vla.training.run_config import resolve_run
 
     if out.exists():
         raise SystemExit(f"{out} holds an unfinished hy-vla run: delete it to train again")
     t0 = time.perf_counter()
-    overrides = recipe.run_overrides()  # model_overrides() + train_overrides() (+ the recipe's extra overrides)
-    run = resolve_run(
-        model_config(recipe.preset), open_source(data), str(data), TrainConfig(out_dir=str(out)), overrides
-    )
+    run = resolve_demo_run(recipe, data, out)  # exactly what the demo trains (the metaworld-demo preset)
     steps = calibrate_steps(run, recipe.minutes)
     run.train = run.train.replace(steps=steps, save_every=steps, keep_last=points + 1,
                                   max_minutes=recipe.minutes / points)  # fmt: skip
@@ -157,7 +150,7 @@ def train_peer(name: str, data: Path, out: Path, recipe: Any, points: int, sets:
         return json.loads(summary_path.read_text())
     cmd = [str(LEROBOT_PY), str(BENCH / "lerobot_train.py"), "--dataset", str(data), "--policy", name,
            "--out", str(out), "--minutes", str(recipe.minutes), "--checkpoints", str(points),
-           "--batch-size", str(recipe.batch_size), "--cameras", ",".join(recipe.cameras),
+           "--batch-size", str(recipe.overrides["batch_size"]), "--cameras", ",".join(recipe.cameras),
            *[a for s in sets for a in ("--set", s)]]  # fmt: skip
     log(f"{name}: LeRobot 0.4.4 from scratch for {recipe.minutes:g} min ({' '.join(cmd[1:])})")
     t0 = time.perf_counter()
@@ -341,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     recipe = DemoRecipe(tasks=tuple(args.tasks), demos_per_task=args.demos, minutes=args.minutes,
-                        batch_size=args.batch_size, workers=args.workers)  # fmt: skip
+                        workers=args.workers, overrides={"batch_size": args.batch_size})  # fmt: skip
     have_data = (Path(args.data) if args.data else out / "data").joinpath("meta", "info.json").is_file()
     expected = expected_minutes(args, have_data)
     log(

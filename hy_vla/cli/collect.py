@@ -20,13 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=100_000,
         help="attempt k of a task uses seed + k (default 100000: disjoint from evaluation seeds, which start at 0)",
     )
-    parser.add_argument(
-        "--task-seed-offset",
-        type=int,
-        default=0,
-        help="task i starts at seed + i * OFFSET, so tasks get different layouts (default 0: the same seeds "
-        "for every task; Meta-World then repeats the same object/goal positions across tasks)",
-    )
     parser.add_argument("--keep-failures", action="store_true", help="keep failed episodes too (no retries)")
     parser.add_argument("--max-attempts", type=int, default=None, help="attempts per task (default 3 x episodes + 10)")
 
@@ -46,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
         cameras=parse_list(args.cameras),
         image_size=args.image_size,
         seed=args.seed,
-        task_seed_offset=args.task_seed_offset,
         workers=args.workers,
         keep_failures=args.keep_failures,
         max_attempts=args.max_attempts,

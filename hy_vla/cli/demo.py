@@ -20,18 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=int, help=f"evaluation episodes per task (default: {d.eval_episodes})")
     p.add_argument("--workers", type=int, help=f"worker processes for collection/evaluation (default: {d.workers})")
     p.add_argument("--data", help="dataset directory to reuse or create (default: OUT/data)")
-    p.add_argument("--preset", help=f"model preset trained with the same recipe (default: {d.preset}; hy-vla presets)")
     p.add_argument(
-        "--env-state-weight",
-        type=float,
-        help="weight of the training-time object/goal-position target (models/env_state_head.py; 0 = off; "
-        f"default: {d.env_state_weight:g})",
-    )
-    p.add_argument(
-        "--keypoint-target-weight",
-        type=float,
-        help="weight of the training-time keypoint targets: object/goal image positions (models/keypoint_targets.py; "
-        f"0 = off; default: {d.keypoint_target_weight:g})",
+        "--preset", help=f"what to train: a preset = model + training settings (default: {d.preset}; hy-vla presets)"
     )
     p.add_argument("--steps", type=int, help="train exactly this many steps instead of --minutes (comparisons)")
     p.add_argument(
@@ -47,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
     """The default recipe with the command line's changes (validated: unknown tasks and presets fail here)."""
+    from hy_vla.demo.pipeline import check_recipe
     from hy_vla.presets import model_config
     from hy_vla.sim.registry import check_task
     from hy_vla.training.run_config import parse_overrides, type_overrides
@@ -58,8 +49,6 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
         "workers": args.workers,
         "preset": args.preset,
         "steps": args.steps,
-        "env_state_weight": args.env_state_weight,
-        "keypoint_target_weight": args.keypoint_target_weight,
         "overrides": type_overrides(parse_overrides(args.overrides)) or None,
     }
     if args.preset:
@@ -78,17 +67,8 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
             raise ValueError(f"--cameras {args.cameras!r}: give distinct names from {', '.join(CAMERAS)}")
         changes["cameras"] = cameras
     recipe = DemoRecipe().replace(**{k: v for k, v in changes.items() if v is not None})
-    check_recipe_overrides(recipe)
+    check_recipe(recipe)  # a bad --set fails here, before minutes of collection
     return recipe
-
-
-def check_recipe_overrides(recipe: DemoRecipe) -> None:
-    """Apply the recipe's settings to its preset now, so a bad `--set` fails before minutes of collection."""
-    from hy_vla.presets import model_config
-    from hy_vla.training.config import TrainConfig
-    from hy_vla.training.run_config import apply_overrides
-
-    apply_overrides(model_config(recipe.preset), TrainConfig(), recipe.run_overrides())
 
 
 def run(args: argparse.Namespace) -> int:

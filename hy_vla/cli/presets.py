@@ -1,4 +1,4 @@
-"""`hy-vla presets`: list the named presets and their parameter counts (built on the meta device)."""
+"""`hy-vla presets`: list the named presets (whole recipes) and their parameter counts (built on the meta device)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", default=None, help="show one preset's full config as JSON")
+    p.add_argument("--name", default=None, help="print one preset's every setting as the --set key that overrides it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -14,14 +14,20 @@ def run(args: argparse.Namespace) -> int:
 
     from hy_vla.models.hy_vla import HyVLA
     from hy_vla.presets import PRESETS, get_preset
+    from hy_vla.training.objectives import attach_objectives
+    from hy_vla.training.run_config import settings_lines
 
     if args.name:
-        print(get_preset(args.name).model().to_json())
+        preset = get_preset(args.name)
+        print("\n".join(settings_lines(preset.model().to_dict(), None, preset.train().to_dict())))
         return 0
-    print(f"{'preset':<16} {'params':>10} {'expert':>9}  description")
+    print(f"{'preset':<20} {'params':>10} {'expert':>9}  description")
     for p in PRESETS.values():
         with torch.device("meta"):  # counts parameters without allocating them
-            m = HyVLA(p.model())
+            m = attach_objectives(HyVLA(p.model()), p.train())
+            n_objectives = sum(t.numel() for t in m.objectives.parameters())
         expert = sum(t.numel() for t in m.expert.parameters())
-        print(f"{p.name:<16} {m.num_parameters() / 1e6:>9.1f}M {expert / 1e6:>8.1f}M  {p.description}")
+        extra = f" (+{n_objectives / 1e6:.2f}M in training objectives)" if n_objectives else ""
+        network = m.num_parameters() - n_objectives
+        print(f"{p.name:<20} {network / 1e6:>9.1f}M {expert / 1e6:>8.1f}M  {p.description}{extra}")
     return 0

@@ -51,10 +51,6 @@ class SampleDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         return self.builder[i]
 
-    def sample_tasks(self) -> np.ndarray:
-        """(N,) the instruction of every sample's episode (for task-balanced sampling)."""
-        return self.builder.sample_tasks()
-
 
 def collate_samples(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Stack tensors along a new batch dim; strings and ints become lists / int64 tensors."""

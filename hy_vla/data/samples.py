@@ -13,12 +13,11 @@ A sample for frame t of an episode of length T (DESIGN.md section 4):
     task, embodiment            str
     text_target                 str                   only with `text_target` set: the motion caption
                                                       (hy_vla.data.text_targets), for VL co-training
-    observation.environment_state (E,) float32        only with `env_state_key` set: the simulator's
-                                                      object/goal vector at t (at 0 with env_state_frame
-                                                      "first"), normalized; an auxiliary training target
-                                                      (hy_vla.models.env_state_head)
-    env_state.images.<cam>      (3, H, W) uint8       only with env_state_frame "first" or "both": frame 0's image
-    env_state.first             (E,) float32          only with env_state_frame "both": frame 0's env state
+    extra.<name>                (E,) float32          per `extra_columns` entry {name: (column, frame)}: the
+                                                      column at t ("current") or at 0 ("first"), normalized;
+                                                      for training objectives (hy_vla.training.objectives),
+                                                      never a model input
+    first_frame.<image key>     (3, H, W) uint8       only with `first_frame_images`: the episode's frame 0
 
 Sources are anything implementing `EpisodeSource` (LeRobot v3 datasets, HDF5 episode files).
 Images stay uint8: the model converts to float and resizes (optional `image_size` resizes here,
@@ -95,17 +94,10 @@ class SampleConfig:
     image_size: tuple[int, int] | None = None  # (H, W) to resize to in the worker; None keeps the source size
     embodiment: str | None = None  # overrides the source's embodiment id
     text_target: str | None = None  # "motion": a caption per sample for VL co-training (hy_vla.data.text_targets)
-    # A recorded simulator-state column (e.g. "observation.environment_state") delivered as the env-state
-    # auxiliary target; None: not read
-    env_state_key: str | None = None
-    # "current": the env state of the sample's frame; "first": the episode's first frame's, with that frame's
-    # images (env_state.images.<cam>) to predict it from (hy_vla.models.env_state_head explains why); "both":
-    # the current frame's as ENV_STATE and the first frame's as ENV_STATE_FIRST, with the first frame's images
-    env_state_frame: str = "current"
-    # A recorded column of per-camera object/goal image positions (e.g. "observation.environment_pixels", names
-    # "<camera>.<point>_<x|y>") delivered for the sample's frame as ENV_PIXELS (C, P, 2), cameras in `cameras`
-    # order; None: not read
-    env_pixels_key: str | None = None
+    # Extra low-dimensional columns for training objectives: {batch name: (dataset column, "current" | "first")},
+    # delivered normalized as `extra.<name>` from the sample's frame or the episode's first frame
+    extra_columns: dict[str, tuple[str, str]] = field(default_factory=dict)
+    first_frame_images: bool = False  # also deliver every camera's episode-start frame (`first_frame.<image key>`)
 
     def __post_init__(self) -> None:
         cams = tuple(c if c.startswith(keys.IMAGE_PREFIX) else keys.image_key(c) for c in self.cameras)
@@ -120,10 +112,11 @@ class SampleConfig:
             if len(size) != 2 or min(size) < 1:
                 raise ValueError(f"SampleConfig.image_size: expected (height, width), got {self.image_size}")
             object.__setattr__(self, "image_size", size)
-        if self.env_state_frame not in keys.ENV_STATE_FRAMES:
-            raise ValueError(
-                f"SampleConfig.env_state_frame: expected one of {keys.ENV_STATE_FRAMES}, got {self.env_state_frame!r}"
-            )
+        extra = {str(k): (str(v[0]), str(v[1])) for k, v in dict(self.extra_columns).items()}
+        for name, (_, frame) in extra.items():
+            if frame not in EXTRA_FRAMES:
+                raise ValueError(f"SampleConfig.extra_columns[{name!r}]: frame must be one of {EXTRA_FRAMES}")
+        object.__setattr__(self, "extra_columns", extra)
         if self.text_target is not None and self.text_target not in TEXT_TARGETS:
             raise ValueError(
                 f"SampleConfig.text_target: expected one of {TEXT_TARGETS} or None, got {self.text_target!r}"
@@ -142,10 +135,12 @@ class SampleConfig:
         d = dataclasses.asdict(self)
         d["cameras"] = list(self.cameras)
         d["image_size"] = list(self.image_size) if self.image_size else None
+        d["extra_columns"] = {k: list(v) for k, v in self.extra_columns.items()}
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SampleConfig:
+        d = upgrade_sample_config(d)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -156,6 +151,24 @@ class SampleConfig:
         if d.get("image_size") is not None:
             d["image_size"] = tuple(d["image_size"])
         return cls(**d)
+
+
+EXTRA_FRAMES = ("current", "first")
+
+
+def upgrade_sample_config(d: dict[str, Any]) -> dict[str, Any]:
+    """An older train_config.json's data section: its env-state fields as `extra_columns` (same samples)."""
+    if not {"env_state_key", "env_state_frame", "env_pixels_key"} & set(d):
+        return d
+    d = dict(d)
+    key, frame = d.pop("env_state_key", None), d.pop("env_state_frame", "current")
+    d.pop("env_pixels_key", None)
+    if key is not None:
+        if frame not in EXTRA_FRAMES:
+            raise ValueError(f"data.env_state_frame {frame!r} was removed (measured and rejected; bench/RESULTS.md)")
+        d["extra_columns"] = {**d.get("extra_columns", {}), "env_state": [key, frame]}
+        d["first_frame_images"] = frame == "first"
+    return d
 
 
 def history_indices(t: int, history: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,15 +198,15 @@ class SampleBuilder:
         lengths = np.array([source.episode(e).length for e in range(source.num_episodes)], dtype=np.int64)
         self.episode_of = np.repeat(np.arange(len(lengths)), lengths)  # (N,) sample -> episode
         self.frame_of = np.concatenate([np.arange(n) for n in lengths]) if len(lengths) else np.zeros(0, np.int64)
-        if config.env_state_key is not None and source.num_episodes:
-            try:
-                source.column(config.env_state_key, 0)
-            except (KeyError, ValueError) as e:
-                raise ValueError(
-                    f"data.env_state_key {config.env_state_key!r} is not a column of the dataset ({e}); "
-                    "collect with `hy-vla collect` (Meta-World records it) or unset it"
-                ) from e
-        self.pixel_columns = self._pixel_columns() if config.env_pixels_key else None  # (C, P, 2) column indices
+        for name, (column, _) in config.extra_columns.items():
+            if source.num_episodes:
+                try:
+                    source.column(column, 0)
+                except (KeyError, ValueError) as e:
+                    raise ValueError(
+                        f"{column!r} (data.extra_columns[{name!r}]) is not a column of the dataset ({e}); "
+                        "`hy-vla collect` records observation.environment_state for Meta-World"
+                    ) from e
         if norm_stats is not None:
             for key in self.lowdim_keys:
                 norm_stats.get(key, self.embodiment)  # fails early, naming the missing key
@@ -202,36 +215,12 @@ class SampleBuilder:
     def __len__(self) -> int:
         return len(self.episode_of)
 
-    def _pixel_columns(self) -> np.ndarray:
-        """Indices of each wanted camera's point coordinates in the env-pixels column -> (C, P, 2)."""
-        key = self.config.env_pixels_key
-        names = (getattr(self.source, "features", None) or {}).get(key, {}).get("names")
-        if not names:
-            raise ValueError(
-                f"data.env_pixels_key {key!r} is not a named column of the dataset; collect with `hy-vla collect` "
-                "(Meta-World records it) or unset it"
-            )
-        out = []
-        for cam in self.config.cameras:
-            bare = cam[len(keys.IMAGE_PREFIX) :]
-            points = list(dict.fromkeys(n[len(bare) + 1 : -2] for n in names if n.startswith(bare + ".")))
-            if not points:
-                raise ValueError(f"{key!r} has no positions for camera {bare!r} (it names {names})")
-            out.append([[names.index(f"{bare}.{p}_x"), names.index(f"{bare}.{p}_y")] for p in points])
-        if len({len(p) for p in out}) != 1:
-            raise ValueError(f"{key!r} names a different number of points per camera: {names}")
-        return np.asarray(out, dtype=np.int64)
-
-    def sample_tasks(self) -> np.ndarray:
-        """(N,) the instruction of every sample's episode."""
-        tasks = np.array([self.source.episode(e).task for e in range(self.source.num_episodes)], dtype=object)
-        return tasks[self.episode_of]
-
     @property
     def lowdim_keys(self) -> list[str]:
-        """The normalized low-dimensional columns: state, action and, when read, the env state."""
+        """The normalized low-dimensional columns: state, action and the extra columns."""
         c = self.config
-        return [c.state_key, c.action_key] + ([c.env_state_key] if c.env_state_key else [])
+        extra = [col for col, _ in c.extra_columns.values()]
+        return list(dict.fromkeys([c.state_key, c.action_key, *extra]))
 
     def _actions(self, ep: int, t: int, length: int, state: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.config
@@ -267,24 +256,17 @@ class SampleBuilder:
         out[keys.ACTION_IS_PAD] = is_pad
         out[keys.TASK] = info.task
         out[keys.EMBODIMENT] = self.embodiment
-        if c.env_state_key is not None:
-            column = self.source.column(c.env_state_key, ep)
-            targets = {keys.ENV_STATE: 0 if c.env_state_frame == "first" else t}  # key -> frame index
-            if c.env_state_frame == "both":
-                targets[keys.ENV_STATE_FIRST] = 0
-            if c.env_state_frame != "current":
-                for cam in c.cameras:
-                    first = torch.from_numpy(self.source.images(cam, ep, [0])).permute(0, 3, 1, 2)  # (1, 3, H, W)
-                    first = resize_uint8(first, c.image_size) if c.image_size else first
-                    out[keys.ENV_STATE_IMAGE_PREFIX + cam[len(keys.IMAGE_PREFIX) :]] = first[0].contiguous()
-            for key, t_env in targets.items():
-                env = torch.from_numpy(np.asarray(column[t_env], dtype=np.float32))
-                if self.norm_stats is not None:
-                    env = self.norm_stats.normalize(c.env_state_key, env, self.embodiment)
-                out[key] = env.float()
-        if self.pixel_columns is not None:
-            row = np.asarray(self.source.column(c.env_pixels_key, ep)[t], dtype=np.float32)
-            out[keys.ENV_PIXELS] = torch.from_numpy(row[self.pixel_columns])  # (C, P, 2), not normalized
+        if c.first_frame_images:
+            for cam in c.cameras:
+                first = torch.from_numpy(self.source.images(cam, ep, [0])).permute(0, 3, 1, 2)  # (1, 3, H, W)
+                first = resize_uint8(first, c.image_size) if c.image_size else first
+                out[keys.FIRST_FRAME_PREFIX + cam] = first[0].contiguous()
+        for name, (column, frame) in c.extra_columns.items():
+            row = self.source.column(column, ep)[0 if frame == "first" else t]
+            value = torch.from_numpy(np.asarray(row, dtype=np.float32))
+            if self.norm_stats is not None:
+                value = self.norm_stats.normalize(column, value, self.embodiment)
+            out[keys.EXTRA_PREFIX + name] = value.float()
         if self.captions is not None:
             out[keys.TEXT_TARGET] = self.captions(ep, t)
         out["episode_index"], out["frame_index"] = ep, t
@@ -305,8 +287,8 @@ class SampleBuilder:
         future = torch.from_numpy(acts[idx])  # (T, H, D)
         encoded = self.representation.encode(torch.from_numpy(state), future)  # (T, H, A)
         out = {c.state_key: state, c.action_key: np.asarray(encoded, dtype=np.float32), "action_is_pad": pad}
-        if c.env_state_key is not None:
-            out[c.env_state_key] = np.asarray(self.source.column(c.env_state_key, ep), np.float32).reshape(length, -1)
+        for column in self.lowdim_keys[2:]:  # the extra columns
+            out[column] = np.asarray(self.source.column(column, ep), np.float32).reshape(length, -1)
         return out
 
     def iter_norm_batches(self, progress: bool = False) -> Iterator[dict[str, np.ndarray]]:

@@ -1,7 +1,8 @@
 """The demo, end to end: demonstrations -> one language-conditioned policy -> closed-loop evaluation.
 
     1. collect   scripted-expert demos of every task into a LeRobot v3 dataset (reused when present)
-    2. train     hy-vla-tiny on all tasks at once for a wall-clock budget (steps calibrated up front)
+    2. train     the recipe's preset (metaworld-demo) on all tasks at once for a wall-clock budget (steps
+                 calibrated up front), exactly as `hy-vla train --preset metaworld-demo` would
     3. evaluate  the fixed protocol (episode i of a task = seed i), 50 episodes per task by default
 
 Everything lands in OUT: data/ (unless --data points elsewhere), train/ (checkpoints, TensorBoard),
@@ -16,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hy_vla import keys
 from hy_vla.demo.recipe import DemoRecipe
 
 
@@ -24,23 +24,39 @@ def log(msg: str) -> None:
     print(f"[demo] {msg}", flush=True)
 
 
-DEFAULT_S_PER_STEP = 0.33  # the default recipe's optimizer step on the idle 2-core machine, data loading included
+DEFAULT_S_PER_STEP = 0.33  # the default recipe's optimizer step on the idle 2-core Xeon, data loading included
+
+
+def recipe_configs(recipe: DemoRecipe) -> tuple[Any, Any]:
+    """(model config, training config) the recipe trains, before the dataset's widths are adopted."""
+    from hy_vla.presets import model_config, train_config
+    from hy_vla.training.run_config import apply_overrides
+
+    model, _, train = apply_overrides(model_config(recipe.preset), train_config(recipe.preset), recipe.run_overrides())
+    return model, train
+
+
+def check_recipe(recipe: DemoRecipe) -> None:
+    """Fail before minutes of collection: bad `--set` values, and settings the pipeline cannot run."""
+    model, _ = recipe_configs(recipe)
+    if recipe.n_action_steps > model.horizon * model.action_stride:
+        raise ValueError(
+            f"n_action_steps {recipe.n_action_steps} > the {model.horizon * model.action_stride} actions of a chunk"
+        )
 
 
 def plan(recipe: DemoRecipe, have_data: bool) -> str:
     """Expected wall time, from rates measured on a 2-core CPU (bench/RESULTS.md)."""
     n_demos = recipe.demos_per_task * len(recipe.tasks)
-    # Measured 2026-11-22 (2 workers, 96 px): ~1.5 s of rendering + physics per demo per camera per worker.
-    # Evaluation renders only the frames the policy is queried on: 1.2-1.4 s per episode per worker for the
-    # session-7/8 defaults (250 episodes in 2.4-2.8 min on 2 workers, mean length 109-133 steps; failures run to
-    # the 200-step cap, so a weaker policy takes up to ~2.5 s). A frame history (K > 1) needs every frame
-    # rendered: ~6 s per episode per worker (the K=6 ablation, 2026-11-29).
+    # ~1.5 s of rendering + physics per demo per camera per worker. Evaluation renders only the frames the policy
+    # is queried on: 1.2-1.4 s per episode per worker for the default recipe (failures run to the 200-step cap, so
+    # a weaker policy takes up to ~2.5 s). A frame history (K > 1) needs every frame rendered: ~6 s per episode.
     collect_min = 0.0 if have_data else n_demos * 1.5 * len(recipe.cameras) / max(recipe.workers, 1) / 60
-    per_episode_s = 6.0 if recipe.effective_history_frames() > 1 else 1.5
+    per_episode_s = 6.0 if recipe_configs(recipe)[0].history_frames > 1 else 1.5
     eval_min = recipe.eval_episodes * len(recipe.tasks) * per_episode_s / max(recipe.workers, 1) / 60
     if recipe.steps is None:
         train_min, train = recipe.minutes, f"train {recipe.minutes:g} min"
-    else:  # a fixed step count takes what the machine needs; the default recipe ran 2298 steps in 12.8 min (session 8)
+    else:  # a fixed step count takes what the machine needs
         train_min = recipe.steps * DEFAULT_S_PER_STEP / 60
         train = f"train {recipe.steps} steps (~{train_min:.0f} min at the default recipe's rate)"
     total = collect_min + train_min + 1.0 + eval_min
@@ -50,37 +66,31 @@ def plan(recipe: DemoRecipe, have_data: bool) -> str:
 
 def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
     """Why `root` is not a finished demo dataset of the recipe (tasks, cameras, size, count); None when it is."""
+    from hy_vla.sim.collect import COLLECTION_FORMAT_VERSION
+
     info = root / "collection.json"
     if not (root / "meta" / "info.json").is_file() or not info.is_file():
         return "not a finished collection (no meta/info.json or collection.json)"
-    cfg = json.loads(info.read_text())["config"]
+    summary = json.loads(info.read_text())
+    cfg = summary["config"]
     if tuple(cfg["tasks"]) != recipe.tasks:
         return f"its tasks are {list(cfg['tasks'])}, the recipe's {list(recipe.tasks)}"
     if not set(recipe.cameras) <= set(cfg["cameras"] or ()):
         return f"its cameras are {cfg['cameras']}, the recipe needs {list(recipe.cameras)}"
     if cfg["image_size"] != recipe.render_size:
         return f"its images are {cfg['image_size']} px, the recipe renders {recipe.render_size} px"
-    if cfg.get("task_seed_offset", 0) != recipe.task_seed_offset:
-        return f"its task seed offset is {cfg.get('task_seed_offset', 0)}, the recipe's {recipe.task_seed_offset}"
     # Training reads every episode of the dataset, so more demos than asked would silently change the recipe.
     if cfg["episodes"] != recipe.demos_per_task:
         return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
-    if recipe.env_state_weight and not has_column(root, keys.ENV_STATE):
-        return f"it has no {keys.ENV_STATE} column (collected before it was recorded), the recipe trains on it"
-    # environment_pixels was first recorded right after the reset fix: a dataset without it may show a stale goal
-    # marker in every episode's frame 0, the very frame the first-frame target trains on.
-    if (
-        recipe.env_state_weight
-        and recipe.effective_env_state_frame() != "current"
-        and not has_column(root, keys.ENV_PIXELS)
-    ):
+    version = summary.get("format_version", 1)
+    if version < COLLECTION_FORMAT_VERSION:
         return (
-            f"it has no {keys.ENV_PIXELS} column: it was collected before the 2026-11-29 reset fix, so each episode's "
-            "first frame may show the goal marker at a stale position, and the recipe trains on first frames "
-            f"(env_state_frame={recipe.effective_env_state_frame()!r})"
+            f"it was collected in format {version}, before {COLLECTION_FORMAT_VERSION} (the first frame of each "
+            "episode may show the goal marker at a stale position): collect it again"
         )
-    if recipe.keypoint_target_weight and not has_column(root, keys.ENV_PIXELS):
-        return f"it has no {keys.ENV_PIXELS} column (collected before it was recorded), the recipe trains on it"
+    _, train = recipe_configs(recipe)
+    if train.env_state.enabled and not has_column(root, train.env_state.column):
+        return f"it has no {train.env_state.column} column, the recipe trains on it"
     return None
 
 
@@ -114,36 +124,39 @@ def ensure_dataset(recipe: DemoRecipe, root: Path) -> None:
             cameras=recipe.cameras,
             image_size=recipe.render_size,
             seed=recipe.collect_seed,
-            task_seed_offset=recipe.task_seed_offset,
             workers=recipe.workers,
         )
     )
 
 
+def resolve_demo_run(recipe: DemoRecipe, data: Path, run_dir: Path) -> Any:
+    """The training run of the recipe on `data`: exactly `hy-vla train --preset P --dataset data --out run_dir
+    --set model.camera_names=<cameras>` plus the recipe's `--set` overrides (steps still to be set)."""
+    from hy_vla.data.loader import open_source
+    from hy_vla.presets import model_config, train_config
+    from hy_vla.training.run_config import resolve_run
+
+    train = train_config(recipe.preset, out_dir=str(run_dir))
+    return resolve_run(model_config(recipe.preset), open_source(data), str(data), train, recipe.run_overrides())
+
+
 def calibrate_steps(run: Any, minutes: float, probe_steps: int = 8) -> int:
-    """Optimizer steps that fit in `minutes`: time a few steps on a synthetic batch of the real shapes."""
+    """Optimizer steps that fit in `minutes`: time a few training steps on a real batch of the run's dataset."""
     import torch
 
+    from hy_vla.data.loader import collate_samples, open_source
+    from hy_vla.data.samples import SampleBuilder
     from hy_vla.models.hy_vla import HyVLA
+    from hy_vla.training.objectives import attach_objectives
     from hy_vla.training.parameters import build_adamw
+    from hy_vla.training.trainer import prepare_batch
 
-    m = run.model
-    model = HyVLA(m)
+    builder = SampleBuilder(open_source(run.dataset), run.data)  # unnormalized: values do not change the timing
+    b = run.train.batch_size
+    picks = torch.linspace(0, len(builder) - 1, b).long().tolist()
+    model = attach_objectives(HyVLA(run.model), run.train)
     opt = build_adamw(model, run.train)  # the trainer's optimizer, so its cost is timed too
-    b, (h, w) = run.train.batch_size, run.data.image_size
-    batch: dict[str, Any] = {
-        k: torch.randint(0, 255, (b, m.history_frames, 3, h, w), dtype=torch.uint8) for k in m.image_keys
-    }
-    batch[keys.STATE] = torch.zeros(b, m.state_dim)
-    batch[keys.ACTION] = torch.zeros(b, m.horizon, m.action_dim)
-    batch[keys.TASK] = ["pick up the puck and place it at the goal"] * b
-    if m.env_state.enabled:
-        batch[keys.ENV_STATE] = torch.zeros(b, m.env_state.dim)
-        if m.env_state.frame != "current":  # the probe's episode-start frames (one more image-only pass)
-            for cam in m.camera_names:
-                batch[keys.ENV_STATE_IMAGE_PREFIX + cam] = torch.randint(0, 255, (b, 3, h, w), dtype=torch.uint8)
-        if m.env_state.frame == "both":
-            batch[keys.ENV_STATE_FIRST] = torch.zeros(b, m.env_state.dim)
+    batch = prepare_batch(collate_samples([builder[i] for i in picks]), run.model, run.train, torch.Generator())
     times = []
     for _ in range(probe_steps + 2):
         t0 = time.perf_counter()
@@ -153,7 +166,7 @@ def calibrate_steps(run: Any, minutes: float, probe_steps: int = 8) -> int:
         opt.step()
         times.append(time.perf_counter() - t0)
     # The first steps pay one-off allocation costs; the lower quartile of the rest is what an idle machine
-    # sustains (a transient load during the probe made an earlier run plan 2461 steps for 20 min: 12.7 min).
+    # sustains (a transient load during the probe once planned 2461 steps for 20 minutes that took 12.7).
     rest = sorted(times[2:])
     per_step = rest[len(rest) // 4] * 1.1  # + 10% for data loading and logging
     return max(50, int(minutes * 60 / per_step))
@@ -161,20 +174,16 @@ def calibrate_steps(run: Any, minutes: float, probe_steps: int = 8) -> int:
 
 def train(recipe: DemoRecipe, data: Path, run_dir: Path) -> Path:
     """Train (or resume, or reuse) the demo policy; returns the checkpoint to evaluate."""
-    from hy_vla.data.loader import open_source
-    from hy_vla.presets import model_config
     from hy_vla.training.checkpointing import latest_checkpoint
-    from hy_vla.training.config import TrainConfig
     from hy_vla.training.launch import launch
-    from hy_vla.training.run_config import RUN_CONFIG, RunConfig, resolve_run
+    from hy_vla.training.run_config import RUN_CONFIG, RunConfig
 
     resuming = (run_dir / RUN_CONFIG).is_file()
     if resuming:
         run = RunConfig.load(run_dir)
         log(f"continuing the training run in {run_dir} ({run.train.steps} steps)")
     else:
-        base = TrainConfig(out_dir=str(run_dir), save_every=500, keep_last=2)
-        run = resolve_run(model_config(recipe.preset), open_source(data), str(data), base, recipe.run_overrides())
+        run = resolve_demo_run(recipe, data, run_dir)
         if recipe.steps is not None:  # a fixed step count: no wall-clock budget
             run.train = run.train.replace(steps=recipe.steps)
             log(f"training {recipe.preset} for {recipe.steps} steps (batch {run.train.batch_size})")

@@ -127,7 +127,7 @@ def masked_flow_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -
 
 @dataclass
 class FlowConfig:
-    """How training draws flow times (see `sample_time`) and how many draws each observation gets."""
+    """How training draws flow times (see `sample_time`)."""
 
     time_sampler: str = "beta"
     beta_alpha: float = 1.5
@@ -135,14 +135,8 @@ class FlowConfig:
     beta_s: float = 0.999
     logit_mean: float = 0.0
     logit_std: float = 1.0
-    # (noise, time) draws per observation in one training step. The observation prefix (vision + backbone) is
-    # computed once and shared by the draws; only the action expert runs `train_draws` times, so the flow
-    # loss's variance over t and noise drops at a fraction of the cost of a larger batch.
-    train_draws: int = 1
 
     def __post_init__(self) -> None:
-        if self.train_draws < 1:
-            raise ValueError(f"flow.train_draws must be >= 1, got {self.train_draws}")
         if self.time_sampler not in TIME_SAMPLERS:
             raise ValueError(f"flow.time_sampler {self.time_sampler!r} not in {TIME_SAMPLERS}")
         if self.beta_alpha <= 0 or self.beta_beta <= 0 or not 0 < self.beta_s <= 1 or self.logit_std <= 0:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hy_vla.models.layers import RMSNorm, sincos_embedding
@@ -83,15 +82,3 @@ def suffix_mask(prefix_valid: Tensor, horizon: int) -> Tensor:
     own = block_attention_mask(ids, ones, ones)  # (B, 1 + H, 1 + H)
     pre = prefix_valid.unsqueeze(1).expand(b, 1 + horizon, prefix_valid.shape[1])
     return torch.cat([pre, own], dim=-1)
-
-
-def default_state_mask(state: Tensor, width: int) -> Tensor:
-    """Mask for a state given with its first `state.shape[-1]` channels used, padded to `width`."""
-    m = torch.zeros(state.shape[0], width, dtype=torch.bool, device=state.device)
-    m[:, : state.shape[-1]] = True
-    return m
-
-
-def pad_last(x: Tensor, width: int) -> Tensor:
-    """Zero-pad the last dimension to `width`."""
-    return F.pad(x, (0, width - x.shape[-1])) if x.shape[-1] < width else x

@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from hy_vla.models.config import CONFIG_NAME, HyVLAConfig
 from hy_vla.models.tokenizer import load_tokenizer
 from hy_vla.utils.atomic import atomic_write_text
+from hy_vla.utils.legacy import rename_weights
 
 WEIGHTS_NAME = "model.safetensors"
 NORM_STATS_NAME = "norm_stats.json"
@@ -96,6 +97,8 @@ def load_model(
         tokenizer = load_tokenizer("hf", directory if has_files else config.tokenizer_path)
     model = cls(config, tokenizer=tokenizer)
     state = load_file(str(directory / WEIGHTS_NAME)) if weights is None else weights
+    # older checkpoints saved training-only heads with the network: they are not part of it any more
+    state = {k: v for k, v in rename_weights(state).items() if not k.startswith("objectives.")}
     own = model.state_dict()
     for name, tensor in state.items():
         if name in own and own[name].shape != tensor.shape:

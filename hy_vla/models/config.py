@@ -23,13 +23,12 @@ from hy_vla.models.decoders.dit import DiTConfig
 from hy_vla.models.decoders.hybrid import HybridConfig
 from hy_vla.models.decoders.mixture_of_flow import MoFConfig
 from hy_vla.models.decoders.mpg import MPGConfig
-from hy_vla.models.env_state_head import EnvStateConfig
 from hy_vla.models.hf_backbone import HFBackboneConfig
-from hy_vla.models.keypoint_targets import KeypointTargetConfig
 from hy_vla.models.lora import LoRAConfig
 from hy_vla.models.slot_layout import LAYOUTS, check_unified
 from hy_vla.models.vision import VisionConfig
 from hy_vla.utils.configs import build_config
+from hy_vla.utils.legacy import upgrade_model_config
 
 CONFIG_NAME = "config.json"
 
@@ -76,9 +75,6 @@ class HyVLAConfig:
     mpg: MPGConfig = field(default_factory=MPGConfig)  # decoder "mot_expert": MPG gate (Being-H0.5)
     hybrid: HybridConfig = field(default_factory=HybridConfig)  # decoder "hybrid" (HybridVLA)
     aux: AuxLossConfig = field(default_factory=AuxLossConfig)  # HY-Embodied pretraining losses (off)
-    env_state: EnvStateConfig = field(default_factory=EnvStateConfig)  # simulator-state auxiliary target (off)
-    # spatial-softmax keypoints pulled to recorded object/goal image positions (models/keypoint_targets.py; off)
-    keypoint_targets: KeypointTargetConfig = field(default_factory=KeypointTargetConfig)
     hf_backbone: HFBackboneConfig = field(default_factory=HFBackboneConfig)  # pretrained transformers backbone
     lora: LoRAConfig = field(default_factory=LoRAConfig)  # LoRA fine-tuning (off)
 
@@ -97,10 +93,6 @@ class HyVLAConfig:
             raise ValueError(f"text_patch must be >= 1, got {self.text_patch}")
         if self.text_patch > 1 and self.hf_backbone.enabled:
             raise ValueError("text_patch merges the native backbone's text tokens; an hf_backbone keeps its own")
-        if self.keypoint_targets.enabled and not self.vision.keypoints:
-            raise ValueError("keypoint_targets.weight > 0 needs vision.keypoints > 0 (and the conv stem)")
-        if self.hf_backbone.enabled and self.env_state.enabled:
-            raise ValueError("env_state probes the native ViT's image blocks; it is not available with hf_backbone")
         if getattr(self.aux, "next_code_weight", 0) > 0 and self.vision.token_merge > 1:
             raise ValueError("aux.next_code_weight predicts one code per patch: it needs vision.token_merge == 1")
         for name in ("history_frames", "history_stride", "horizon", "action_stride", "num_inference_steps"):
@@ -122,8 +114,6 @@ class HyVLAConfig:
             close = difflib.get_close_matches(self.decoder, DECODERS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"decoder {self.decoder!r} not in {DECODERS}{hint}")
-        if self.flow.train_draws > 1 and self.decoder != "dual_tower":
-            raise ValueError(f"flow.train_draws > 1 is implemented for decoder 'dual_tower' only, not {self.decoder!r}")
         if (self.mof.enabled or self.mpg.enabled) and self.decoder != "mot_expert":
             raise ValueError("mof and mpg are options of decoder 'mot_expert'")
         if self.decoder == "hybrid" and self.backbone.vocab_size <= self.hybrid.num_bins:
@@ -177,13 +167,11 @@ class HyVLAConfig:
             "mpg": MPGConfig,
             "hybrid": HybridConfig,
             "aux": AuxLossConfig,
-            "env_state": EnvStateConfig,
-            "keypoint_targets": KeypointTargetConfig,
             "hf_backbone": HFBackboneConfig,
             "lora": LoRAConfig,
         }
         kwargs: dict[str, Any] = {}
-        for key, value in d.items():
+        for key, value in upgrade_model_config(d).items():
             if key in subs:
                 kwargs[key] = build_config(subs[key], value, key)
             else:

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -32,7 +32,6 @@ class Prefix:
     bidirectional: Tensor  # (B, Tp) bool
     valid: Tensor  # (B, Tp) bool, False on text padding
     positions: Tensor  # (B, Tp) long, counts only valid tokens (padding-invariant)
-    keypoints: Tensor | None = None  # (B, C, Kp, 2) each camera's spatial-softmax keypoints (vision.keypoints > 0)
 
     @property
     def num_valid(self) -> Tensor:
@@ -40,17 +39,6 @@ class Prefix:
 
     def mask(self) -> Tensor:
         return block_attention_mask(self.block_ids, self.bidirectional, self.valid)  # (B, Tp, Tp)
-
-
-def repeat_observations(prefix: Prefix, kv: list[LayerKV], n: int) -> tuple[Prefix, list[LayerKV]]:
-    """Each observation's prefix and keys/values n times, observation-major (row i * n + j = copy j of i): the
-    flow's extra training draws attend to one backbone pass; gradients of the copies sum into it."""
-    if n == 1:
-        return prefix, kv
-    rep = lambda x: x.repeat_interleave(n, dim=0)  # noqa: E731
-    tensors = {f.name: rep(v) for f in fields(prefix) if isinstance(v := getattr(prefix, f.name), Tensor)}
-    p = replace(prefix, **tensors)
-    return p, [(rep(k), rep(v)) for k, v in kv]
 
 
 def suffix_positions(prefix: Prefix, horizon: int) -> Tensor:

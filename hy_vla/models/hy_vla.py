@@ -23,15 +23,15 @@ from hy_vla.models.backbone import MoTBackbone, Segment
 from hy_vla.models.config import HyVLAConfig
 from hy_vla.models.decoders import build_decoder
 from hy_vla.models.decoders import common as decoders
-from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, joint_forward, repeat_observations
-from hy_vla.models.env_state_head import EnvStateHead, add_env_state_loss
-from hy_vla.models.keypoint_targets import add_keypoint_target_loss
+from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, joint_forward
+from hy_vla.models.objective_context import ObjectiveContext
 from hy_vla.models.text_loss import add_text_loss
 from hy_vla.models.text_patch import TextPatcher, apply_text_patch
 from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
 from hy_vla.models.vision import VisionEncoder, merge_tokens
 
 VISION, TEXT = 0, 1  # modality indices of MoTBackbone
+OBJECTIVES = "objectives."  # state-dict prefix of the attached training objectives (never saved with the model)
 
 
 class HyVLA(nn.Module):
@@ -60,8 +60,9 @@ class HyVLA(nn.Module):
         self.expert = build_decoder(config, self.backbone)  # the action decoder chosen by config.decoder
         if config.aux.enabled:  # HY-Embodied pretraining losses (seed 001)
             self.aux_losses = HYEmbodiedLosses(config.aux, self)
-        if config.env_state.enabled:  # training-time probe of object/goal positions (never an input)
-            self.env_state_head = EnvStateHead(config.env_state, bb.width, len(config.camera_names))
+        # Training objectives attached for a training run (hy_vla.training.objectives): auxiliary losses on this
+        # network's states; not part of the saved network (`save_pretrained` leaves them out).
+        self.objectives = nn.ModuleDict()
         # NormStats of the data this model was trained on (set by training; saved as norm_stats.json).
         self.norm_stats: Any = None
         self.enable_video_encoder_if_needed()
@@ -117,7 +118,7 @@ class HyVLA(nn.Module):
             return self.backbone.embed_prefix(self, batch)
         cfg, dev = self.config, self.device
         b = inputs.batch_size(batch, cfg)
-        vis, per_img, points = (None, 0, None) if inputs.text_only(batch) else self.image_tokens(batch, b)
+        vis, per_img = (None, 0) if inputs.text_only(batch) else self.image_tokens(batch, b)
         n_cam = 0 if vis is None else len(cfg.camera_names)
         ids, text_valid = self.tokenizer.encode_batch(
             self.instruction_texts(batch, inputs.tasks(batch, b)), cfg.max_text_len
@@ -136,27 +137,24 @@ class HyVLA(nn.Module):
         valid = torch.cat([torch.ones(b, nv, dtype=torch.bool, device=dev), text_valid], dim=1)
         positions = (valid.long().cumsum(dim=1) - 1).clamp(min=0)
         segments = [Segment(TEXT, nv, nv + nt)] if vis is None else [Segment(VISION, 0, nv), Segment(TEXT, nv, nv + nt)]
-        return Prefix(x, segments, block_ids, bidir.expand(b, -1), valid, positions, points)
+        return Prefix(x, segments, block_ids, bidir.expand(b, -1), valid, positions)
 
     def image_prefix(self, batch: dict[str, Any], b: int) -> tuple[Prefix, int]:
         """A prefix of the image blocks alone (no instruction) -> (prefix, tokens per image); image tokens never
         attend to the text, so their hidden states equal those of the full prefix."""
-        vis, per_img, points = self.image_tokens(batch, b)  # (B, C * per_img, D)
+        vis, per_img = self.image_tokens(batch, b)  # (B, C * per_img, D)
         n_cam, nv, dev = len(self.config.camera_names), vis.shape[1], self.device
         block_ids = torch.arange(n_cam, device=dev).repeat_interleave(per_img).expand(b, -1)
         ones = torch.ones(b, nv, dtype=torch.bool, device=dev)
         positions = torch.arange(nv, device=dev).expand(b, -1)
-        return Prefix(vis, [Segment(VISION, 0, nv)], block_ids, ones, ones, positions, points), per_img
+        return Prefix(vis, [Segment(VISION, 0, nv)], block_ids, ones, ones, positions), per_img
 
-    def image_tokens(self, batch: dict[str, Any], b: int) -> tuple[Tensor, int, Tensor | None]:
-        """Every camera's current frame (+ memory) as backbone tokens -> (B, C * per_image, D), per_image and,
-        with vision.keypoints, the keypoints (B, C, Kp, 2)."""
+    def image_tokens(self, batch: dict[str, Any], b: int) -> tuple[Tensor, int]:
+        """Every camera's current frame (+ memory) as backbone tokens -> (B, C * per_image, D), per_image."""
         cfg, dev = self.config, self.device
         imgs, frame_valid = inputs.images(batch, cfg, b, self.dtype)
         n_cam = len(cfg.camera_names)
-        patches, keypoint, points = self.vision.encode(
-            imgs.to(dev), None if frame_valid is None else frame_valid.to(dev)
-        )
+        patches, keypoint, _ = self.vision.encode(imgs.to(dev), None if frame_valid is None else frame_valid.to(dev))
         tokens = merge_tokens(patches, cfg.vision.token_merge)  # (B*C, P / m^2, m^2 * Dv)
         if keypoint is not None:  # the spatial-softmax keypoint token follows the patch tokens
             tokens = torch.cat([tokens, keypoint], dim=1)
@@ -165,8 +163,7 @@ class HyVLA(nn.Module):
         if cfg.backbone.num_latent_tokens:
             lat = self.backbone.latents.view(1, 1, *self.backbone.latents.shape).expand(b, n_cam, -1, -1)
             feats = torch.cat([feats, lat], dim=2)  # latents close each image's block
-        points = None if points is None else points.view(b, n_cam, *points.shape[1:])  # (B, C, Kp, 2)
-        return feats.flatten(1, 2), feats.shape[2], points
+        return feats.flatten(1, 2), feats.shape[2]
 
     # -- training -----------------------------------------------------------------------------
     def compute_loss(
@@ -181,26 +178,49 @@ class HyVLA(nn.Module):
         if cfg.decoder != "dual_tower":  # hy_vla.models.decoders: same loop, another decoder
             loss, metrics, ctx = decoders.compute_loss(self, batch, generator)
             loss = add_aux_losses(self, batch, ctx.hidden, loss, metrics)
-            loss = add_env_state_loss(self, batch, ctx.hidden, loss, metrics)
-            loss = add_keypoint_target_loss(self, batch, ctx.prefix.keypoints, loss, metrics)
+            loss = self._objective_losses(batch, ctx.prefix, ctx.hidden, loss, metrics)
             loss = add_text_loss(self, batch, ctx.prefix, ctx.kv, loss, metrics, lm_weight)
             return loss, {"loss": float(loss.detach()), **metrics}
         flow = decoders.flow_training_inputs(self, batch, generator)  # noise, times, committed prefix, mask
-        state, state_mask = (
-            t.to(dev).repeat_interleave(cfg.flow.train_draws, 0) for t in inputs.state(batch, cfg, dtype)
-        )
+        state, state_mask = (t.to(dev) for t in inputs.state(batch, cfg, dtype))
         prefix = self.embed_prefix(batch)
         hidden, kv = encode_prefix(self.backbone, prefix)
-        drawn_prefix, drawn_kv = repeat_observations(prefix, kv, cfg.flow.train_draws)  # (B * draws, ...)
         suffix = self.expert.embed(state, state_mask, flow.x_t.to(dtype), flow.t)
-        v = self.expert.velocity(expert_forward(self.backbone, self.expert, drawn_prefix, drawn_kv, suffix))
+        v = self.expert.velocity(expert_forward(self.backbone, self.expert, prefix, kv, suffix))
         loss = fm.masked_flow_loss(v, fm.target_velocity(flow.noise, flow.actions), flow.mask)
         metrics: dict[str, float] = {}
         loss = add_aux_losses(self, batch, hidden, loss, metrics)  # unchanged unless config.aux is on
-        loss = add_env_state_loss(self, batch, hidden, loss, metrics)  # unchanged unless config.env_state is on
-        loss = add_keypoint_target_loss(self, batch, prefix.keypoints, loss, metrics)  # unless keypoint_targets
+        loss = self._objective_losses(batch, prefix, hidden, loss, metrics)  # unchanged without objectives
         loss = add_text_loss(self, batch, prefix, kv, loss, metrics, lm_weight)  # unchanged without text targets
         return loss, {"loss": float(loss.detach()), **metrics}
+
+    def _objective_losses(
+        self, batch: dict[str, Any], prefix: Prefix, hidden: Tensor, loss: Tensor, metrics: dict[str, float]
+    ) -> Tensor:
+        """loss + every attached objective's terms (metrics updated in place)."""
+        if not len(self.objectives):
+            return loss
+        text_only = inputs.text_only(batch)
+        ctx = ObjectiveContext(
+            prefix=prefix,
+            hidden=hidden,
+            tokens_per_image=0 if text_only else self.config.tokens_per_image,
+            num_cameras=0 if text_only else len(self.config.camera_names),
+            camera_keys=self.config.image_keys,
+            history_frames=self.config.history_frames,
+            encode_images=self.encode_images,
+        )
+        for objective in self.objectives.values():
+            for name, term in objective(ctx, batch).items():
+                metrics[name] = float(term.detach())
+                loss = loss + term
+        return loss
+
+    def encode_images(self, images: dict[str, Any], b: int) -> Tensor:
+        """(B, C * P, D) final hidden states of an image-only prefix of a camera batch."""
+        prefix, _ = self.image_prefix(images, b)
+        hidden, _ = encode_prefix(self.backbone, prefix)
+        return hidden
 
     def forward(
         self, batch: dict[str, Any], generator: torch.Generator | None = None, lm_weight: float = 1.0
@@ -278,7 +298,8 @@ class HyVLA(nn.Module):
         """Write model.safetensors + config.json + norm_stats.json; `state_dict` overrides the weights."""
         from hy_vla.models.checkpoint import save_model
 
-        return save_model(self, Path(directory), state_dict)
+        weights = self.state_dict() if state_dict is None else state_dict
+        return save_model(self, Path(directory), {k: v for k, v in weights.items() if not k.startswith(OBJECTIVES)})
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, config: HyVLAConfig | None = None, strict: bool = True) -> HyVLA:

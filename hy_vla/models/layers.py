@@ -109,17 +109,3 @@ def sincos_embedding(t: Tensor, dim: int, max_period: float = 10000.0, scale: fl
     if dim % 2:
         emb = F.pad(emb, (0, 1))
     return emb
-
-
-def grid_sincos_embedding(grid: int, dim: int) -> Tensor:
-    """Fixed 2-D sinusoidal position code of a grid x grid patch raster -> (grid * grid, dim), row-major.
-
-    Half of the channels encode the row, half the column (as MAE's ViT). Used to initialise the ViT's
-    learned position embedding: from step 0 each patch token carries where it is, so a tiny policy
-    trained from scratch on a few demonstrations localises small targets (a goal marker) much sooner.
-    """
-    half = dim // 2
-    idx = torch.arange(grid, dtype=torch.float32)
-    rows = sincos_embedding(idx, half, scale=1.0)  # (g, half)
-    cols = sincos_embedding(idx, dim - half, scale=1.0)  # (g, dim - half)
-    return torch.cat([rows.repeat_interleave(grid, dim=0), cols.repeat(grid, 1)], dim=-1)  # (g*g, dim)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from hy_vla.models.conv_stem import ConvStem, conv_stem_channels, tap_stage
-from hy_vla.models.layers import GeluMLP, attention, grid_sincos_embedding, merge_heads, split_heads
+from hy_vla.models.layers import GeluMLP, attention, merge_heads, split_heads
 from hy_vla.models.masks import causal_frames_mask
 from hy_vla.models.spatial_softmax import KeypointToken
 
@@ -33,9 +33,6 @@ class VisionConfig:
     mlp_ratio: float = 4.0
     temporal_every: int = 1  # memory encoder: temporal attention in every n-th block
     token_merge: int = 1  # m: merge each m x m block of patch features into one backbone token (Qwen2-VL style)
-    # Initial position embedding: "random" (truncated normal) or "sincos" (2-D sinusoidal, learned after). On the
-    # demo tasks sincos did not help (bench/RESULTS.md, 2026-11-28), so random stays the default.
-    pos_init: str = "random"
     # Patch embedding: "linear" (one strided p x p projection, as ViT) or "conv" (stride-2 3x3 convolutions,
     # models/conv_stem.py): local detectors for small targets such as Meta-World's goal markers.
     stem: str = "linear"
@@ -51,8 +48,6 @@ class VisionConfig:
             raise ValueError(f"vision.width {self.width} is not divisible by num_heads {self.num_heads}")
         if self.depth < 1 or self.temporal_every < 1 or self.token_merge < 1:
             raise ValueError("vision.depth, vision.temporal_every and vision.token_merge must be >= 1")
-        if self.pos_init not in ("sincos", "random"):
-            raise ValueError(f"vision.pos_init must be 'sincos' or 'random', got {self.pos_init!r}")
         if self.stem not in ("linear", "conv"):
             raise ValueError(f"vision.stem must be 'linear' or 'conv', got {self.stem!r}")
         if self.stem == "conv":
@@ -148,11 +143,7 @@ class VisionEncoder(nn.Module):
         else:
             self.patch = nn.Conv2d(3, cfg.width, kernel_size=cfg.patch_size, stride=cfg.patch_size)
         self.pos = nn.Parameter(torch.zeros(1, cfg.num_patches, cfg.width))
-        if cfg.pos_init == "sincos":  # unscaled, as MAE's fixed code; here it stays learnable
-            grid = cfg.image_size // cfg.patch_size
-            self.pos.data.copy_(grid_sincos_embedding(grid, cfg.width).unsqueeze(0))
-        else:
-            nn.init.trunc_normal_(self.pos, std=0.02)
+        nn.init.trunc_normal_(self.pos, std=0.02)
         self.blocks = nn.ModuleList(ViTBlock(cfg) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.width, eps=1e-6)
         self.keypoint_token: KeypointToken | None = None

@@ -2,12 +2,9 @@
 
 Protocol:
 
-- attempt ``k`` of the ``i``-th task starts from seed ``seed + i * task_seed_offset + k`` (default seed
-  100000: training layouts never coincide with evaluation episodes, which use seeds 0, 1, 2, ... by
-  default); attempts run in worker processes (or in this process with ``workers=0``) and come back as
-  whole episodes;
-- Meta-World draws a layout (object and goal positions) from the seed alone, so with ``task_seed_offset=0``
-  every task of a collection shares the same ``episodes`` layouts; an offset gives each task its own;
+- attempt ``k`` of every task starts from seed ``seed + k`` (default seed 100000: training layouts never
+  coincide with evaluation episodes, which use seeds 0, 1, 2, ... by default); attempts run in worker
+  processes (or in this process with ``workers=0``) and come back as whole episodes;
 - episodes are decided and written in attempt order per task (a small reorder
   buffer), so the same command gives the same dataset whatever the worker timing;
 - only successful episodes are kept unless ``keep_failures``; failed attempts are
@@ -19,9 +16,7 @@ Frame ``t`` stores the observation the expert acted on and the action taken. The
 privileged simulator state is never stored; adapters that name an ``env_state_names``
 vector (Meta-World: object and goal xyz) also get it written as LeRobot's
 ``observation.environment_state`` column, a training-time auxiliary target that no policy
-reads as input; with cameras, adapters that name ``env_pixel_names`` (Meta-World: object and goal
-positions in each camera image) fill ``observation.environment_pixels`` the same way. The
-instruction is the LeRobot task.
+reads as input. The instruction is the LeRobot task.
 """
 
 from __future__ import annotations
@@ -43,13 +38,19 @@ from hy_vla.eval.factories import ScriptedExpertFactory
 from hy_vla.eval.report import package_versions
 from hy_vla.eval.rollout import run_episode
 from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, close_worker, init_pool_worker, init_worker, worker_state
-from hy_vla.keys import ACTION, ENV_PIXELS, ENV_STATE, STATE, image_key
-from hy_vla.sim.privileged import ENV_PIXELS_OBS, ENV_STATE_OBS
+from hy_vla.keys import ACTION, STATE, image_key
+from hy_vla.sim.privileged import ENV_STATE_COLUMN, ENV_STATE_OBS
 
 # Demonstrations start far from the evaluation seeds (0, 1, 2, ...) so train and test layouts differ.
 DEFAULT_COLLECT_SEED = 100_000
 
-NORM_MODES = {STATE: "mean_std", ACTION: "mean_std", ENV_STATE: "mean_std"}  # ENV_STATE only where recorded
+NORM_MODES = {STATE: "mean_std", ACTION: "mean_std", ENV_STATE_COLUMN: "mean_std"}  # the env state where recorded
+
+
+# collection.json's "format_version": what a dataset's history guarantees, so readers need not infer it from columns.
+# 2: frame 0 of every Meta-World episode is rendered after the reset's forward kinematics (the goal marker is where
+# the goal is; version 1 datasets may show it at a stale position in frame 0).
+COLLECTION_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,6 @@ class CollectConfig:
     cameras: tuple[str, ...] | None = None  # None: the suite default
     image_size: int | None = None
     seed: int = DEFAULT_COLLECT_SEED
-    # Task i's attempts start at seed + i * task_seed_offset; 0 = the same seeds (and Meta-World layouts) for
-    # every task. Must exceed the attempt cap so no two tasks share a seed.
-    task_seed_offset: int = 0
     workers: int = 0
     keep_failures: bool = False
     max_attempts: int | None = None  # per task; None: 3 x episodes + 10
@@ -87,15 +85,10 @@ class CollectConfig:
             raise ValueError("a dataset needs at least one camera")
         if self.max_attempts is not None and self.max_attempts < self.episodes:
             raise ValueError(f"max_attempts ({self.max_attempts}) < episodes ({self.episodes})")
-        if self.task_seed_offset < 0 or 0 < self.task_seed_offset < self.attempt_cap:
-            raise ValueError(
-                f"task_seed_offset must be 0 or at least the attempt cap ({self.attempt_cap}) so tasks never share "
-                f"a seed, got {self.task_seed_offset}"
-            )
 
     def first_seed(self, task: str) -> int:
         """The seed of `task`'s attempt 0."""
-        return self.seed + self.tasks.index(task) * self.task_seed_offset
+        return self.seed
 
     @property
     def attempt_cap(self) -> int:
@@ -133,9 +126,7 @@ def collect_attempt(job: Job) -> Episode:
     states: list[np.ndarray] = []
     actions: list[np.ndarray] = []
     env_states: list[np.ndarray] = []
-    env_pixels: list[np.ndarray] = []
     with_env_state = getattr(env, "env_state_names", None) is not None
-    with_env_pixels = bool(getattr(env, "env_pixel_names", None))
 
     def record(obs: dict[str, Any], action: np.ndarray) -> None:
         for cam in cameras:
@@ -144,17 +135,13 @@ def collect_attempt(job: Job) -> Episode:
         actions.append(np.asarray(action, dtype=np.float32))
         if with_env_state:
             env_states.append(np.asarray(obs[ENV_STATE_OBS], dtype=np.float32))
-        if with_env_pixels:
-            env_pixels.append(np.asarray(obs[ENV_PIXELS_OBS], dtype=np.float32))
 
     result = run_episode(env, policy, job.seed, task=job.task, episode=job.episode, hooks=[record])
     frames = {image_key(c): np.stack(images[c]) for c in cameras}  # (T, H, W, 3) uint8
     frames[STATE] = np.stack(states)  # (T, S)
     frames[ACTION] = np.stack(actions)  # (T, A)
     if with_env_state:
-        frames[ENV_STATE] = np.stack(env_states)  # (T, E)
-    if with_env_pixels:
-        frames[ENV_PIXELS] = np.stack(env_pixels)  # (T, C * 4)
+        frames[ENV_STATE_COLUMN] = np.stack(env_states)  # (T, E)
     return Episode(job.task, job.episode, job.seed, result.success, env.spec.instruction, frames)
 
 
@@ -172,10 +159,9 @@ def dataset_features(env: Any) -> dict[str, dict[str, Any]]:
     features[ACTION] = {"dtype": "float32", "shape": [spec.action_dim], "names": action_names}
     env_state_names = getattr(env, "env_state_names", None)
     if env_state_names is not None:  # simulator-only auxiliary target (module docstring)
-        features[ENV_STATE] = {"dtype": "float32", "shape": [len(env_state_names)], "names": list(env_state_names)}
-    env_pixel_names = getattr(env, "env_pixel_names", None)
-    if env_pixel_names:  # where those objects appear in each camera image (another training-time target)
-        features[ENV_PIXELS] = {"dtype": "float32", "shape": [len(env_pixel_names)], "names": list(env_pixel_names)}
+        features[ENV_STATE_COLUMN] = {
+            "dtype": "float32", "shape": [len(env_state_names)], "names": list(env_state_names)
+        }  # fmt: skip
     return features
 
 
@@ -273,6 +259,7 @@ def collect(config: CollectConfig, *, progress: bool = True) -> dict[str, Any]:
         if not finalized:
             writer.abort()  # removes the hidden partial directory; nothing appears at root
     summary = {
+        "format_version": COLLECTION_FORMAT_VERSION,
         "config": config.to_dict(),
         "env": asdict(recipe),
         "episodes": episodes_meta,  # dataset episode_index order

@@ -6,8 +6,8 @@ keys starting with `PRIVILEGED_PREFIX`; the evaluator and the collector strip
 them before calling any policy that does not declare ``metadata["privileged"]``
 (only our scripted experts do), so a remote client or a checkpoint policy
 cannot receive them by accident. Datasets store only the compact `ENV_STATE_OBS`
-vector, as the column `observation.environment_state`: a training-time target
-(`hy_vla.models.env_state_head`), never a policy input.
+vector, as the column `ENV_STATE_COLUMN`: a training-time target
+(`hy_vla.training.objectives.env_state`), never a policy input.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 PRIVILEGED_PREFIX = "_privileged."
 SIM_STATE = PRIVILEGED_PREFIX + "obs"  # the simulator's full observation vector
+ENV_STATE_COLUMN = "observation.environment_state"  # LeRobot's dataset column for simulator state
 ENV_STATE_OBS = PRIVILEGED_PREFIX + "env_state"  # (E,) the adapter's `env_state_names` vector (object/goal xyz)
-ENV_PIXELS_OBS = PRIVILEGED_PREFIX + "env_pixels"  # (C * 4,) the adapter's `env_pixel_names`: where they are in images
 
 
 def strip_privileged(obs: dict[str, Any]) -> dict[str, Any]:

@@ -36,14 +36,3 @@ def random_shift(
 def shift_offsets(b: int, pad: int, generator: torch.Generator | None = None) -> Tensor:
     """(B, 2) random crop corners (dy, dx), each in [0, 2 pad]; (pad, pad) leaves an image unchanged."""
     return torch.randint(0, 2 * pad + 1, (b, 2), generator=generator)
-
-
-def shift_points(points: Tensor, offsets: Tensor, pad: int, height: int, width: int) -> Tensor:
-    """Image positions moved with their images: points (B, ..., 2) normalized (x, y) in [-1, 1] (x = column,
-    y = row) -> the same positions in the crops `random_shift(..., offsets=offsets)` returns. Positions outside
-    [-1, 1] (out of view markers) stay outside."""
-    d = (offsets.to(points.dtype) - pad).view(offsets.shape[0], *([1] * (points.dim() - 2)), 2)  # (B, ..., 2)
-    scale = torch.tensor([2.0 / width, 2.0 / height], dtype=points.dtype)  # pixels -> normalized units
-    moved = points - d.flip(-1) * scale  # offsets are (dy, dx), points (x, y)
-    outside = (points.abs() > 1).any(dim=-1, keepdim=True)
-    return torch.where(outside, points, moved)

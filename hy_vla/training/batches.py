@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -30,24 +29,10 @@ class DataPosition:
         return {"epoch": self.epoch, "index": self.index}
 
 
-def epoch_permutation(n: int, seed: int, epoch: int, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """(n,) sample order of one epoch, a pure function of (n, seed, epoch, weights).
-
-    Without weights every sample once (a permutation); with (n,) weights, n draws with replacement in
-    proportion to them (e.g. `group_balance_weights`: every task equally often, however long its episodes).
-    """
+def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """(n,) sample order of one epoch (every sample once), a pure function of (n, seed, epoch)."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)  # distinct streams per (seed, epoch)
-    if weights is None:
-        return torch.randperm(n, generator=g)
-    if weights.shape != (n,):
-        raise ValueError(f"sampling weights have shape {tuple(weights.shape)}, expected ({n},)")
-    return torch.multinomial(weights.double(), n, replacement=True, generator=g)
-
-
-def group_balance_weights(groups: np.ndarray) -> torch.Tensor:
-    """(N,) group ids -> (N,) weights 1 / (size of the sample's group): every group is drawn equally often."""
-    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    return torch.from_numpy(1.0 / counts[inverse])
+    return torch.randperm(n, generator=g)
 
 
 class ResumableBatches:
@@ -68,9 +53,8 @@ class ResumableBatches:
         position: DataPosition | None = None,
         rank: int = 0,
         world_size: int = 1,
-        weights: torch.Tensor | None = None,  # (N,) sampling weights (`epoch_permutation`); None: each sample once
     ) -> None:
-        self.dataset, self.micro_batch_size, self.seed, self.weights = dataset, micro_batch_size, seed, weights
+        self.dataset, self.micro_batch_size, self.seed = dataset, micro_batch_size, seed
         self.rank, self.world_size = rank, world_size
         self.num_workers, self.collate = num_workers, collate
         self.position = position or DataPosition()
@@ -84,7 +68,7 @@ class ResumableBatches:
             )
 
     def _epoch_batches(self, epoch: int, start: int) -> list[list[int]]:
-        order = epoch_permutation(len(self.dataset), self.seed, epoch, self.weights).tolist()  # type: ignore[arg-type]
+        order = epoch_permutation(len(self.dataset), self.seed, epoch).tolist()  # type: ignore[arg-type]
         b, w, r = self.micro_batch_size, self.world_size, self.rank
         return [order[(i * w + r) * b : (i * w + r + 1) * b] for i in range(start, self.batches_per_epoch)]
 

@@ -32,6 +32,7 @@ from hy_vla.models.checkpoint import WEIGHTS_NAME, replace_dir
 from hy_vla.training.batches import DataPosition
 from hy_vla.training.ema import EMA
 from hy_vla.utils.atomic import atomic_write_text
+from hy_vla.utils.legacy import rename_weights
 
 CHECKPOINTS = "checkpoints"
 COMPLETE = "COMPLETE"
@@ -41,6 +42,7 @@ RAW_PREFIX = "raw."  # training-state copy of the raw (non-averaged) weights whe
 STATE_JSON = "training_state.json"
 FORMAT = "hy-vla/training-state"
 _TMP_PREFIX = ".tmp-ckpt-"
+OBJECTIVES = "objectives."  # the training objectives' weights (hy_vla.training.objectives)
 
 
 @dataclass
@@ -203,6 +205,8 @@ def save_checkpoint(
     if state.ema is not None:
         tensors.update({f"{RAW_PREFIX}{k}": v for k, v in state.weights.items()})
         tensors.update({f"ema.{k}": v for k, v in state.ema.items()})
+    else:  # the training objectives' weights are not in model.safetensors (the network alone)
+        tensors.update({k: v for k, v in state.weights.items() if k.startswith(OBJECTIVES)})
     save_file(tensors, str(tmp / STATE_TENSORS))
     meta = {
         "format": FORMAT,
@@ -233,15 +237,17 @@ def read_checkpoint(path: str | os.PathLike) -> Resumed:
         raise ValueError(f"{path / STATE_JSON}: not a Hy-VLA training state (format {meta.get('format')!r})")
     tensors = load_file(str(path / STATE_TENSORS))
     raw = {k[len(RAW_PREFIX) :]: v for k, v in tensors.items() if k.startswith(RAW_PREFIX)}
-    weights = raw or load_file(str(path / WEIGHTS_NAME))  # EMA runs keep the raw weights in the state
-    for file, named in ((STATE_TENSORS, tensors), (WEIGHTS_NAME, {} if raw else weights)):
+    if not raw:  # EMA runs keep the raw weights in the state; other runs the objectives' only
+        raw = {**load_file(str(path / WEIGHTS_NAME)), **{k: v for k, v in tensors.items() if k.startswith(OBJECTIVES)}}
+    weights = rename_weights(raw)  # older checkpoints: training heads inside the network
+    for file, named in ((STATE_TENSORS, tensors), (WEIGHTS_NAME, weights)):
         bad = next((k for k, v in named.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
         if bad is not None:  # resuming would train on from NaN (the trainer would stop at the first step)
             raise ValueError(
                 f"{path / file}: tensor {bad!r} holds NaN/inf (a damaged file or a run that diverged); "
                 f"delete {path} to resume from the previous checkpoint"
             )
-    ema = {k[len("ema.") :]: v for k, v in tensors.items() if k.startswith("ema.")} if meta["ema"] else None
+    ema = rename_weights({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}) if meta["ema"] else None
     state = TrainingState(weights, unflatten_optimizer(tensors, meta["optimizer"]), ema)
     rng = ({k: v for k, v in tensors.items() if k.startswith("rng.")}, meta["rng"])
     return Resumed(int(meta["step"]), DataPosition(**meta["data_position"]), path, state, rng)

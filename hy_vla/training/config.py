@@ -7,9 +7,10 @@ Architecture lives in `HyVLAConfig` and sample cutting in `SampleConfig`; this h
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from hy_vla.training.objectives.env_state import EnvStateConfig
 from hy_vla.utils.configs import build_config
 
 STAGES = ("sft", "t2a", "uac", "cotrain")
@@ -49,14 +50,15 @@ class TrainConfig:
     num_workers: int = 0  # DataLoader worker processes
     cache_frames: bool = False  # decode every frame once into RAM at the model's image size (small datasets)
     augment_shift: int = 0  # random-shift augmentation: +- pixels at the model's image size (0 = off)
-    # Draw every task's frames equally often (weights 1 / the task's frame count, with replacement) instead of
-    # every frame once per epoch: tasks with short episodes (Meta-World reach) are not outnumbered.
-    balance_tasks: bool = False
+    # Auxiliary target on the simulator's object/goal positions (hy_vla.training.objectives.env_state; off)
+    env_state: EnvStateConfig = field(default_factory=EnvStateConfig)
     max_minutes: float | None = None  # wall-clock budget: stop early (saving a checkpoint) when exceeded
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
     parallel: str = "ddp"  # several torchrun ranks: "ddp" (replicated model) | "fsdp" (FSDP2, sharded); 1 rank: unused
 
     def __post_init__(self) -> None:
+        if isinstance(self.env_state, dict):
+            self.env_state = build_config(EnvStateConfig, self.env_state, "TrainConfig.env_state")
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
         self.freeze_expert_layers = tuple(int(i) for i in self.freeze_expert_layers)
         if self.stage not in STAGES:

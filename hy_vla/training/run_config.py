@@ -35,6 +35,8 @@ from hy_vla.data.samples import EpisodeSource, SampleBuilder, SampleConfig
 from hy_vla.embodiments.registry import default_representation
 from hy_vla.models.config import HyVLAConfig
 from hy_vla.training.config import TrainConfig
+from hy_vla.training.objectives import build_objectives, sample_inputs
+from hy_vla.utils.legacy import legacy_env_state
 from hy_vla.utils.overrides import typed
 
 RUN_CONFIG = "train_config.json"
@@ -65,10 +67,14 @@ class RunConfig:
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         if d.get("format") != RUN_FORMAT:
             raise ValueError(f"not a Hy-VLA training run config (format {d.get('format')!r})")
+        train = dict(d["train"])
+        env_state = legacy_env_state(d["model"])  # older runs configured the env-state target in the model
+        if env_state is not None and "env_state" not in train:
+            train["env_state"] = env_state
         return cls(
             model=HyVLAConfig.from_dict(d["model"]),
             data=SampleConfig.from_dict(d["data"]),
-            train=TrainConfig.from_dict(d["train"]),
+            train=TrainConfig.from_dict(train),
             dataset=d["dataset"],
             init=d.get("init"),
         )
@@ -103,6 +109,21 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
             raise ValueError(f"--set expects key=value, got {item!r}")
         out[key.strip()] = raw
     return out
+
+
+def settings_lines(model: dict[str, Any], data: dict[str, Any] | None, train: dict[str, Any]) -> list[str]:
+    """Every setting as the `--set` key that changes it: `model.<field>`, `data.<field>`, training fields."""
+
+    def flat(d: dict[str, Any], prefix: str) -> list[str]:
+        out = []
+        for k, v in sorted(d.items()):
+            if isinstance(v, dict) and v and all(isinstance(x, str) for x in v) and k not in ("representation",):
+                out += flat(v, f"{prefix}{k}.")
+            else:
+                out.append(f"{prefix}{k}={json.dumps(v)}")
+        return out
+
+    return flat(train, "") + flat(model, "model.") + (flat(data, "data.") if data is not None else [])
 
 
 def _set_nested(d: dict[str, Any], dotted: str, value: Any, where: str) -> None:
@@ -150,8 +171,9 @@ def adopt_dataset(
     )
 
 
-def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
-    """Samples cut to the model's interface; frames resized in the workers to the model's image size."""
+def sample_config_for(model: HyVLAConfig, train: TrainConfig | None = None, **changes: Any) -> SampleConfig:
+    """Samples cut to the model's interface (frames resized in the workers to the model's image size), with the
+    extra columns and frames the training objectives of `train` read."""
     base = SampleConfig(
         cameras=model.camera_names,
         history_frames=model.history_frames,
@@ -161,10 +183,8 @@ def sample_config_for(model: HyVLAConfig, **changes: Any) -> SampleConfig:
         image_size=(model.image_size, model.image_size),
         embodiment=model.embodiment,
         representation=default_representation(model.embodiment),
-        env_state_key=keys.ENV_STATE if model.env_state.enabled else None,  # the env-state head's target
-        env_state_frame=model.env_state.frame,
-        env_pixels_key=keys.ENV_PIXELS if model.keypoint_targets.enabled else None,  # the keypoints' targets
     )
+    changes = {**(sample_inputs(train) if train is not None else {}), **changes}
     return dataclasses.replace(base, **changes) if changes else base
 
 
@@ -206,9 +226,13 @@ def apply_overrides(
     for k, v in model_d.items():
         _set_nested(md, k, v, "model")
     model = HyVLAConfig.from_dict(md)
-    train = TrainConfig.from_dict({**train.to_dict(), **train_d})
+    td = train.to_dict()
+    for k, v in train_d.items():
+        _set_nested(td, k, v, "")
+    train = TrainConfig.from_dict(td)
+    build_objectives(train, model)  # refuses objectives the model cannot feed, before any data is read
     stage_data = {"t2a": {"cameras": ()}, "cotrain": {"text_target": "motion"}}.get(train.stage, {})
-    data = sample_config_for(model, **stage_data)
+    data = sample_config_for(model, train, **stage_data)
     data = SampleConfig.from_dict({**data.to_dict(), **data_d})
     return model, data, train
 

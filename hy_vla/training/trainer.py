@@ -29,8 +29,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import Dataset
 
 from hy_vla import keys
-from hy_vla.training.augment import random_shift, shift_offsets, shift_points
-from hy_vla.training.batches import DataPosition, ResumableBatches, group_balance_weights
+from hy_vla.training.augment import random_shift, shift_offsets
+from hy_vla.training.batches import DataPosition, ResumableBatches
 from hy_vla.training.checkpointing import (
     Resumed,
     latest_checkpoint,
@@ -87,10 +87,7 @@ def prepare_batch(batch: dict[str, Any], model_config: Any, config: TrainConfig,
             cams, random_shift([out[k] for k in cams], config.augment_shift, offsets=offsets), strict=True
         ):
             out[key] = shifted
-        if keys.ENV_PIXELS in out and cams:  # (B, C, P, 2) object/goal image positions move with the images
-            h, w = out[cams[0]].shape[-2:]
-            out[keys.ENV_PIXELS] = shift_points(out[keys.ENV_PIXELS], offsets, config.augment_shift, h, w)
-        probes = [k for k in out if k.startswith(keys.ENV_STATE_IMAGE_PREFIX)]  # (B, 3, H, W) env-state inputs
+        probes = [k for k in out if k.startswith(keys.FIRST_FRAME_PREFIX)]  # (B, 3, H, W) episode-start frames
         for key, shifted in zip(
             probes, random_shift([out[k].unsqueeze(1) for k in probes], config.augment_shift, generator), strict=True
         ):
@@ -132,14 +129,6 @@ class Trainer:
         self.last_metrics: dict[str, float] = {}
 
     # -- set-up ---------------------------------------------------------------------------------
-    def _sampling_weights(self) -> torch.Tensor | None:
-        """Per-sample draw weights of `TrainConfig.balance_tasks` (None: every sample once per epoch)."""
-        if not self.config.balance_tasks:
-            return None
-        if not hasattr(self.dataset, "sample_tasks"):
-            raise ValueError(f"balance_tasks needs a dataset that names each sample's task ({type(self.dataset)})")
-        return group_balance_weights(self.dataset.sample_tasks())
-
     def _optimizer(self) -> torch.optim.Optimizer:
         return build_adamw(self.model, self.config)
 
@@ -228,7 +217,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         batches = ResumableBatches(
             self.dataset, c.micro_batch_size // ctx.world_size, c.seed, c.num_workers, position=position,
-            rank=ctx.rank, world_size=ctx.world_size, weights=self._sampling_weights(),
+            rank=ctx.rank, world_size=ctx.world_size,
         )  # fmt: skip
         data = iter(batches)
         # DDP averages gradients across ranks during backward; some parameters (e.g. the backbone's last

@@ -92,56 +92,63 @@ def test_unknown_camera(source: LeRobotV3Dataset) -> None:
         SampleBuilder(source, SampleConfig(cameras=("side",)))
 
 
-def test_env_state_column_is_delivered_normalized(tmp_path: Path) -> None:
+def test_extra_columns_are_delivered_normalized(tmp_path: Path) -> None:
     from data.data_fixtures import FEATURES, episode_columns, smooth_frames
 
     from hy_vla.data.lerobot.writer import LeRobotV3Writer
 
-    features = {**FEATURES, keys.ENV_STATE: {"dtype": "float32", "shape": [2], "names": ["goal_x", "goal_y"]}}
+    col = "observation.environment_state"
+    features = {**FEATURES, col: {"dtype": "float32", "shape": [2], "names": ["goal_x", "goal_y"]}}
     w = LeRobotV3Writer.create(tmp_path / "ds", fps=10, features=features, robot_type="toy", embodiment="toy_arm")
     for ep, n in enumerate((5, 4)):
         cols = episode_columns(ep, n)
         cols["observation.images.front"] = smooth_frames(n, 64, 64, ep)
         cols["observation.images.wrist"] = smooth_frames(n, 32, 48, ep)
-        cols[keys.ENV_STATE] = np.stack([np.full(n, 10.0 * ep), np.arange(n, dtype=np.float32)], -1)
+        cols[col] = np.stack([np.full(n, 10.0 * ep), np.arange(n, dtype=np.float32)], -1)
         w.add_episode(cols, "reach the goal")
     src = LeRobotV3Dataset(w.finalize())
-    cfg = SampleConfig(cameras=("front",), horizon=2, env_state_key=keys.ENV_STATE)
+    key = keys.EXTRA_PREFIX + "goal"
+    cfg = SampleConfig(cameras=("front",), horizon=2, extra_columns={"goal": (col, "current")})
     plain = SampleBuilder(src, cfg)
-    assert plain.lowdim_keys == ["observation.state", "action", keys.ENV_STATE]
-    assert plain[5 + 3][keys.ENV_STATE].tolist() == [10.0, 3.0]  # episode 1, frame 3
+    assert plain.lowdim_keys == ["observation.state", "action", col]
+    assert plain[5 + 3][key].tolist() == [10.0, 3.0]  # episode 1, frame 3
     batches = list(plain.iter_norm_batches())
-    assert batches[1][keys.ENV_STATE].shape == (4, 2)
+    assert batches[1][col].shape == (4, 2)
     ns = NormStats(
         {
             "toy_arm": {
                 "observation.state": FeatureStats(mode="mean_std", mean=[0, 0, 0, 0], std=[1, 1, 1, 1]),
                 "action": FeatureStats(mode="mean_std", mean=[0, 0], std=[1, 1]),
-                keys.ENV_STATE: FeatureStats(mode="mean_std", mean=[5, 0], std=[5, 2]),
+                col: FeatureStats(mode="mean_std", mean=[5, 0], std=[5, 2]),
             }
         }
     )
-    assert SampleBuilder(src, cfg, norm_stats=ns)[5 + 3][keys.ENV_STATE].tolist() == pytest.approx([1.0, 1.5])
-    assert keys.ENV_STATE not in SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2))[0]
-    # "first": the target and the images to predict it from are the episode's first frame
-    first = SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2, env_state_key=keys.ENV_STATE,
-                                            env_state_frame="first", image_size=(16, 16)))[5 + 3]  # fmt: skip
-    assert first[keys.ENV_STATE].tolist() == [10.0, 0.0]
-    probe = first[keys.ENV_STATE_IMAGE_PREFIX + "front"]
+    assert SampleBuilder(src, cfg, norm_stats=ns)[5 + 3][key].tolist() == pytest.approx([1.0, 1.5])
+    assert key not in SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2))[0]
+    # "first": the column at the episode's first frame; first_frame_images: that frame's images
+    first_cfg = SampleConfig(cameras=("front",), horizon=2, extra_columns={"goal": (col, "first")},
+                             first_frame_images=True, image_size=(16, 16))  # fmt: skip
+    assert SampleConfig.from_dict(first_cfg.to_dict()) == first_cfg  # round-trips through train_config.json
+    first = SampleBuilder(src, first_cfg)[5 + 3]
+    assert first[key].tolist() == [10.0, 0.0]
+    probe = first[keys.FIRST_FRAME_PREFIX + "observation.images.front"]
     assert probe.shape == (3, 16, 16) and probe.dtype == torch.uint8
     frame0 = SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2, image_size=(16, 16)))[5]
     assert torch.equal(probe, frame0["observation.images.front"][0])
     assert not torch.equal(probe, first["observation.images.front"][0])  # not the sample's own frame 3
-    # "both": the current frame's target, the first frame's target and the first frame's images
-    both = SampleBuilder(src, SampleConfig(cameras=("front",), horizon=2, env_state_key=keys.ENV_STATE,
-                                           env_state_frame="both", image_size=(16, 16)))[5 + 3]  # fmt: skip
-    assert both[keys.ENV_STATE].tolist() == [10.0, 3.0] and both[keys.ENV_STATE_FIRST].tolist() == [10.0, 0.0]
-    assert torch.equal(both[keys.ENV_STATE_IMAGE_PREFIX + "front"], probe)
-    assert keys.ENV_STATE_FIRST not in first
-    with pytest.raises(ValueError, match="env_state_frame"):
-        SampleConfig(cameras=("front",), env_state_key=keys.ENV_STATE, env_state_frame="last")
+    with pytest.raises(ValueError, match="frame must be one of"):
+        SampleConfig(cameras=("front",), extra_columns={"goal": (col, "last")})
 
 
-def test_missing_env_state_column_fails_early(source: LeRobotV3Dataset) -> None:
-    with pytest.raises(ValueError, match="env_state_key"):
-        SampleBuilder(source, SampleConfig(cameras=("front",), env_state_key=keys.ENV_STATE))
+def test_older_env_state_settings_load_as_extra_columns() -> None:
+    old = {"cameras": ["front"], "env_state_key": "observation.environment_state", "env_state_frame": "first",
+           "env_pixels_key": None}  # fmt: skip
+    cfg = SampleConfig.from_dict(old)
+    assert cfg.extra_columns == {"env_state": ("observation.environment_state", "first")} and cfg.first_frame_images
+    with pytest.raises(ValueError, match="removed"):
+        SampleConfig.from_dict({**old, "env_state_frame": "both"})
+
+
+def test_missing_extra_column_fails_early(source: LeRobotV3Dataset) -> None:
+    with pytest.raises(ValueError, match="not a column of the dataset"):
+        SampleBuilder(source, SampleConfig(cameras=("front",), extra_columns={"x": ("observation.nothing", "first")}))

@@ -1,8 +1,9 @@
 import json
 
 import pytest
+import torch
 
-from hy_vla.demo.pipeline import dataset_matches, ensure_dataset, format_table, plan
+from hy_vla.demo.pipeline import check_recipe, dataset_matches, ensure_dataset, format_table, plan, recipe_configs
 from hy_vla.demo.recipe import DEMO_TASKS, DemoRecipe
 
 
@@ -11,25 +12,14 @@ def test_recipe_defaults_and_validation():
     assert "pick-place-v3" in r.tasks and ("drawer-open-v3" in r.tasks or "door-open-v3" in r.tasks)
     assert len(r.tasks) >= 5 and r.tasks == DEMO_TASKS and r.eval_episodes == 50
     assert r.collect_seed >= r.eval_episodes  # demonstrations never reuse evaluation layouts
-    assert r.model_overrides()["model.camera_names"] == list(r.cameras)
+    assert r.preset == "metaworld-demo" and r.run_overrides() == {"model.camera_names": list(r.cameras)}
     assert json.loads(json.dumps(r.to_dict()))["tasks"] == list(r.tasks)
-    assert r.model_overrides()["model.flow.train_draws"] == r.flow_draws >= 1
-    assert "model.keypoint_targets.weight" not in r.model_overrides()  # off unless asked
-    assert r.replace(keypoint_target_weight=2.0).model_overrides()["model.keypoint_targets.weight"] == 2.0
-    with pytest.raises(ValueError):
-        DemoRecipe(flow_draws=0)
-    # presets whose decoder has no shared-prefix draws train with one (their configs would refuse more)
-    assert "model.flow.train_draws" not in DemoRecipe(preset="qwen-vla-tiny").model_overrides()
-    from hy_vla.presets import model_config
-    from hy_vla.training.config import TrainConfig
-    from hy_vla.training.run_config import apply_overrides
-
-    for preset in ("hy-vla-tiny", "being-h05-tiny", "hybridvla-tiny", "qwen-vla-tiny"):
-        apply_overrides(model_config(preset), TrainConfig(), DemoRecipe(preset=preset).run_overrides())  # valid
+    for preset in ("metaworld-demo", "metaworld-being-h05", "metaworld-hybridvla", "metaworld-qwen-vla"):
+        check_recipe(DemoRecipe(preset=preset))  # every seed system's Meta-World recipe resolves
     with pytest.raises(ValueError):
         DemoRecipe(minutes=0)
-    with pytest.raises(ValueError):
-        DemoRecipe(n_action_steps=99)
+    with pytest.raises(ValueError, match="n_action_steps 99"):
+        check_recipe(DemoRecipe(n_action_steps=99))
 
 
 def test_plan_mentions_each_stage():
@@ -47,21 +37,21 @@ def test_plan_mentions_each_stage():
     assert "evaluate ~3 min" in k1 and "evaluate ~12 min" in k6
 
 
+def _fake_collection(root, r: DemoRecipe, features: dict, version: int | None = 2) -> None:
+    (root / "meta").mkdir(parents=True, exist_ok=True)
+    (root / "meta" / "info.json").write_text(json.dumps({"features": features}))
+    cfg = {"tasks": list(r.tasks), "cameras": list(r.cameras) + ["corner4"], "image_size": r.render_size,
+           "episodes": r.demos_per_task}  # fmt: skip
+    summary = {"config": cfg} if version is None else {"format_version": version, "config": cfg}
+    (root / "collection.json").write_text(json.dumps(summary))
+
+
 def test_dataset_matches_only_the_recipe(tmp_path):
     r = DemoRecipe(tasks=("reach-v3",), demos_per_task=3)
     assert not dataset_matches(tmp_path / "none", r)
     root = tmp_path / "d"
-    (root / "meta").mkdir(parents=True)
-    features = {"observation.environment_state": {}, "observation.environment_pixels": {}}
-    (root / "meta" / "info.json").write_text(json.dumps({"features": features}))
-    cfg = {"tasks": ["reach-v3"], "cameras": list(r.cameras) + ["corner4"], "image_size": r.render_size, "episodes": 3}
-    cfg["task_seed_offset"] = 1000
-    (root / "collection.json").write_text(json.dumps({"config": cfg}))
-    assert dataset_matches(root, r.replace(task_seed_offset=1000))
-    r = r.replace(task_seed_offset=1000)
-    # a collection whose tasks share their layouts (older datasets have no task_seed_offset at all) is refused
-    with pytest.raises(FileExistsError, match="its task seed offset is 1000, the recipe's 0"):
-        ensure_dataset(r.replace(task_seed_offset=0), root)
+    _fake_collection(root, r, {"observation.environment_state": {}})
+    assert dataset_matches(root, r)
     assert not dataset_matches(root, r.replace(demos_per_task=4))
     assert not dataset_matches(root, r.replace(tasks=("push-v3",)))
     # more demos than asked: training would read all of them, so the recipe would silently change
@@ -69,20 +59,19 @@ def test_dataset_matches_only_the_recipe(tmp_path):
         ensure_dataset(r.replace(demos_per_task=2), root)
     with pytest.raises(FileExistsError, match="its images are"):
         ensure_dataset(r.replace(render_size=64), root)
-    # a dataset from before the reset fix (no environment_pixels column) has stale first frames: refused when the
-    # recipe trains on first frames or on keypoint targets
-    (root / "meta" / "info.json").write_text(json.dumps({"features": {"observation.environment_state": {}}}))
-    with pytest.raises(FileExistsError, match="before the 2026-11-29 reset fix"):
-        ensure_dataset(r, root)
-    assert dataset_matches(root, r.replace(env_state_frame="current"))
-    assert dataset_matches(root, r.replace(overrides={"model.env_state.frame": "current"}))
-    with pytest.raises(FileExistsError, match="no observation.environment_pixels column"):
-        ensure_dataset(r.replace(env_state_frame="current", keypoint_target_weight=1.0), root)
     # the recipe trains on the recorded object/goal vector: a dataset collected without it is refused
-    (root / "meta" / "info.json").write_text(json.dumps({"features": {}}))
+    _fake_collection(root, r, {})
     with pytest.raises(FileExistsError, match="no observation.environment_state column"):
         ensure_dataset(r, root)
-    assert dataset_matches(root, r.replace(env_state_weight=0.0))
+    assert dataset_matches(root, r.replace(overrides={"env_state.weight": 0.0}))
+
+
+def test_datasets_of_an_older_collection_format_are_refused(tmp_path):
+    """Version 1 collections (no format_version) may show the goal marker at a stale place in frame 0."""
+    r = DemoRecipe(tasks=("reach-v3",), demos_per_task=3)
+    _fake_collection(tmp_path, r, {"observation.environment_state": {}}, version=None)
+    with pytest.raises(FileExistsError, match="collected in format 1, before 2"):
+        ensure_dataset(r, tmp_path)
 
 
 def test_format_table():
@@ -101,7 +90,7 @@ def test_demo_end_to_end_tiny(tmp_path):
     from hy_vla.demo.pipeline import run_demo
 
     r = DemoRecipe(tasks=("reach-v3",), demos_per_task=2, minutes=0.2, eval_episodes=2, max_steps=20, videos=1,
-                   workers=0, batch_size=8)  # fmt: skip
+                   workers=0, overrides={"batch_size": 8})  # fmt: skip
     report = run_demo(r, tmp_path / "demo")
     assert report["tasks"]["reach-v3"]["n"] == 2
     saved = json.loads((tmp_path / "demo" / "report.json").read_text())
@@ -124,22 +113,20 @@ def _demo_args(*argv: str):
 def test_command_line_preset_steps_and_overrides_reach_the_recipe():
     from hy_vla.cli.demo import recipe_from_args
 
-    r = recipe_from_args(_demo_args("--preset", "qwen-vla-tiny", "--steps", "300", "--set", "model.backbone.dense=true",
-                                    "--set", "lr=5e-4", "--tasks", "reach-v3,push-v3"))  # fmt: skip
-    assert (r.preset, r.steps, r.tasks) == ("qwen-vla-tiny", 300, ("reach-v3", "push-v3"))
+    r = recipe_from_args(_demo_args("--preset", "metaworld-qwen-vla", "--steps", "300", "--set",
+                                    "model.backbone.dense=true", "--set", "lr=5e-4", "--set", "env_state.weight=0.5",
+                                    "--tasks", "reach-v3,push-v3"))  # fmt: skip
+    assert (r.preset, r.steps, r.tasks) == ("metaworld-qwen-vla", 300, ("reach-v3", "push-v3"))
     merged = r.run_overrides()
-    assert merged["model.backbone.dense"] is True and merged["lr"] == 5e-4  # --set wins over the recipe's lr
+    assert merged["model.backbone.dense"] is True and merged["lr"] == 5e-4  # --set wins over the preset's lr
     assert merged["model.camera_names"] == list(r.cameras)
+    _, train = recipe_configs(r)
+    assert train.lr == 5e-4 and train.env_state.weight == 0.5 and train.env_state.dim == 6
     assert recipe_from_args(_demo_args()) == DemoRecipe()
     with pytest.raises(ValueError, match="hy-vla-tiny"):
         recipe_from_args(_demo_args("--preset", "hy-vla-tinny"))
     with pytest.raises(ValueError):
         DemoRecipe(steps=0)
-    r = recipe_from_args(_demo_args("--env-state-weight", "0.5"))
-    assert r.run_overrides()["model.env_state.weight"] == 0.5 and r.run_overrides()["model.env_state.dim"] == 6
-    assert "model.env_state.weight" not in DemoRecipe(env_state_weight=0.0).run_overrides()
-    with pytest.raises(ValueError, match="env_state_weight"):
-        DemoRecipe(env_state_weight=-1.0)
 
 
 def test_bad_set_fails_before_collection():
@@ -164,3 +151,58 @@ def test_cameras_flag_reaches_model_and_rendering():
     for bad in ("corner9", "topview,topview"):
         with pytest.raises(ValueError, match="--cameras"):
             recipe_from_args(_demo_args("--cameras", bad))
+
+
+def _tiny_metaworld_dataset(root, r: DemoRecipe):
+    """A LeRobot v3 dataset shaped like the demo's (its cameras, 4-d state/action, the env-state column)."""
+    import numpy as np
+
+    from hy_vla.data.lerobot.writer import LeRobotV3Writer
+
+    size = 32
+    features = {
+        "observation.state": {"dtype": "float32", "shape": (4,), "names": None},
+        "action": {"dtype": "float32", "shape": (4,), "names": None},
+        "observation.environment_state": {"dtype": "float32", "shape": (6,), "names": None},
+    }
+    for cam in r.cameras:
+        features[f"observation.images.{cam}"] = {"dtype": "image", "shape": (size, size, 3), "names": None}
+    w = LeRobotV3Writer.create(root, fps=80, features=features, embodiment="metaworld_sawyer")
+    rng = np.random.default_rng(0)
+    for task in r.tasks:
+        n = 6
+        cols = {
+            "observation.state": rng.normal(size=(n, 4)).astype(np.float32),
+            "action": rng.uniform(-1, 1, size=(n, 4)).astype(np.float32),
+            "observation.environment_state": rng.normal(size=(n, 6)).astype(np.float32),
+        }
+        for cam in r.cameras:
+            cols[f"observation.images.{cam}"] = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+        w.add_episode(cols, task=task)
+    return w.finalize()
+
+
+def test_train_with_the_demo_preset_trains_exactly_what_the_demo_trains(tmp_path):
+    """`hy-vla train --preset metaworld-demo --dataset D` and the demo's training on D: the same resolved run and,
+    step for step, the same weights (so the same losses)."""
+    from safetensors.torch import load_file
+
+    from hy_vla.cli.main import main
+    from hy_vla.demo.pipeline import train
+
+    r = DemoRecipe(tasks=("reach-v3", "push-v3"), steps=2, overrides={"batch_size": 4, "warmup_steps": 1})
+    data = _tiny_metaworld_dataset(tmp_path / "data", r)
+    demo_ckpt = train(r, data, tmp_path / "demo")
+    argv = ["train", "--preset", "metaworld-demo", "--dataset", str(data), "--out", str(tmp_path / "cli"),
+            "--steps", "2", "--set", "batch_size=4", "--set", "warmup_steps=1"]  # fmt: skip
+    assert main(argv) == 0
+    demo_run = json.loads((tmp_path / "demo" / "train_config.json").read_text())
+    cli_run = json.loads((tmp_path / "cli" / "train_config.json").read_text())
+    for run in (demo_run, cli_run):
+        run["train"].pop("out_dir")
+    assert demo_run == cli_run
+    assert demo_run["train"]["env_state"]["frame"] == "first" and demo_run["train"]["lr"] == 7e-4
+    a = load_file(str(demo_ckpt / "model.safetensors"))
+    b = load_file(str(tmp_path / "cli" / "checkpoints" / "2" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not any(k.startswith("objectives.") for k in a)  # the objective's head is not part of the network

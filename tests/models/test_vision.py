@@ -92,32 +92,3 @@ def test_model_with_token_merge_has_fewer_prefix_tokens():
 
     with pytest.raises(ValueError, match="token_merge"):
         dataclasses.replace(base.vision, image_size=24, patch_size=8, token_merge=2)
-
-
-def test_grid_sincos_position_code():
-    import math
-
-    import pytest
-
-    from hy_vla.models.layers import grid_sincos_embedding
-
-    e = grid_sincos_embedding(3, 8)  # 3 x 3 grid, 4 channels for the row, 4 for the column
-    assert e.shape == (9, 8)
-    assert torch.allclose(e[0], torch.tensor([1.0, 1, 0, 0, 1, 1, 0, 0]))  # row 0, col 0: cos 0 = 1, sin 0 = 0
-    # patch 5 = row 1, col 2; first frequency is 1 rad per patch: cos(1), cos(2) lead the row / column halves
-    assert e[5, 0] == pytest.approx(math.cos(1.0)) and e[5, 4] == pytest.approx(math.cos(2.0))
-    assert torch.equal(e[3, :4], e[5, :4]) and torch.equal(e[1, 4:], e[7, 4:])  # same row / same column
-    assert len({tuple(r.tolist()) for r in e}) == 9  # every patch gets its own code
-
-
-def test_position_embedding_init_choice():
-    import pytest
-
-    from hy_vla.models.layers import grid_sincos_embedding
-
-    cfg = VisionConfig(image_size=32, patch_size=8, width=16, depth=1, num_heads=2, pos_init="sincos")
-    assert torch.equal(VisionEncoder(cfg).pos[0], grid_sincos_embedding(4, 16))
-    rand = VisionEncoder(dataclasses.replace(cfg, pos_init="random")).pos
-    assert rand.std() < 0.05  # truncated normal, std 0.02
-    with pytest.raises(ValueError, match="pos_init"):
-        VisionConfig(pos_init="learned")

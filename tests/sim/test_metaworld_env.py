@@ -133,8 +133,9 @@ def test_first_frame_draws_the_goal_marker_at_the_goal():
     """Regression: Meta-World's reset moved the goal site after its last physics update, so the frame rendered at
     reset showed the marker where an earlier layout had put it (8-10 cm off): every episode's first observation,
     in demonstrations and in evaluation, pointed at a wrong goal."""
+    from sim.projection_helpers import project_points
+
     from hy_vla.sim.metaworld.env import MetaWorldEnv, MetaWorldEnvConfig
-    from hy_vla.sim.projection import project_points
 
     env = MetaWorldEnv(MetaWorldEnvConfig(task="push-v3", cameras=("topview",), image_size=(128, 128), privileged=True))
     try:

@@ -1,10 +1,9 @@
-"""Pinhole projection of world points into MuJoCo camera images (`hy_vla.sim.projection`)."""
+"""Pinhole projection of world points into MuJoCo camera images (a test helper: tests/sim/projection_helpers.py)."""
 
 from __future__ import annotations
 
 import numpy as np
-
-from hy_vla.sim.projection import project_points
+from sim.projection_helpers import project_points
 
 # A camera at (0, 0, 1) looking straight down (-z of the camera = world -z): right = +x, up = +y.
 DOWN = np.eye(3)

@@ -81,7 +81,7 @@ def test_stages_prepare_batches(tmp_path) -> None:
         Trainer(HyVLA(cfg), _config(tmp_path, stage="uac", max_delay=cfg.horizon), micro_samples(cfg, 4))
 
 
-def test_env_state_probe_frames_are_shifted_like_the_camera_frames(tmp_path) -> None:
+def test_first_frames_are_shifted_like_the_camera_frames(tmp_path) -> None:
     cfg = micro_config(history_frames=1)
     g = torch.Generator().manual_seed(0)
     img = torch.zeros(16, 3, 8, 8, dtype=torch.uint8)
@@ -89,10 +89,10 @@ def test_env_state_probe_frames_are_shifted_like_the_camera_frames(tmp_path) -> 
     batch = {
         keys.STATE: torch.zeros(16, 3),
         cfg.image_keys[0]: img.unsqueeze(1),
-        keys.ENV_STATE_IMAGE_PREFIX + "x": img,
+        keys.FIRST_FRAME_PREFIX + cfg.image_keys[0]: img,
     }
     out = prepare_batch(batch, cfg, _config(tmp_path, augment_shift=2), g)
-    probe = out[keys.ENV_STATE_IMAGE_PREFIX + "x"]
+    probe = out[keys.FIRST_FRAME_PREFIX + cfg.image_keys[0]]
     assert probe.shape == img.shape and probe.dtype == torch.uint8
     assert (probe[:, 0, 4, 4] != 255).any()  # augmented, not passed through
 

@@ -54,14 +54,13 @@ def flow_training_inputs(model: HyVLA, batch: dict[str, Any], generator: torch.G
     from hy_vla.models import inputs  # lazy: inputs imports the config, which imports the decoders' configs
 
     cfg, dev = model.config, model.device
-    n = cfg.flow.train_draws  # rows are observation-major: row i * n + j is draw j of observation i
     actions, mask = inputs.action_target(batch, cfg, torch.float32)
-    actions, mask = actions.to(dev).repeat_interleave(n, 0), mask.to(dev).repeat_interleave(n, 0)
+    actions, mask = actions.to(dev), mask.to(dev)
     b = actions.shape[0]
     noise = torch.randn(actions.shape, generator=generator).to(dev)
-    t = cfg.flow.sample((b,), generator).to(dev).unsqueeze(1).expand(b, cfg.horizon).clone()  # (B * n, H)
+    t = cfg.flow.sample((b,), generator).to(dev).unsqueeze(1).expand(b, cfg.horizon).clone()  # (B, H)
     if keys.ACTION_PREFIX_LEN in batch:
-        d = torch.as_tensor(batch[keys.ACTION_PREFIX_LEN], device=dev).view(-1, 1).repeat_interleave(n, 0)
+        d = torch.as_tensor(batch[keys.ACTION_PREFIX_LEN], device=dev).view(-1, 1)
         committed = torch.arange(cfg.horizon, device=dev).view(1, -1) < d  # (B, H)
         t = torch.where(committed, torch.ones_like(t), t)
         mask = mask & ~committed.unsqueeze(-1)

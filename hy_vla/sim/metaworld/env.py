@@ -26,12 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from hy_vla.keys import OUT_OF_VIEW, STATE, image_key
+from hy_vla.keys import STATE, image_key
 from hy_vla.policy.protocol import PROMPT_KEY
 from hy_vla.sim.base import EnvAdapter, EnvSpec, StepResult
 from hy_vla.sim.metaworld.instructions import instruction_for
-from hy_vla.sim.privileged import ENV_PIXELS_OBS, ENV_STATE_OBS, SIM_STATE
-from hy_vla.sim.projection import project_points
+from hy_vla.sim.privileged import ENV_STATE_OBS, SIM_STATE
 from hy_vla.sim.rendering import CameraRenderer, select_gl_backend
 
 CAMERAS: tuple[str, ...] = ("topview", "corner", "corner2", "corner3", "corner4", "behindGripper", "gripperPOV")
@@ -123,11 +122,6 @@ class MetaWorldEnv(EnvAdapter):
         self._seed: int | None = None
 
     @property
-    def env_pixel_names(self) -> tuple[str, ...]:
-        """Names of the privileged image positions: per camera, the object's and the goal's (x, y)."""
-        return tuple(f"{c}.{p}_{a}" for c in self.config.cameras for p in ("object", "goal") for a in ("x", "y"))
-
-    @property
     def raw_env(self) -> Any:
         """The underlying Meta-World environment (for debugging; not part of the adapter contract)."""
         return self._env
@@ -175,23 +169,7 @@ class MetaWorldEnv(EnvAdapter):
         if self.config.privileged:
             obs[SIM_STATE] = np.array(raw, dtype=np.float64)  # (39,) objects + goal: experts only
             obs[ENV_STATE_OBS] = np.concatenate([raw[s] for s in ENV_STATE_SLICES]).astype(np.float32)  # (6,)
-            if self.config.cameras:
-                obs[ENV_PIXELS_OBS] = self._env_pixels(obs[ENV_STATE_OBS].reshape(2, 3))  # (C * 4,)
         return obs
-
-    def _env_pixels(self, points: np.ndarray) -> np.ndarray:
-        """(2, 3) object and goal xyz -> (C * 4,) their (x, y) in each camera's image, OUT_OF_VIEW where hidden."""
-        model, data = self._env.model, self._env.data
-        h, w = self.config.image_size
-        out = []
-        for cam in self.config.cameras:
-            i = model.camera(cam).id
-            xy, visible = project_points(
-                points, data.cam_xpos[i], data.cam_xmat[i], float(model.cam_fovy[i]), h, w, cam in UPSIDE_DOWN_CAMERAS
-            )
-            xy[~visible] = OUT_OF_VIEW
-            out.append(xy.reshape(-1))
-        return np.concatenate(out).astype(np.float32)
 
     def close(self) -> None:
         if self._renderer is not None:

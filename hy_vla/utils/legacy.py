@@ -1,0 +1,63 @@
+"""Reading what older versions wrote: retired config fields and weights are converted on load.
+
+Every retired field was a training-time setting (an auxiliary target, a way of drawing training noise, an
+initialisation), so dropping it leaves the saved network and its predictions unchanged; each one's measurements
+are in bench/RESULTS.md. Auxiliary-target settings that still exist moved from the model config to the training
+config (`TrainConfig.env_state`), and their heads' weights from the model to the training state.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# top-level HyVLAConfig fields and nested "<section>.<field>" entries that no longer exist
+RETIRED_MODEL_FIELDS = ("env_state", "keypoint_targets", "flow.train_draws", "vision.pos_init")
+# weights of retired in-model heads: old name prefix -> new training-state name prefix
+RENAMED_WEIGHTS = {"env_state_head.mlp.": "objectives.env_state.head."}
+
+
+def upgrade_model_config(d: dict[str, Any]) -> dict[str, Any]:
+    """A config.json dict without retired fields (a copy; `d` is unchanged)."""
+    if not any(_has(d, name) for name in RETIRED_MODEL_FIELDS):
+        return d
+    d = copy.deepcopy(d)
+    for name in RETIRED_MODEL_FIELDS:
+        *parents, leaf = name.split(".")
+        node = d
+        for p in parents:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return d
+
+
+def legacy_env_state(model: dict[str, Any]) -> dict[str, Any] | None:
+    """An old model config's env-state target settings as `TrainConfig.env_state` (None when it had none on)."""
+    old = model.get("env_state")
+    if not isinstance(old, dict) or not old.get("weight"):
+        return None
+    frame = old.get("frame", "current")
+    if frame not in ("current", "first"):
+        raise ValueError(f"this run trained the env-state target on frame {frame!r}, an option that was removed")
+    return {"weight": old["weight"], "dim": old.get("dim", 0), "frame": frame}
+
+
+def rename_weights(weights: dict[str, Any]) -> dict[str, Any]:
+    """Weights with retired in-model heads under their training-state names."""
+    out = {}
+    for key, value in weights.items():
+        for old, new in RENAMED_WEIGHTS.items():
+            if key.startswith(old):
+                key = new + key[len(old) :]
+        out[key] = value
+    return out
+
+
+def _has(d: dict[str, Any], dotted: str) -> bool:
+    node: Any = d
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
