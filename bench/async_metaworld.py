@@ -18,7 +18,7 @@ Modes (one evaluation per mode x latency cell):
     async-linear, async-bezier
                   cross-fade from the old chunk to the new one over the overlap (linear or cubic Bezier);
     async-rtc     real-time chunking: the new chunk is denoised with guidance toward the old one
-                  (`GuidedCheckpointPolicy`), then switched to.
+                  (`CheckpointPolicy` with the prefix keys), then switched to.
 
 Latency model (`hy_vla.runtime.sim_async`): a request made from the observation of step k returns d = ceil(L / T)
 control steps later; meanwhile the robot keeps executing the old chunk, and those d actions are never rewritten.
@@ -68,13 +68,14 @@ import numpy as np
 from async_smoothness import jerk_stats  # bench/ is on sys.path when this script runs
 from tqdm import tqdm
 
-from hy_vla.eval.report import build_report, package_versions
-from hy_vla.eval.rollout import ActionRecorder, EpisodeResult, check_policy_compat, run_episode
+from hy_vla.eval.report import build_report
 from hy_vla.eval.runner import EvalConfig, run_jobs
-from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, worker_state
+from hy_vla.rollout.episode import ActionRecorder, EpisodeResult, check_policy_compat, run_episode
+from hy_vla.rollout.workers import EnvRecipe, Job, WorkerSetup, worker_state
 from hy_vla.runtime.blend import latency_steps
 from hy_vla.runtime.scheduler import AsyncConfig
 from hy_vla.utils.names import did_you_mean
+from hy_vla.utils.versions import package_versions
 
 SUITE = "metaworld"
 MODES = {"sync": None, "async-none": "none", "async-linear": "linear", "async-bezier": "bezier", "async-rtc": "rtc"}
@@ -156,7 +157,7 @@ def run_task(task: EpisodeTask) -> EpisodeRecord:
 
     state = worker_state()
     env = state.env(task.job.task, video=False)
-    base = state.policy(task.job.task)  # one GuidedCheckpointPolicy per process; without a prefix it is plain
+    base = state.policy(task.job.task)  # one CheckpointPolicy per process; without a prefix it is plain
     base.generator.manual_seed(task.job.seed)  # the same noise stream for this episode in every mode
     sync = task.async_config is None
     policy = base if sync else SimAsyncPolicy(base, task.async_config)
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     from hy_vla.embodiments import get_embodiment
     from hy_vla.models.config import HyVLAConfig
-    from hy_vla.runtime.guided_policy import GuidedCheckpointFactory
+    from hy_vla.rollout.factories import CheckpointFactory
 
     ckpt = resolve_checkpoint(args.checkpoint)
     mcfg = HyVLAConfig.from_pretrained(ckpt)
@@ -409,7 +410,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"skipping {p.mode} at {p.latency_ms:g} ms: {p.note}", file=sys.stderr)
     print(f"{len(tasks)} episodes in {len({t.run for t in tasks})} runs, {args.workers} workers", file=sys.stderr)
 
-    setup = WorkerSetup(recipe, str(out), None, GuidedCheckpointFactory(str(ckpt), args.device))
+    setup = WorkerSetup(recipe, str(out), None, CheckpointFactory(str(ckpt), args.device))
     t0 = time.perf_counter()
     raw = run_tasks(tasks, setup, args.workers)
     wall = time.perf_counter() - t0

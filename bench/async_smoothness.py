@@ -41,7 +41,7 @@ from hy_vla.models.action_expert import ActionExpertConfig
 from hy_vla.models.backbone import BackboneConfig
 from hy_vla.models.config import HyVLAConfig
 from hy_vla.models.vision import VisionConfig
-from hy_vla.runtime.guided_policy import GuidedCheckpointPolicy
+from hy_vla.policy.checkpoint_policy import CheckpointPolicy
 from hy_vla.runtime.scheduler import AsyncConfig
 from hy_vla.runtime.sim_async import SimAsyncPolicy
 
@@ -194,7 +194,7 @@ def main() -> None:
     for name, cfg in modes.items():
         per_ep, chunks, underruns = [], 0, 0
         for ep in range(args.episodes):
-            policy = SimAsyncPolicy(GuidedCheckpointPolicy(model, seed=ep), cfg)
+            policy = SimAsyncPolicy(CheckpointPolicy(model, seed=ep), cfg)
             actions, boundaries = rollout(policy, args.steps)
             per_ep.append({**jerk_stats(actions, boundaries), "flips": direction_flips(actions, boundaries)})
             chunks += policy.scheduler.chunks

@@ -170,8 +170,8 @@ def train_peer(name: str, data: Path, out: Path, recipe: Any, points: int, sets:
 def evaluate(name: str, ckpt: dict[str, Any], recipe: Any, tasks: list[str], episodes: int, workers: int,
              out: Path) -> dict[str, Any]:  # fmt: skip
     """One checkpoint through our Evaluator; the report is reused when present."""
-    from hy_vla.eval.factories import CheckpointFactory
     from hy_vla.eval.runner import EvalConfig, Evaluator
+    from hy_vla.rollout.factories import CheckpointFactory
 
     report_path = out / "report.json"
     if report_path.is_file():
@@ -214,7 +214,7 @@ def measure_latency(ckpts: dict[str, str], obs: dict[str, Any], n_exec: int, rep
     torch threads. The policies take turns, call by call, so that a load change on the machine hits all alike."""
     import torch
 
-    from hy_vla.eval.factories import load_checkpoint_policy
+    from hy_vla.rollout.factories import load_checkpoint_policy
 
     torch.set_num_threads(2)
     policies: dict[str, Any] = {}
@@ -426,7 +426,7 @@ def _cpu_name() -> str:
 
 
 def _versions() -> dict[str, str | None]:
-    from hy_vla.eval.report import package_versions
+    from hy_vla.utils.versions import package_versions
 
     versions = package_versions()
     if LEROBOT_PY.exists():

@@ -97,8 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hy_vla.eval.factories import CheckpointFactory, ScriptedExpertFactory
     from hy_vla.eval.runner import EvalConfig, Evaluator
+    from hy_vla.rollout.factories import CheckpointFactory, ScriptedExpertFactory
 
     if args.list_tasks:
         return print_tasks(args.env)

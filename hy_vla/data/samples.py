@@ -38,6 +38,7 @@ from hy_vla import keys
 from hy_vla.actions.delta_chunk import future_indices
 from hy_vla.actions.representation import ActionRepresentation
 from hy_vla.data.text_targets import TEXT_TARGETS, MotionCaptions
+from hy_vla.data.transforms import RobotTransforms
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,10 @@ class SampleBuilder:
             raise ValueError(f"cameras {missing} are not in the source (it has {source.camera_keys})")
         self.representation = config.action_representation
         self.embodiment = config.embodiment or source.embodiment or "default"
+        # robot <-> model transforms, the same ones the inference policy applies (hy_vla.data.transforms)
+        self.transforms = RobotTransforms(
+            self.representation, norm_stats, self.embodiment, config.state_key, config.action_key
+        )
         lengths = np.array([source.episode(e).length for e in range(source.num_episodes)], dtype=np.int64)
         self.episode_of = np.repeat(np.arange(len(lengths)), lengths)  # (N,) sample -> episode
         self.frame_of = np.concatenate([np.arange(n) for n in lengths]) if len(lengths) else np.zeros(0, np.int64)
@@ -226,8 +231,7 @@ class SampleBuilder:
         c = self.config
         idx, is_pad = future_indices(t, c.horizon, c.action_stride, length, offset=c.action_offset)
         future = torch.from_numpy(np.asarray(self.source.column(c.action_key, ep)[idx], dtype=np.float32))  # (H, D)
-        actions = self.representation.encode(torch.from_numpy(state), future)  # (H, A)
-        return actions.float(), torch.from_numpy(is_pad)
+        return self.transforms.actions_to_model(torch.from_numpy(state), future), torch.from_numpy(is_pad)  # (H, A)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         c = self.config
@@ -241,18 +245,15 @@ class SampleBuilder:
         out[keys.HISTORY_IS_PAD] = torch.from_numpy(hist_pad)
         state = np.asarray(self.source.column(c.state_key, ep)[t], dtype=np.float32)  # (S,)
         actions, is_pad = self._actions(ep, t, info.length, state)
-        if not (np.isfinite(state).all() and bool(torch.isfinite(actions).all())):
-            which = c.state_key if not np.isfinite(state).all() else c.action_key
+        state_t = self.transforms.state_to_model(torch.from_numpy(state))
+        if not (bool(torch.isfinite(state_t).all()) and bool(torch.isfinite(actions).all())):
+            which = c.state_key if not bool(torch.isfinite(state_t).all()) else c.action_key
             raise ValueError(
                 f"episode {ep}, frame {t}: {which!r} holds NaN/inf (in the recording, or produced by the action "
                 "representation); training on it would turn the weights into NaN"
             )
-        state_t = torch.from_numpy(state)
-        if self.norm_stats is not None:
-            state_t = self.norm_stats.normalize(c.state_key, state_t, self.embodiment)
-            actions = self.norm_stats.normalize(c.action_key, actions, self.embodiment)
-        out[keys.STATE] = state_t.float()
-        out[keys.ACTION] = actions.float()
+        out[keys.STATE] = state_t
+        out[keys.ACTION] = actions
         out[keys.ACTION_IS_PAD] = is_pad
         out[keys.TASK] = info.task
         out[keys.EMBODIMENT] = self.embodiment

@@ -202,8 +202,8 @@ def train(recipe: DemoRecipe, data: Path, run_dir: Path) -> Path:
 
 
 def evaluate(recipe: DemoRecipe, ckpt: Path, out: Path, extra: dict[str, Any]) -> dict[str, Any]:
-    from hy_vla.eval.factories import CheckpointFactory
     from hy_vla.eval.runner import EvalConfig, Evaluator
+    from hy_vla.rollout.factories import CheckpointFactory
 
     cfg = EvalConfig(
         suite="metaworld",

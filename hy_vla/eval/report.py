@@ -11,28 +11,14 @@ Layout of ``report.json``::
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from hy_vla.eval.rollout import EpisodeResult
 from hy_vla.eval.stats import success_summary, wilson_interval
-
-VERSIONED_PACKAGES = ("hy-vla", "numpy", "torch", "mujoco", "metaworld", "gymnasium", "gym-aloha", "gym-pusht")
-
-
-def package_versions(names: tuple[str, ...] = VERSIONED_PACKAGES) -> dict[str, str | None]:
-    """Installed versions (None when absent), read from package metadata without importing anything."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+from hy_vla.rollout.episode import EpisodeResult
+from hy_vla.utils.versions import package_versions
 
 
 def _instruction(suite: str, task: str) -> str | None:

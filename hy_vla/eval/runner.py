@@ -32,8 +32,9 @@ from typing import Any
 from tqdm import tqdm
 
 from hy_vla.eval.report import build_report, write_outputs
-from hy_vla.eval.rollout import EpisodeResult, as_chunk, check_policy_compat, restrict_cameras
-from hy_vla.eval.workers import (
+from hy_vla.policy.protocol import PolicyLike
+from hy_vla.rollout.episode import EpisodeResult, as_chunk, check_policy_compat, restrict_cameras
+from hy_vla.rollout.workers import (
     EnvRecipe,
     Job,
     PolicyFactory,
@@ -44,7 +45,6 @@ from hy_vla.eval.workers import (
     init_worker,
     run_job,
 )
-from hy_vla.policy.protocol import PolicyLike
 from hy_vla.sim.privileged import policy_view, wants_privileged
 
 PLACEMENTS = ("worker", "parent")

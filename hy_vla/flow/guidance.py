@@ -21,7 +21,7 @@ it is stable for every step size, and the last step (dt = 1 - t) lands exactly o
 W = 1 the sampled action equals Y exactly. Where W = 0 the model's velocity is untouched.
 
 Everything here works in the model's normalized action space; `HyVLA.sample_actions(prefix_actions=,
-prefix_weights=)` uses it, `hy_vla.runtime.guided_policy` maps robot units to that space.
+prefix_weights=)` uses it, `hy_vla.policy.checkpoint_policy.CheckpointPolicy` maps robot units to that space.
 """
 
 from __future__ import annotations

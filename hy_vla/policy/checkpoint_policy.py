@@ -6,10 +6,16 @@
       -> unnormalize -> action representation decode (delta -> absolute)  (output transforms)
       -> {"actions": (H * action_stride, action_dim) float32 robot units}
 
-The transforms mirror the training sample builder (`hy_vla.data.samples`): the same norm stats
-(saved in the checkpoint), the same history indexing, the embodiment's action representation.
-Strided predictions (one action every `action_stride` control steps) are held for `action_stride`
-steps so the result is one command per control period.
+The transforms are the training sample builder's (`hy_vla.data.transforms.RobotTransforms`, the history
+indexing of `hy_vla.data.samples.history_indices`) with the norm stats saved in the checkpoint. Strided
+predictions (one action every `action_stride` control steps) are held for `action_stride` steps so the
+result is one command per control period.
+
+Real-time chunking: an observation may carry the previous chunk's remaining actions and their guidance weights
+(`ACTION_PREFIX_KEY`, `ACTION_PREFIX_WEIGHTS_KEY`, robot units). They are mapped into the model's space by the
+same transforms as training targets and passed to `HyVLA.sample_actions(prefix_actions=, prefix_weights=)`
+(`hy_vla.flow.guidance`). They travel the same way locally and over the wire (`hy-vla serve`), so the async
+runtime does not care whether the policy is local or remote.
 """
 
 from __future__ import annotations
@@ -22,8 +28,15 @@ import numpy as np
 import torch
 
 from hy_vla import keys
+from hy_vla.data.transforms import RobotTransforms
 from hy_vla.policy.history import FrameHistory
-from hy_vla.policy.protocol import ACTIONS_KEY, PROMPT_KEY
+from hy_vla.policy.protocol import (
+    ACTION_PREFIX_KEY,
+    ACTION_PREFIX_WEIGHTS_KEY,
+    ACTIONS_KEY,
+    PROMPT_KEY,
+    SUPPORTS_PREFIX,
+)
 
 
 def to_chw_uint8(key: str, image: Any) -> torch.Tensor:
@@ -70,6 +83,7 @@ class CheckpointPolicy:
             raise ValueError(
                 f"checkpoint norm stats cover {self.stats.embodiments()}, not its embodiment {cfg.embodiment!r}"
             )
+        self.transforms = RobotTransforms(self.representation, self.stats, cfg.embodiment)
         self.history = FrameHistory(cfg.camera_names, cfg.history_frames, cfg.history_stride)
         self.generator = torch.Generator().manual_seed(seed)
         self.metadata: dict[str, Any] = {
@@ -83,6 +97,7 @@ class CheckpointPolicy:
             "history_frames": cfg.history_frames,
             "embodiment": cfg.embodiment,
             "fps": self.embodiment.fps,
+            SUPPORTS_PREFIX: True,
         }
         if self.predict_mode is not None:
             self.metadata["predict_mode"] = self.predict_mode
@@ -127,6 +142,36 @@ class CheckpointPolicy:
             raise ValueError(f"{keys.STATE!r} contains NaN or inf")
         return s
 
+    def model_prefix(self, state: np.ndarray, prefix: Any, weights: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Robot-unit prefix (P, A) + weights (P,) -> normalized model prefix (1, P', A), weights (P',).
+
+        P' = ceil(P / action_stride) capped at the horizon: control step j is model step j // stride,
+        whose action is the one held from control step (j // stride) * stride.
+        """
+        cfg = self.config
+        prefix = np.asarray(prefix, dtype=np.float32)
+        weights = np.asarray(weights, dtype=np.float32).reshape(-1)
+        if prefix.ndim != 2 or prefix.shape[1] != cfg.action_dim or len(prefix) != len(weights) or len(prefix) == 0:
+            raise ValueError(
+                f"{ACTION_PREFIX_KEY!r} must be (P >= 1, {cfg.action_dim}) with {ACTION_PREFIX_WEIGHTS_KEY!r} (P,); "
+                f"got {prefix.shape} and {weights.shape}"
+            )
+        if not (np.isfinite(prefix).all() and np.isfinite(weights).all()):
+            raise ValueError(f"{ACTION_PREFIX_KEY!r} / {ACTION_PREFIX_WEIGHTS_KEY!r} contain NaN or inf")
+        idx = np.arange(0, len(prefix), cfg.action_stride)[: cfg.horizon]
+        acts = self.transforms.actions_to_model(torch.from_numpy(state), torch.from_numpy(prefix[idx]))  # (P', A)
+        return acts.unsqueeze(0), torch.from_numpy(weights[idx].copy())
+
+    def _guidance(self, obs: dict[str, Any], state: np.ndarray) -> dict[str, Any]:
+        """sample_actions' prefix arguments from the optional real-time-chunking keys ({} without them)."""
+        has_prefix, has_weights = ACTION_PREFIX_KEY in obs, ACTION_PREFIX_WEIGHTS_KEY in obs
+        if has_prefix != has_weights:
+            raise ValueError(f"give both {ACTION_PREFIX_KEY!r} and {ACTION_PREFIX_WEIGHTS_KEY!r}, or neither")
+        if not has_prefix:
+            return {}
+        acts, weights = self.model_prefix(state, obs[ACTION_PREFIX_KEY], obs[ACTION_PREFIX_WEIGHTS_KEY])
+        return {"prefix_actions": acts, "prefix_weights": weights}
+
     def infer(self, obs: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         cfg = self.config
@@ -134,25 +179,20 @@ class CheckpointPolicy:
         prompt = obs.get(PROMPT_KEY)
         if not isinstance(prompt, str) or not prompt:
             raise ValueError(f"missing {PROMPT_KEY!r}: the instruction string")
+        guidance = self._guidance(obs, state)  # checked before the frame enters the history
         self.history.push(self._frames(obs))
         stacked, is_pad = self.history.stacked()
-        state_t = torch.from_numpy(state)
-        if self.stats is not None:
-            state_t = self.stats.normalize(keys.STATE, state_t, cfg.embodiment)
         batch: dict[str, Any] = {
             key: stacked[cam].unsqueeze(0) for cam, key in zip(cfg.camera_names, cfg.image_keys, strict=True)
         }
         batch[keys.HISTORY_IS_PAD] = is_pad.unsqueeze(0)
-        batch[keys.STATE] = state_t.float().unsqueeze(0)
+        batch[keys.STATE] = self.transforms.state_to_model(torch.from_numpy(state)).unsqueeze(0)
         batch[keys.TASK] = [prompt]
         if self.predict_mode is not None:
             batch["predict_mode"] = self.predict_mode  # read by the hybrid decoder instead of its config
-        pred = self.model.sample_actions(batch, num_steps=self.num_steps, generator=self.generator)[0]  # (H, maxA)
-        actions = pred[:, : cfg.action_dim].cpu()
-        if self.stats is not None:
-            actions = self.stats.unnormalize(keys.ACTION, actions, cfg.embodiment)
-        actions = self.representation.decode(torch.from_numpy(state), actions.float())  # (H, A) robot units
-        out = actions.numpy().astype(np.float32)
+        pred = self.model.sample_actions(batch, num_steps=self.num_steps, generator=self.generator, **guidance)[0]
+        actions = self.transforms.actions_to_robot(torch.from_numpy(state), pred[:, : cfg.action_dim].cpu())
+        out = actions.numpy().astype(np.float32)  # (H, A) robot units
         if not np.isfinite(out).all():  # e.g. weights of a run that diverged: never hand these to a robot
             raise FloatingPointError(
                 f"the model produced NaN/inf actions ({int((~np.isfinite(out)).sum())} of {out.size} values); "

@@ -1,7 +1,7 @@
 """Per-session frame history: the K frames (at a stride) the memory encoder needs, from a live stream.
 
-Mirrors the training sample builder exactly (`hy_vla.data.samples.history_indices`): frames
-before the session start are the first frame repeated, flagged as padding.
+Indexes frames with the training sample builder's own function (`hy_vla.data.samples.history_indices`):
+frames before the session start are the first frame repeated, flagged as padding.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from collections import deque
 
 import torch
 from torch import Tensor
+
+from hy_vla.data.samples import history_indices
 
 
 class FrameHistory:
@@ -34,11 +36,7 @@ class FrameHistory:
         """-> camera -> (K, 3, H, W) oldest first, and is_pad (K,) bool (True: before the session start)."""
         if self.seen == 0:
             raise RuntimeError("FrameHistory.stacked() before any frame was pushed")
-        wanted = [self.seen - 1 - (self.frames - 1 - k) * self.stride for k in range(self.frames)]  # step numbers
+        steps, is_pad = history_indices(self.seen - 1, self.frames, self.stride)  # the sample builder's indexing
         first = self.seen - len(self.buffers[self.cameras[0]])  # step number of the oldest kept frame
-        is_pad = torch.tensor([w < 0 for w in wanted])
-        out = {}
-        for c in self.cameras:
-            buf = self.buffers[c]
-            out[c] = torch.stack([buf[max(w, 0) - first] for w in wanted])
-        return out, is_pad
+        out = {c: torch.stack([self.buffers[c][int(s) - first] for s in steps]) for c in self.cameras}
+        return out, torch.from_numpy(is_pad)

@@ -27,6 +27,16 @@ from typing import Any, Protocol, runtime_checkable
 PROMPT_KEY = "prompt"
 ACTIONS_KEY = "actions"
 
+# Optional observation keys asking a policy to continue a previous chunk (real-time chunking). A policy that
+# supports them declares ``metadata[SUPPORTS_PREFIX] = True`` (`CheckpointPolicy`, and `hy-vla serve` through its
+# metadata); policies that do not simply ignore unknown keys, which is why `AsyncRunner` checks the flag.
+# - "action_prefix": float32 (P, action_dim) in robot units, the previous chunk's actions for the control steps
+#   starting at this observation (index 0 = the action for the step of this observation);
+# - "action_prefix_weights": float32 (P,) in [0, 1]: 1 = reproduce exactly (committed), 0 = free.
+ACTION_PREFIX_KEY = "action_prefix"
+ACTION_PREFIX_WEIGHTS_KEY = "action_prefix_weights"
+SUPPORTS_PREFIX = "action_prefix"  # metadata flag
+
 
 @runtime_checkable
 class PolicyLike(Protocol):

@@ -4,5 +4,4 @@
 - `scheduler`: `AsyncConfig`, `ChunkScheduler` (the action buffer, committed prefix, triggering);
 - `runner`: `AsyncRunner`, real time with an inference thread (torch-free);
 - `sim_async`: `SimAsyncPolicy`, simulated latency for `hy-vla eval --async`;
-- `guided_policy`: `GuidedCheckpointPolicy`, a checkpoint policy that continues a previous chunk.
 """

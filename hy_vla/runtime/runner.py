@@ -6,7 +6,7 @@ next chunk from the observation of the step that triggered it. The latency L of 
 to result, so queueing and network included) is tracked as an exponential moving average, and
 d = ceil(L / T) is the committed prefix of the next request (see `ChunkScheduler`).
 
-Works with any PolicyLike: a local `GuidedCheckpointPolicy`, a `RemotePolicy`, a scripted policy.
+Works with any PolicyLike: a local `CheckpointPolicy`, a `RemotePolicy`, a scripted policy.
 The "rtc" stitch mode needs a policy that declares ``metadata["action_prefix"]`` (it then receives
 the old chunk as `action_prefix` / `action_prefix_weights`); other modes work with every policy.
 This module is torch-free, so a robot computer can run it against a remote server.
@@ -21,9 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike
+from hy_vla.policy.protocol import (
+    ACTION_PREFIX_KEY,
+    ACTION_PREFIX_WEIGHTS_KEY,
+    ACTIONS_KEY,
+    SUPPORTS_PREFIX,
+    PolicyLike,
+)
 from hy_vla.runtime.blend import latency_steps
-from hy_vla.runtime.obs_keys import ACTION_PREFIX_KEY, ACTION_PREFIX_WEIGHTS_KEY, SUPPORTS_PREFIX
 from hy_vla.runtime.scheduler import AsyncConfig, ChunkScheduler, Request, control_period_s
 
 
@@ -36,7 +41,7 @@ def check_rtc_support(policy: PolicyLike, config: AsyncConfig) -> None:
     meta = getattr(policy, "metadata", None)
     if config.stitch == "rtc" and not (isinstance(meta, dict) and meta.get(SUPPORTS_PREFIX)):
         raise ValueError(
-            "stitch='rtc' needs a policy that accepts 'action_prefix' (GuidedCheckpointPolicy or a hy-vla server); "
+            "stitch='rtc' needs a policy that accepts 'action_prefix' (a CheckpointPolicy or a hy-vla server); "
             "use stitch='bezier', 'linear' or 'none' for this policy"
         )
 

@@ -6,7 +6,7 @@ later; during those d steps the robot keeps executing the previous chunk, and th
 the new chunk are never used (committed prefix). `SimAsyncPolicy` reproduces exactly that timeline
 with the same `ChunkScheduler` as the real-time `AsyncRunner`, deterministically.
 
-The rollout (`hy_vla.eval.rollout.run_episode`) calls `infer(obs)` and executes every returned action
+The rollout (`hy_vla.rollout.episode.run_episode`) calls `infer(obs)` and executes every returned action
 before calling again, so `infer` returns the actions executed from now until the next request point,
 and the next call's observation is exactly the one the next request is made from. Use it with the
 rollout's default `n_action_steps=None`. The first chunk of an episode is computed synchronously
@@ -128,12 +128,6 @@ def async_factory(factory: Any, args: argparse.Namespace) -> Any:
         return factory
     if getattr(args, "n_action_steps", None) is not None:
         raise SystemExit("error: --n-action-steps does not apply with --async (the scheduler decides when to ask)")
-    from hy_vla.eval.factories import CheckpointFactory
-
-    if isinstance(factory, CheckpointFactory) and args.stitch == "rtc":  # guided continuation needs the subclass
-        from hy_vla.runtime.guided_policy import GuidedCheckpointFactory
-
-        factory = GuidedCheckpointFactory(factory.checkpoint, factory.device, factory.predict_mode)
     config = AsyncConfig(
         stitch=args.stitch,
         overlap=args.overlap,

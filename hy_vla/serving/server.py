@@ -253,15 +253,15 @@ def checkpoint_server(
     seed: int = 0,
 ) -> PolicyServer:
     """A server for a checkpoint: the model is loaded once and shared; each session gets its own
-    `GuidedCheckpointPolicy` (frame history, generator seeded with `seed`, guided continuation)."""
+    `CheckpointPolicy` (frame history, generator seeded with `seed`, guided continuation)."""
     import torch
 
     from hy_vla.models.hy_vla import HyVLA
-    from hy_vla.runtime.guided_policy import GuidedCheckpointPolicy
+    from hy_vla.policy.checkpoint_policy import CheckpointPolicy
 
     model = HyVLA.from_pretrained(checkpoint).to(device=torch.device(device), dtype=getattr(torch, dtype)).eval()
 
     def factory() -> PolicyLike:
-        return GuidedCheckpointPolicy(model, num_steps=num_steps, seed=seed)
+        return CheckpointPolicy(model, num_steps=num_steps, seed=seed)
 
     return PolicyServer(factory, config)

@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 
 from hy_vla.keys import IMAGE_PREFIX, STATE
-from hy_vla.policy.protocol import PROMPT_KEY
-from hy_vla.runtime.obs_keys import ACTION_PREFIX_KEY, ACTION_PREFIX_WEIGHTS_KEY, SUPPORTS_PREFIX
+from hy_vla.policy.protocol import ACTION_PREFIX_KEY, ACTION_PREFIX_WEIGHTS_KEY, PROMPT_KEY, SUPPORTS_PREFIX
 
 RESET_KEY = "reset"  # optional bool: clear this session's frame history before using the observation
 PROTOCOL = "openpi-msgpack-numpy/1"

@@ -34,12 +34,20 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from hy_vla.eval.factories import ScriptedExpertFactory
-from hy_vla.eval.report import package_versions
-from hy_vla.eval.rollout import run_episode
-from hy_vla.eval.workers import EnvRecipe, Job, WorkerSetup, close_worker, init_pool_worker, init_worker, worker_state
 from hy_vla.keys import ACTION, STATE, image_key
+from hy_vla.rollout.episode import run_episode
+from hy_vla.rollout.factories import ScriptedExpertFactory
+from hy_vla.rollout.workers import (
+    EnvRecipe,
+    Job,
+    WorkerSetup,
+    close_worker,
+    init_pool_worker,
+    init_worker,
+    worker_state,
+)
 from hy_vla.sim.privileged import ENV_STATE_COLUMN, ENV_STATE_OBS
+from hy_vla.utils.versions import package_versions
 
 # Demonstrations start far from the evaluation seeds (0, 1, 2, ...) so train and test layouts differ.
 DEFAULT_COLLECT_SEED = 100_000

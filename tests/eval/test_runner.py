@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("metaworld")
 
-from hy_vla.eval.factories import ScriptedExpertFactory  # noqa: E402
-from hy_vla.eval.rollout import PolicyMismatchError  # noqa: E402
 from hy_vla.eval.runner import EvalConfig, Evaluator  # noqa: E402
 from hy_vla.keys import STATE, image_key  # noqa: E402
+from hy_vla.rollout.episode import PolicyMismatchError  # noqa: E402
+from hy_vla.rollout.factories import ScriptedExpertFactory  # noqa: E402
 from hy_vla.sim.privileged import PRIVILEGED_PREFIX  # noqa: E402
 
 

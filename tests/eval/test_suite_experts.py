@@ -14,8 +14,8 @@ import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from hy_vla.eval.factories import ScriptedExpertFactory  # noqa: E402
 from hy_vla.eval.runner import EvalConfig, Evaluator  # noqa: E402
+from hy_vla.rollout.factories import ScriptedExpertFactory  # noqa: E402
 
 
 @pytest.mark.parametrize("suite, task", [("aloha", "transfer-cube"), ("pusht", "pusht")])

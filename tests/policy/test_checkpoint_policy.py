@@ -98,8 +98,8 @@ def test_bad_observation(tmp_path, change, match):
 
 def test_checkpoint_through_eval_harness(tmp_path):
     pytest.importorskip("metaworld")
-    from hy_vla.eval.factories import CheckpointFactory
     from hy_vla.eval.runner import EvalConfig, Evaluator
+    from hy_vla.rollout.factories import CheckpointFactory
 
     ckpt = _checkpoint(tmp_path)
     cfg = EvalConfig(suite="metaworld", tasks=("reach-v3",), episodes=1, cameras=("corner2",), image_size=16,
@@ -112,7 +112,7 @@ def test_history_follows_control_steps_not_queries(tmp_path):
     """Regression: with chunks executed open-loop, the frame history only saw every n-th frame, so a
     K-frame memory encoder got frames n control steps apart instead of `history_stride` apart."""
     pytest.importorskip("metaworld")
-    from hy_vla.eval.rollout import run_episode
+    from hy_vla.rollout.episode import run_episode
     from hy_vla.sim.registry import make_env
 
     policy = CheckpointPolicy.from_checkpoint(_checkpoint(tmp_path))

@@ -8,10 +8,9 @@ import pytest
 from model_fixtures import micro_config
 
 from hy_vla import HyVLA
-from hy_vla.eval.factories import CheckpointFactory
 from hy_vla.models.decoders.hybrid import HybridConfig
 from hy_vla.policy.checkpoint_policy import CheckpointPolicy
-from hy_vla.runtime.guided_policy import GuidedCheckpointFactory
+from hy_vla.rollout.factories import CheckpointFactory
 
 
 def _hybrid_checkpoint(tmp_path):
@@ -67,7 +66,7 @@ def test_predict_mode_refused_for_other_decoders_and_bad_names(tmp_path):
 
 def test_factories_carry_the_mode_to_workers(tmp_path):
     ckpt = str(_hybrid_checkpoint(tmp_path))
-    for factory_cls in (CheckpointFactory, GuidedCheckpointFactory):
+    for factory_cls in (CheckpointFactory,):
         factory = pickle.loads(pickle.dumps(factory_cls(ckpt, "cpu", "ar")))  # as a spawn worker receives it
         assert factory.predict_mode == "ar" and factory._policy is None
         assert factory("any task").predict_mode == "ar"

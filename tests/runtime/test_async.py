@@ -14,9 +14,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "serving"))
 from serving_fixtures import good_obs, save_tiny_checkpoint  # noqa: E402
 
-from hy_vla.eval.factories import CheckpointFactory  # noqa: E402
-from hy_vla.eval.rollout import run_episode  # noqa: E402
-from hy_vla.runtime.guided_policy import GuidedCheckpointFactory, GuidedCheckpointPolicy  # noqa: E402
+from hy_vla.policy.checkpoint_policy import CheckpointPolicy  # noqa: E402
+from hy_vla.rollout.episode import run_episode  # noqa: E402
+from hy_vla.rollout.factories import CheckpointFactory  # noqa: E402
 from hy_vla.runtime.runner import AsyncRunner  # noqa: E402
 from hy_vla.runtime.scheduler import AsyncConfig  # noqa: E402
 from hy_vla.runtime.sim_async import SimAsyncFactory, SimAsyncPolicy, add_async_arguments, async_factory  # noqa: E402
@@ -133,8 +133,8 @@ def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_guided_checkpoint_policy_reproduces_the_committed_prefix(ckpt):
-    policy = GuidedCheckpointFactory(str(ckpt))("any task")
-    assert isinstance(policy, GuidedCheckpointPolicy) and policy.metadata["action_prefix"] is True
+    policy = CheckpointFactory(str(ckpt))("any task")
+    assert isinstance(policy, CheckpointPolicy) and policy.metadata["action_prefix"] is True
     free = policy.infer(good_obs())["actions"]
     prefix = np.linspace(-0.5, 0.5, 5 * 4, dtype=np.float32).reshape(5, 4)
     obs = {**good_obs(), "action_prefix": prefix, "action_prefix_weights": np.array([1, 1, 0.5, 0.2, 0.1], np.float32)}
@@ -150,7 +150,7 @@ def test_guided_checkpoint_policy_reproduces_the_committed_prefix(ckpt):
 
 def test_guided_prefix_with_action_stride(tmp_path):
     """Control step j maps to model step j // stride: the held actions of committed model steps match."""
-    policy = GuidedCheckpointFactory(str(save_tiny_checkpoint(tmp_path / "c", horizon=4, action_stride=2)))("t")
+    policy = CheckpointFactory(str(save_tiny_checkpoint(tmp_path / "c", horizon=4, action_stride=2)))("t")
     prefix = np.linspace(-0.5, 0.5, 20, dtype=np.float32).reshape(5, 4)
     weights = np.array([1, 1, 1, 0.5, 0.2], np.float32)  # model steps 0, 1, 2 <- control steps 0, 2, 4
     guided = policy.infer({**good_obs(), "action_prefix": prefix, "action_prefix_weights": weights})["actions"]
@@ -186,7 +186,7 @@ def test_eval_rollout_with_simulated_latency_and_rtc(ckpt):
     add_async_arguments(args)
     ns = args.parse_args(["--async", "--latency-ms", "25", "--overlap", "2"])
     factory = async_factory(CheckpointFactory(str(ckpt)), ns)
-    assert isinstance(factory, SimAsyncFactory) and isinstance(factory.inner, GuidedCheckpointFactory)
+    assert isinstance(factory, SimAsyncFactory) and isinstance(factory.inner, CheckpointFactory)
     assert pickle.loads(pickle.dumps(factory)) == factory  # worker processes receive it pickled
     policy = factory("reach")
     assert policy.d == 2 and policy.metadata["async"]["stitch"] == "rtc"

@@ -257,7 +257,7 @@ def test_client_and_runner_import_without_torch():
 
 
 def test_remote_policy_under_simulated_async_rtc(server):
-    """Full stack: SimAsyncPolicy -> RemotePolicy -> server -> GuidedCheckpointPolicy, with the prefix keys."""
+    """Full stack: SimAsyncPolicy -> RemotePolicy -> server -> CheckpointPolicy, with the prefix keys."""
     from hy_vla.runtime.scheduler import AsyncConfig
     from hy_vla.runtime.sim_async import SimAsyncPolicy
 

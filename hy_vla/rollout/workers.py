@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from hy_vla.eval.rollout import EpisodeResult, FrameRecorder, check_policy_compat, run_episode
-from hy_vla.eval.video import write_mp4
 from hy_vla.policy.protocol import PolicyLike
+from hy_vla.rollout.episode import EpisodeResult, FrameRecorder, check_policy_compat, run_episode
+from hy_vla.rollout.video import write_mp4
 from hy_vla.sim.base import EnvAdapter
 
 PolicyFactory = Callable[[str], PolicyLike]  # task name -> policy (called in the process that runs it)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hy_vla.eval.rollout import ActionRecorder, run_episode
 from hy_vla.keys import STATE, image_key
 from hy_vla.policy.protocol import wants_every_frame
+from hy_vla.rollout.episode import ActionRecorder, run_episode
 from hy_vla.sim.base import EnvAdapter, EnvSpec, StepResult
 
 CAM = image_key("corner2")
