@@ -64,7 +64,7 @@ class ActionExpert(nn.Module):
         a = self.action_time_mlp(torch.cat([a, te], dim=-1))
         return torch.cat([s, a], dim=1)
 
-    def velocity(self, hidden: Tensor) -> Tensor:
+    def head(self, hidden: Tensor) -> Tensor:
         """Final expert hidden states (B, 1 + H, w) -> velocity of the action tokens (B, H, A)."""
         return self.action_out(self.norm(hidden[:, 1:]))
 

@@ -23,7 +23,7 @@ from hy_vla.models.backbone import MoTBackbone, Segment
 from hy_vla.models.config import HyVLAConfig
 from hy_vla.models.decoders import build_decoder
 from hy_vla.models.decoders import common as decoders
-from hy_vla.models.dual_tower import Prefix, encode_prefix, expert_forward, joint_forward
+from hy_vla.models.dual_tower import Prefix, encode_prefix
 from hy_vla.models.objective_context import ObjectiveContext
 from hy_vla.models.text_loss import add_text_loss
 from hy_vla.models.text_patch import TextPatcher, apply_text_patch
@@ -175,23 +175,19 @@ class HyVLA(nn.Module):
         with weight `lm_weight` (`hy_vla.models.text_loss`).
         """
         cfg, dev, dtype = self.config, self.device, self.dtype
-        if cfg.decoder != "dual_tower":  # hy_vla.models.decoders: same loop, another decoder
-            loss, metrics, ctx = decoders.compute_loss(self, batch, generator)
-            loss = add_aux_losses(self, batch, ctx.hidden, loss, metrics)
-            loss = self._objective_losses(batch, ctx.prefix, ctx.hidden, loss, metrics)
-            loss = add_text_loss(self, batch, ctx.prefix, ctx.kv, loss, metrics, lm_weight)
-            return loss, {"loss": float(loss.detach()), **metrics}
-        flow = decoders.flow_training_inputs(self, batch, generator)  # noise, times, committed prefix, mask
+        actions, mask = (t.to(dev) for t in inputs.action_target(batch, cfg, torch.float32))
+        flow = decoders.flow_training_inputs(cfg, actions, mask, batch, generator)  # noise, times, committed prefix
         state, state_mask = (t.to(dev) for t in inputs.state(batch, cfg, dtype))
-        prefix = self.embed_prefix(batch)
-        hidden, kv = encode_prefix(self.backbone, prefix)
-        suffix = self.expert.embed(state, state_mask, flow.x_t.to(dtype), flow.t)
-        v = self.expert.velocity(expert_forward(self.backbone, self.expert, prefix, kv, suffix))
+        ctx = self.expert.context(self.backbone, self.embed_prefix(batch), batch)  # the prefix, encoded once
+        v = self.expert.velocity(ctx, state, state_mask, flow.x_t.to(dtype), flow.t, flow.actions.to(dtype))
         loss = fm.masked_flow_loss(v, fm.target_velocity(flow.noise, flow.actions), flow.mask)
-        metrics: dict[str, float] = {}
-        loss = add_aux_losses(self, batch, hidden, loss, metrics)  # unchanged unless config.aux is on
-        loss = self._objective_losses(batch, prefix, hidden, loss, metrics)  # unchanged without objectives
-        loss = add_text_loss(self, batch, prefix, kv, loss, metrics, lm_weight)  # unchanged without text targets
+        metrics: dict[str, float] = {"flow_loss": float(loss.detach())}
+        for name, term in self.expert.extra_losses(ctx, flow).items():  # e.g. HybridVLA's AR cross-entropy
+            loss = loss + term
+            metrics[name] = float(term.detach())
+        loss = add_aux_losses(self, batch, ctx.hidden, loss, metrics)  # unchanged unless config.aux is on
+        loss = self._objective_losses(batch, ctx.prefix, ctx.hidden, loss, metrics)  # unchanged without objectives
+        loss = add_text_loss(self, batch, ctx.prefix, ctx.kv, loss, metrics, lm_weight)  # unless text targets
         return loss, {"loss": float(loss.detach()), **metrics}
 
     def _objective_losses(
@@ -243,8 +239,9 @@ class HyVLA(nn.Module):
         """Integrate the flow from noise (t=0) to actions (t=1) -> (B, H, max_action_dim) float32, normalized,
         the robot's action_dim channels first whatever `config.slot_layout` (`hy_vla.models.slot_layout`).
 
-        use_cache=True computes the prefix once and runs only the expert per Euler step;
-        use_cache=False recomputes the joint [prefix, suffix] attention every step (reference path).
+        use_cache=True computes the prefix once and runs only the decoder per Euler step; use_cache=False
+        recomputes the joint [prefix, suffix] attention every step (a reference path; decoders that have none
+        refuse it, `FlowDecoder.supports_uncached`).
         prefix_actions (B, P, A') normalized and prefix_weights (P,) or (B, P) in [0, 1] guide the first
         P steps toward a previous chunk (inference-time real-time chunking, `hy_vla.flow.guidance`):
         weight 1 reproduces the given action exactly, 0 leaves the model free.
@@ -262,31 +259,16 @@ class HyVLA(nn.Module):
             raise ValueError("give both prefix_actions and prefix_weights, or neither")
         slots = slot_layout.batch_slots(batch, cfg, "action")  # None unless config.slot_layout == "unified"
         if prefix_actions is not None and prefix_weights is not None:
-            from hy_vla.flow.guidance import full_prefix, guided_velocity
+            from hy_vla.flow.guidance import full_prefix
 
             target, weights = full_prefix(
                 prefix_actions.to(dev), prefix_weights.to(dev), (b, cfg.horizon, cfg.max_action_dim)
             )  # given in the robot's (leading) layout: place it in the model's
             width = cfg.max_action_dim
             guide = (slot_layout.place(target, slots, width), slot_layout.place(weights, slots, width))
-        if cfg.decoder != "dual_tower":  # hy_vla.models.decoders: same integration, another decoder
-            return slot_layout.unplace(decoders.sample_actions(self, batch, steps, noise, guide=guide), slots)
-        prefix = self.embed_prefix(batch)
-        kv = encode_prefix(self.backbone, prefix)[1] if use_cache else None
-
-        def velocity(x: Tensor, t: float) -> Tensor:
-            tt = torch.full((b, cfg.horizon), t, device=dev)
-            suffix = self.expert.embed(state, state_mask, x.to(dtype), tt)
-            if kv is not None:
-                hidden = expert_forward(self.backbone, self.expert, prefix, kv, suffix)
-            else:
-                hidden = joint_forward(self.backbone, self.expert, prefix, suffix)[1]
-            v = self.expert.velocity(hidden).float()
-            if guide is not None:  # pull the predicted clean chunk toward the previous chunk (RTC)
-                v = guided_velocity(x, v, t, *guide)
-            return v
-
-        return slot_layout.unplace(fm.integrate(velocity, noise.to(dev, torch.float32), steps), slots)
+        ctx = self.expert.context(self.backbone, self.embed_prefix(batch), batch, use_cache=use_cache)
+        actions = self.expert.sample(ctx, state, state_mask, noise.to(dev, torch.float32), steps, guide).float()
+        return slot_layout.unplace(actions, slots)
 
     @torch.no_grad()
     def forward_evaluate(self, batch: dict[str, Any]) -> dict[str, Tensor]:

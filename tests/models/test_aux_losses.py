@@ -21,7 +21,7 @@ def test_off_by_default_and_loss_unchanged():
     model = HyVLA(cfg)
     assert not hasattr(model, "aux_losses")
     _, metrics = model.compute_loss(micro_batch(cfg))
-    assert set(metrics) == {"loss"}
+    assert set(metrics) == {"loss", "flow_loss"}
 
 
 def test_negative_cosine_and_kmeans_known_values():

@@ -49,7 +49,7 @@ def test_mot_expert_is_a_full_width_third_modality_equal_to_the_packed_sequence(
     assert model.expert.cfg.width == cfg.backbone.width  # state/action tower at the MoT's width
     batch = micro_batch(cfg, with_action=False)
     prefix = model.embed_prefix(batch)
-    ctx = model.expert.context(model, prefix, batch)
+    ctx = model.expert.context(model.backbone, prefix, batch)
     state = torch.randn(2, cfg.max_state_dim)
     mask = torch.ones(2, cfg.max_state_dim, dtype=torch.bool)
     x, t = torch.randn(2, cfg.horizon, cfg.max_action_dim), torch.full((2, cfg.horizon), 0.3)
@@ -128,7 +128,7 @@ def test_dit_reads_backbone_hidden_states_not_padding():
     changed = model.sample_actions(batch, noise=noise)
     assert torch.allclose(base[0], changed[0], atol=1e-5)  # sample 0 only gained padding
     assert not torch.allclose(base[1], changed[1], atol=1e-4)  # sample 1's context changed
-    ctx = model.expert.context(model, model.embed_prefix(batch), batch)
+    ctx = model.expert.context(model.backbone, model.embed_prefix(batch), batch)
     assert len(ctx.extra["cross_kv"]) == DIT.depth  # per-block cross-attention KV, cached per observation
 
 
@@ -136,7 +136,7 @@ def test_dit_time_conditioning_matters():
     model = HyVLA(_cfg("dit")).eval()
     cfg = model.config
     batch = micro_batch(cfg, with_action=False)
-    ctx = model.expert.context(model, model.embed_prefix(batch), batch)
+    ctx = model.expert.context(model.backbone, model.embed_prefix(batch), batch)
     state, mask = torch.randn(2, cfg.max_state_dim), torch.ones(2, cfg.max_state_dim, dtype=torch.bool)
     x = torch.randn(2, cfg.horizon, cfg.max_action_dim)
     v0 = model.expert.velocity(ctx, state, mask, x, torch.zeros(2, cfg.horizon), None)
@@ -174,3 +174,12 @@ def test_guidance_reproduces_committed_prefix():
     prev = torch.rand(2, 2, cfg.max_action_dim)
     a = model.sample_actions(batch, prefix_actions=prev, prefix_weights=torch.ones(2))
     assert torch.allclose(a[:, :2], prev, atol=1e-4)
+
+
+@pytest.mark.parametrize("decoder", ["mot_expert", "dit", "hybrid"])
+def test_a_decoder_without_the_uncached_path_says_so(decoder: str) -> None:
+    """One interface: capabilities only some decoders have are declared, and refused with a clear error."""
+    model = HyVLA(_cfg(decoder)).eval()
+    assert not model.expert.supports_uncached and HyVLA(micro_config()).expert.supports_uncached
+    with pytest.raises(ValueError, match="no uncached reference path"):
+        model.sample_actions(micro_batch(model.config, with_action=False), use_cache=False)

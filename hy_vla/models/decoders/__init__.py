@@ -1,6 +1,7 @@
 """Action decoders, chosen by `HyVLAConfig.decoder` (one interface, see `common.py`).
 
-- "dual_tower" (default, Hy-VLA): `hy_vla.models.action_expert.ActionExpert`, narrower expert tower;
+- "dual_tower" (default, Hy-VLA): `dual_tower.DualTowerDecoder`, a narrower expert tower
+  (`hy_vla.models.action_expert`) attending to the backbone's per-layer keys/values;
 - "mot_expert" (Being-H0.5): state/action tokens as a third MoT modality at full width,
   with optional Mixture-of-Flow (`config.mof`) and MPG (`config.mpg`);
 - "dit" (Qwen-VLA): DiT with cross-attention to the backbone's final hidden states (`config.dit`);
@@ -25,9 +26,9 @@ def build_decoder(config: HyVLAConfig, backbone: nn.Module) -> nn.Module:
     """The action decoder named by `config.decoder`, sized against the backbone it attaches to."""
     bb = backbone.cfg
     if config.decoder == "dual_tower":
-        from hy_vla.models.action_expert import ActionExpert
+        from hy_vla.models.decoders.dual_tower import DualTowerDecoder
 
-        return ActionExpert(
+        return DualTowerDecoder(
             config.expert, bb.depth, bb.num_heads, bb.head_dim, config.max_state_dim, config.max_action_dim
         )
     if config.decoder == "mot_expert":

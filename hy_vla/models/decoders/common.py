@@ -1,17 +1,19 @@
-"""What the alternative action decoders share: flow training inputs, the context, suffix attention.
+"""The one decoder interface: flow training inputs, the context, suffix attention, the sampler.
 
-Every decoder has the dual tower's interface (`HyVLA.compute_loss`, `sample_actions`):
-it reads a `DecoderContext` (the backbone run once over the observation prefix: final
-hidden states and per-layer keys/values), predicts a flow velocity for noisy actions,
-and may add its own loss terms. `compute_loss` and `sample_actions` below are the one
+Every action decoder (dual tower, MoT expert, DiT, hybrid) is a `FlowDecoder`: it reads a
+`DecoderContext` (the backbone run once over the observation prefix: final hidden states,
+per-layer keys/values, the backbone itself), predicts a flow velocity for noisy actions,
+and may add its own loss terms (`extra_losses`) or its own sampler (`sample`). It never
+sees the `HyVLA` object. `HyVLA.compute_loss` and `HyVLA.sample_actions` are the one
 training/inference loop for all of them; the math is `hy_vla.flow.flow_matching`.
+A capability only some decoders have is a class attribute (`supports_uncached`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -23,18 +25,16 @@ from hy_vla.models.dual_tower import Prefix, encode_prefix
 from hy_vla.models.layers import attention
 from hy_vla.models.tower import TowerBlock
 
-if TYPE_CHECKING:
-    from hy_vla.models.hy_vla import HyVLA
-
 
 @dataclass
 class DecoderContext:
     """The observation as every decoder sees it; computed once per observation (the inference cache)."""
 
     prefix: Prefix
-    hidden: Tensor  # (B, Tp, D) final backbone hidden states
-    kv: list[LayerKV]  # per backbone layer, each (B, nh, Tp, hd)
+    hidden: Tensor | None  # (B, Tp, D) final backbone hidden states (None on the uncached reference path)
+    kv: list[LayerKV] | None  # per backbone layer, each (B, nh, Tp, hd) (None on the uncached reference path)
     batch: dict[str, Any]
+    backbone: Any = None  # the backbone the prefix was encoded by (decoders attending to its layers use it)
     extra: dict[str, Any] = field(default_factory=dict)  # decoder-specific precomputation (e.g. DiT cross-attn KV)
 
 
@@ -49,13 +49,11 @@ class FlowInputs:
     x_t: Tensor  # (B, H, A) float32
 
 
-def flow_training_inputs(model: HyVLA, batch: dict[str, Any], generator: torch.Generator | None) -> FlowInputs:
-    """Draw noise and times exactly as the dual tower does (incl. Being-H0.5 UAC's clean committed prefix)."""
-    from hy_vla.models import inputs  # lazy: inputs imports the config, which imports the decoders' configs
-
-    cfg, dev = model.config, model.device
-    actions, mask = inputs.action_target(batch, cfg, torch.float32)
-    actions, mask = actions.to(dev), mask.to(dev)
+def flow_training_inputs(
+    cfg: Any, actions: Tensor, mask: Tensor, batch: dict[str, Any], generator: torch.Generator | None
+) -> FlowInputs:
+    """Draw noise and times for a target chunk (B, H, A) on its device (incl. UAC's clean committed prefix)."""
+    dev = actions.device
     b = actions.shape[0]
     noise = torch.randn(actions.shape, generator=generator).to(dev)
     t = cfg.flow.sample((b,), generator).to(dev).unsqueeze(1).expand(b, cfg.horizon).clone()  # (B, H)
@@ -90,13 +88,20 @@ def attend_suffix(
 
 
 class FlowDecoder(nn.Module):
-    """Base of the alternative decoders: context once, velocity per Euler step, optional extra losses."""
+    """Base of every decoder: context once, velocity per Euler step, optional extra losses and sampler."""
 
     uses_kv: bool = True  # False: only final hidden states are needed (DiT)
+    # True: `context(use_cache=False)` leaves hidden/kv empty and `velocity` recomputes the prefix jointly with the
+    # suffix every step (a reference path for tests); decoders without it refuse use_cache=False
+    supports_uncached: bool = False
 
-    def context(self, model: HyVLA, prefix: Prefix, batch: dict[str, Any]) -> DecoderContext:
-        hidden, kv = encode_prefix(model.backbone, prefix)
-        return DecoderContext(prefix, hidden, kv, batch)
+    def context(self, backbone: Any, prefix: Prefix, batch: dict[str, Any], use_cache: bool = True) -> DecoderContext:
+        if not use_cache:
+            if not self.supports_uncached:
+                raise ValueError(f"{type(self).__name__} has no uncached reference path: use use_cache=True")
+            return DecoderContext(prefix, None, None, batch, backbone)
+        hidden, kv = encode_prefix(backbone, prefix)
+        return DecoderContext(prefix, hidden, kv, batch, backbone)
 
     def velocity(
         self, ctx: DecoderContext, state: Tensor, state_mask: Tensor, x: Tensor, t: Tensor, clean: Tensor | None
@@ -139,49 +144,3 @@ class FlowDecoder(nn.Module):
             return v
 
         return fm.integrate(velocity, noise, num_steps)
-
-
-def compute_loss(
-    model: HyVLA, batch: dict[str, Any], generator: torch.Generator | None = None
-) -> tuple[Tensor, dict[str, float], DecoderContext]:
-    """Flow loss (+ decoder terms) of a non-dual-tower decoder -> (loss, metrics, context)."""
-    from hy_vla.models import inputs
-
-    cfg, dev, dtype = model.config, model.device, model.dtype
-    flow = flow_training_inputs(model, batch, generator)
-    state, state_mask = (t.to(dev) for t in inputs.state(batch, cfg, dtype))
-    prefix = model.embed_prefix(batch)
-    ctx = model.expert.context(model, prefix, batch)
-    v = model.expert.velocity(ctx, state, state_mask, flow.x_t.to(dtype), flow.t, flow.actions.to(dtype))
-    flow_loss = fm.masked_flow_loss(v, fm.target_velocity(flow.noise, flow.actions), flow.mask)
-    loss = flow_loss
-    metrics = {"flow_loss": float(flow_loss.detach())}
-    for name, term in model.expert.extra_losses(ctx, flow).items():
-        loss = loss + term
-        metrics[name] = float(term.detach())
-    return loss, metrics, ctx
-
-
-@torch.no_grad()
-def sample_actions(
-    model: HyVLA,
-    batch: dict[str, Any],
-    num_steps: int | None = None,
-    noise: Tensor | None = None,
-    generator: torch.Generator | None = None,
-    guide: tuple[Tensor, Tensor] | None = None,
-) -> Tensor:
-    """-> (B, H, max_action_dim) float32 normalized actions from a non-dual-tower decoder."""
-    from hy_vla.models import inputs
-
-    cfg, dev, dtype = model.config, model.device, model.dtype
-    b = inputs.batch_size(batch, cfg)
-    shape = (b, cfg.horizon, cfg.max_action_dim)
-    if noise is None:
-        noise = torch.randn(shape, generator=generator)
-    elif tuple(noise.shape) != shape:
-        raise ValueError(f"noise has shape {tuple(noise.shape)}; expected {shape}")
-    state, state_mask = (t.to(dev) for t in inputs.state(batch, cfg, dtype))
-    ctx = model.expert.context(model, model.embed_prefix(batch), batch)
-    steps = num_steps or cfg.num_inference_steps
-    return model.expert.sample(ctx, state, state_mask, noise.to(dev, torch.float32), steps, guide).float()

@@ -99,8 +99,8 @@ class DiTDecoder(FlowDecoder):
         nn.init.zeros_(self.final_ada.bias)
         self.action_out = nn.Linear(w, max_action_dim)
 
-    def context(self, model: Any, prefix: Any, batch: dict[str, Any]) -> DecoderContext:
-        ctx = super().context(model, prefix, batch)
+    def context(self, backbone: Any, prefix: Any, batch: dict[str, Any], use_cache: bool = True) -> DecoderContext:
+        ctx = super().context(backbone, prefix, batch)
         c = self.ctx_proj(self.ctx_norm(ctx.hidden))  # (B, Tp, w)
         ctx.extra["cross_kv"] = [blk.cross_kv_of(c) for blk in self.blocks]
         return ctx

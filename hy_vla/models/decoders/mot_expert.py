@@ -71,9 +71,8 @@ class MoTActionExpert(ActionExpert, FlowDecoder):
             names = [names] * b
         return torch.tensor([self.mof_cfg.route_id(n) for n in names], dtype=torch.long, device=device)
 
-    def context(self, model: Any, prefix: Any, batch: dict[str, Any]) -> DecoderContext:
-        ctx = super().context(model, prefix, batch)
-        ctx.extra["backbone"] = model.backbone
+    def context(self, backbone: Any, prefix: Any, batch: dict[str, Any], use_cache: bool = True) -> DecoderContext:
+        ctx = super().context(backbone, prefix, batch)
         if self.mof_cfg.enabled:
             ctx.extra["gates"] = self.router(self.route_ids(batch, prefix.x.shape[0], prefix.x.device))  # (B, E)
         return ctx
@@ -92,7 +91,7 @@ class MoTActionExpert(ActionExpert, FlowDecoder):
             return x + block.mlp(block.norm2(x), gates)
 
         return attend_suffix(
-            ctx.extra["backbone"],
+            ctx.backbone,
             self.layers,
             ctx.kv,
             suffix,
@@ -112,4 +111,4 @@ class MoTActionExpert(ActionExpert, FlowDecoder):
         return self.velocity_head(self.run(ctx, suffix))
 
     def velocity_head(self, hidden: Tensor) -> Tensor:
-        return ActionExpert.velocity(self, hidden).float()
+        return self.head(hidden).float()
