@@ -179,7 +179,10 @@ def test_guidance_reproduces_committed_prefix():
 @pytest.mark.parametrize("decoder", ["mot_expert", "dit", "hybrid"])
 def test_a_decoder_without_the_uncached_path_says_so(decoder: str) -> None:
     """One interface: capabilities only some decoders have are declared, and refused with a clear error."""
-    model = HyVLA(_cfg(decoder)).eval()
+    cfg = _cfg(decoder)
+    if decoder == "hybrid":  # its action tokens extend the vocabulary
+        cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, vocab_size=259 + 256))
+    model = HyVLA(cfg).eval()
     assert not model.expert.supports_uncached and HyVLA(micro_config()).expert.supports_uncached
     with pytest.raises(ValueError, match="no uncached reference path"):
         model.sample_actions(micro_batch(model.config, with_action=False), use_cache=False)

@@ -100,7 +100,7 @@ class DiTDecoder(FlowDecoder):
         self.action_out = nn.Linear(w, max_action_dim)
 
     def context(self, backbone: Any, prefix: Any, batch: dict[str, Any], use_cache: bool = True) -> DecoderContext:
-        ctx = super().context(backbone, prefix, batch)
+        ctx = super().context(backbone, prefix, batch, use_cache)
         c = self.ctx_proj(self.ctx_norm(ctx.hidden))  # (B, Tp, w)
         ctx.extra["cross_kv"] = [blk.cross_kv_of(c) for blk in self.blocks]
         return ctx

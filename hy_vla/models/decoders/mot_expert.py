@@ -72,7 +72,7 @@ class MoTActionExpert(ActionExpert, FlowDecoder):
         return torch.tensor([self.mof_cfg.route_id(n) for n in names], dtype=torch.long, device=device)
 
     def context(self, backbone: Any, prefix: Any, batch: dict[str, Any], use_cache: bool = True) -> DecoderContext:
-        ctx = super().context(backbone, prefix, batch)
+        ctx = super().context(backbone, prefix, batch, use_cache)
         if self.mof_cfg.enabled:
             ctx.extra["gates"] = self.router(self.route_ids(batch, prefix.x.shape[0], prefix.x.device))  # (B, E)
         return ctx
