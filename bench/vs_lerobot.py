@@ -313,10 +313,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-# Seconds per evaluation episode per worker, measured in the session-9 run (bench/RESULTS.md; the reports' wall_s):
+# Seconds per evaluation episode per worker, measured in the 12-minute run of bench/RESULTS.md (the reports' wall_s):
 # hy-vla 0.8-1.3, ACT 2.5 (it fails nearly every episode, so runs to the 200-step cap), Diffusion Policy 36 (it
-# renders every step for its 2-frame history and runs 100 denoising steps per chunk). The session-7 values
-# (6 / 6 / 14) made that run's estimate 73 minutes for a 97-minute run.
+# renders every step for its 2-frame history and runs 100 denoising steps per chunk).
 EPISODE_S = {"hy-vla": 1.5, "act": 3.0, "diffusion": 36.0}
 
 

@@ -217,7 +217,7 @@ def qwen_vla_tiny() -> HyVLAConfig:
 
 
 def cpu_train() -> TrainConfig:
-    """Training settings measured with the tiny presets on 2 CPU cores (bench/RESULTS.md, sessions 6-8): lr 7e-4
+    """Training settings measured with the tiny presets on 2 CPU cores (bench/RESULTS.md): lr 7e-4
     (3e-4: 59%, 7e-4: 70%, 1e-3: 73%, 2e-3: 43% on the demo at an equal step count), EMA 0.995, batch 32."""
     return TrainConfig(batch_size=32, lr=7e-4, warmup_steps=100, ema_decay=0.995)
 

@@ -31,6 +31,8 @@ from hy_vla.utils.configs import build_config
 from hy_vla.utils.legacy import upgrade_model_config
 
 CONFIG_NAME = "config.json"
+# The config sections that belong to one decoder: serialized only when that decoder is chosen (defaults otherwise)
+DECODER_SECTIONS = {"dual_tower": (), "mot_expert": ("mof", "mpg"), "dit": ("dit",), "hybrid": ("hybrid",)}
 
 
 @dataclass(frozen=True)
@@ -145,11 +147,17 @@ class HyVLAConfig:
         return self.vision.num_tokens + self.vision.extra_tokens + self.backbone.num_latent_tokens
 
     # -- serialisation ------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, all_sections: bool = False) -> dict[str, Any]:
+        """JSON-ready; of the decoder settings only the chosen decoder's sections (`DECODER_SECTIONS`) unless
+        `all_sections` (overrides may switch the decoder and set its settings in one go)."""
         d = dataclasses.asdict(self)
         d["camera_names"] = list(self.camera_names)
         for sub, name in (("mof", "routes"), ("lora", "targets"), ("lora", "trainable")):
             d[sub][name] = list(d[sub][name])
+        for decoder, sections in DECODER_SECTIONS.items():
+            if decoder != self.decoder and not all_sections:
+                for section in sections:
+                    d.pop(section)
         return d
 
     def to_json(self) -> str:

@@ -222,7 +222,7 @@ def apply_overrides(
 ) -> tuple[HyVLAConfig, SampleConfig, TrainConfig]:
     """The configs with `overrides` applied; unknown or invalid settings raise ValueError naming them."""
     model_d, data_d, train_d = split_overrides(type_overrides(overrides))
-    md = model.to_dict()
+    md = model.to_dict(all_sections=True)
     for k, v in model_d.items():
         _set_nested(md, k, v, "model")
     model = HyVLAConfig.from_dict(md)

@@ -12,7 +12,7 @@ Which frame (`frame`): on the sample's own frame ("current") the arm's pose mid-
 Meta-World probe trained that way located the goal only as well as the average goal at frame 0. With "first" the
 target and the images it is predicted from are the episode's first frame, where the arm is at its home pose and
 only the scene can explain the target; that costs one more image-only backbone pass over `PROBE_SAMPLES` samples
-of each batch. The measurements behind both choices are in bench/RESULTS.md (sessions 5-8).
+of each batch. The measurements behind both choices are in bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from hy_vla.sim.privileged import ENV_STATE_COLUMN
 
 FRAMES = ("current", "first")
 # Samples per batch whose first frames get the extra image-only pass (frame "first"): 16 bought nothing measurable
-# over 8 for 12% fewer steps per budget (bench/RESULTS.md, session 7).
+# over 8 for 12% fewer steps per budget (bench/RESULTS.md).
 PROBE_SAMPLES = 8
 
 
