@@ -23,17 +23,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hy_vla import keys
 from hy_vla.models.vision import VisionEncoder
-
-if TYPE_CHECKING:
-    from hy_vla.models.hy_vla import HyVLA
 
 TEACHER_INITS = ("copy", "random")
 
@@ -87,14 +83,15 @@ def nearest_code(x: Tensor, codebook: Tensor) -> Tensor:
 
 
 class HYEmbodiedLosses(nn.Module):
-    def __init__(self, cfg: AuxLossConfig, model: HyVLA) -> None:
+    def __init__(self, cfg: AuxLossConfig, mc: Any, vision: VisionEncoder) -> None:
+        """mc: the model's HyVLAConfig; vision: its image encoder (the teacher starts as a frozen copy of it)."""
         super().__init__()
         self.cfg = cfg
-        mc = model.config
+        self.mc = mc
         if cfg.latent_align_weight > 0 and mc.backbone.num_latent_tokens < 1:
             raise ValueError("aux.latent_align_weight needs backbone.num_latent_tokens >= 1")
         width, tw = mc.backbone.width, mc.vision.width
-        teacher = copy.deepcopy(model.vision) if cfg.teacher_init == "copy" else VisionEncoder(mc.vision)
+        teacher = copy.deepcopy(vision) if cfg.teacher_init == "copy" else VisionEncoder(mc.vision)
         teacher.memory_enabled = False  # a single-frame teacher
         self.teacher = teacher.requires_grad_(False)
         if cfg.latent_align_weight > 0:
@@ -110,25 +107,22 @@ class HYEmbodiedLosses(nn.Module):
         return self
 
     @torch.no_grad()
-    def teacher_features(self, model: HyVLA, batch: dict[str, Any]) -> Tensor:
-        """-> (B, C, P, Dt) teacher patch features of every camera's current frame."""
-        from hy_vla.models import inputs  # lazy: inputs imports the config, which imports AuxLossConfig
+    def teacher_features(self, images: Tensor) -> Tensor:
+        """images: (B * C, K, 3, H, W) as the vision encoder takes them -> (B, C, P, Dt) teacher patch features
+        of every camera's current frame."""
+        feats = self.teacher(images[:, -1:])  # (B * C, P, Dt)
+        return feats.view(-1, len(self.mc.camera_names), *feats.shape[1:]).float()
 
-        cfg = model.config
-        b = inputs.batch_size(batch, cfg)
-        imgs, _ = inputs.images(batch, cfg, b, model.dtype)
-        feats = self.teacher(imgs[:, -1:].to(model.device))  # (B * C, P, Dt)
-        return feats.view(b, len(cfg.camera_names), *feats.shape[1:]).float()
-
-    def forward(self, model: HyVLA, batch: dict[str, Any], hidden: Tensor) -> dict[str, Tensor]:
-        """hidden: (B, Tp, D) final backbone hidden states of the prefix -> weighted loss terms."""
-        cfg, mc = self.cfg, model.config
+    def forward(self, hidden: Tensor, images: Tensor) -> dict[str, Tensor]:
+        """hidden: (B, Tp, D) final backbone hidden states of the prefix; images: (B * C, K, 3, H, W) the cameras'
+        frames as the vision encoder took them -> weighted loss terms."""
+        cfg, mc = self.cfg, self.mc
         n_cam, p = len(mc.camera_names), mc.vision.num_tokens
         b = hidden.shape[0]
         lat_start = p + mc.vision.extra_tokens  # patches, then the keypoint token (if any), then the latents
         per_img = mc.tokens_per_image
         vis = hidden[:, : n_cam * per_img].reshape(b, n_cam, per_img, -1)  # images come first
-        target = self.teacher_features(model, batch)  # (B, C, P, Dt)
+        target = self.teacher_features(images)  # (B, C, P, Dt)
         out: dict[str, Tensor] = {}
         if cfg.latent_align_weight > 0:
             lat = self.latent_head(vis[:, :, lat_start:].mean(dim=2))  # (B, C, Dt)
@@ -145,16 +139,3 @@ class HYEmbodiedLosses(nn.Module):
             ce = F.cross_entropy(logits.float().flatten(0, 2), codes[:, :, 1:].flatten())
             out["next_code_loss"] = cfg.next_code_weight * ce
         return out
-
-
-def add_aux_losses(
-    model: HyVLA, batch: dict[str, Any], hidden: Tensor, loss: Tensor, metrics: dict[str, float]
-) -> Tensor:
-    """loss + the enabled HY-Embodied terms (metrics updated in place); unchanged when none is enabled."""
-    aux = getattr(model, "aux_losses", None)
-    if aux is None or batch.get(keys.TEXT_ONLY):  # both terms are about image tokens; a text-only prefix has none
-        return loss
-    for name, term in aux(model, batch, hidden).items():
-        loss = loss + term
-        metrics[name] = float(term.detach())
-    return loss

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -37,9 +37,6 @@ from torch import Tensor, nn
 from hy_vla.models.backbone import BackboneConfig, LayerKV, Segment
 from hy_vla.models.dual_tower import Prefix
 from hy_vla.models.layers import rope_cos_sin, split_heads
-
-if TYPE_CHECKING:
-    from hy_vla.models.hy_vla import HyVLA
 
 FAMILIES = ("qwen2_5_vl", "qwen3_vl", "smolvlm", "paligemma", "bert")
 _CLASSES = {
@@ -154,26 +151,24 @@ class HFBackbone(nn.Module):
         out = inner.get_image_features(x)  # paligemma
         return out.pooler_output, None
 
-    def embed_prefix(self, model: HyVLA, batch: dict[str, Any]) -> Prefix:
-        """Images (current frame per camera, through the HF vision tower) + instruction -> Prefix."""
-        from hy_vla.models import inputs
+    @property
+    def reads_images(self) -> bool:
+        return self.family != "bert"  # BERT is text-only: the cameras are not read
 
-        cfg, dev = model.config, model.device
-        b = inputs.batch_size(batch, cfg)
-        n_cam = len(cfg.camera_names)
+    def embed_prefix(
+        self, images: Tensor | None, camera_embed: Tensor, ids: Tensor, text_valid: Tensor
+    ) -> Prefix:
+        """Images (B, C, 3, S, S) in [-1, 1], the current frame per camera through the HF vision tower (None: no
+        image tokens), + camera embeddings (C, D) + instruction ids / validity (B, L) -> Prefix."""
+        b, dev = ids.shape[0], ids.device
         parts: list[Tensor] = []
         self._deepstack = None
-        # BERT is text-only, and a text_only batch (text-to-action) has no images: the cameras are not read.
-        if self.family != "bert" and not inputs.text_only(batch):
-            imgs, _ = inputs.images(batch, cfg, b, torch.float32)
-            feats, deep = self.image_tokens(imgs[:, -1].to(dev))  # (B * C, P, D)
-            feats = feats.view(b, n_cam, -1, feats.shape[-1]) + model.camera_embed.view(1, n_cam, 1, -1).to(feats)
+        if images is not None:
+            n_cam = images.shape[1]
+            feats, deep = self.image_tokens(images.flatten(0, 1))  # (B * C, P, D)
+            feats = feats.view(b, n_cam, -1, feats.shape[-1]) + camera_embed.view(1, n_cam, 1, -1).to(feats)
             parts.append(feats.flatten(1, 2))
             self._deepstack = deep
-        ids, text_valid = model.tokenizer.encode_batch(
-            model.instruction_texts(batch, inputs.tasks(batch, b)), cfg.max_text_len
-        )
-        ids, text_valid = ids.to(dev), text_valid.to(dev)
         parts.append(self.embed(ids))
         x = torch.cat(parts, dim=1)
         nv, nt = x.shape[1] - ids.shape[1], ids.shape[1]

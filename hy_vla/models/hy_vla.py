@@ -18,11 +18,12 @@ from torch import Tensor, nn
 from hy_vla import keys
 from hy_vla.flow import flow_matching as fm
 from hy_vla.models import inputs, slot_layout
-from hy_vla.models.aux_losses import HYEmbodiedLosses, add_aux_losses
+from hy_vla.models.aux_losses import HYEmbodiedLosses
 from hy_vla.models.backbone import MoTBackbone, Segment
+from hy_vla.models.checkpoint import load_model, save_model
 from hy_vla.models.config import HyVLAConfig
-from hy_vla.models.decoders import build_decoder
 from hy_vla.models.decoders import common as decoders
+from hy_vla.models.decoders.registry import build_decoder
 from hy_vla.models.dual_tower import Prefix, encode_prefix
 from hy_vla.models.objective_context import ObjectiveContext
 from hy_vla.models.text_loss import add_text_loss
@@ -59,7 +60,7 @@ class HyVLA(nn.Module):
         self.camera_embed = nn.Parameter(torch.zeros(len(config.camera_names), bb.width))
         self.expert = build_decoder(config, self.backbone)  # the action decoder chosen by config.decoder
         if config.aux.enabled:  # HY-Embodied pretraining losses (seed 001)
-            self.aux_losses = HYEmbodiedLosses(config.aux, self)
+            self.aux_losses = HYEmbodiedLosses(config.aux, config, self.vision)
         # Training objectives attached for a training run (hy_vla.training.objectives): auxiliary losses on this
         # network's states; not part of the saved network (`save_pretrained` leaves them out).
         self.objectives = nn.ModuleDict()
@@ -115,7 +116,7 @@ class HyVLA(nn.Module):
         tokens at all: the prefix is the instruction (after the embodiment prompt when configured).
         """
         if self.config.hf_backbone.enabled:
-            return self.backbone.embed_prefix(self, batch)
+            return self._hf_prefix(batch)
         cfg, dev = self.config, self.device
         b = inputs.batch_size(batch, cfg)
         vis, per_img = (None, 0) if inputs.text_only(batch) else self.image_tokens(batch, b)
@@ -138,6 +139,18 @@ class HyVLA(nn.Module):
         positions = (valid.long().cumsum(dim=1) - 1).clamp(min=0)
         segments = [Segment(TEXT, nv, nv + nt)] if vis is None else [Segment(VISION, 0, nv), Segment(TEXT, nv, nv + nt)]
         return Prefix(x, segments, block_ids, bidir.expand(b, -1), valid, positions)
+
+    def _hf_prefix(self, batch: dict[str, Any]) -> Prefix:
+        """The prefix of a transformers backbone: its own vision tower reads each camera's current frame."""
+        cfg, dev = self.config, self.device
+        b = inputs.batch_size(batch, cfg)
+        images = None
+        if self.backbone.reads_images and not inputs.text_only(batch):  # text-to-action batches carry no images
+            imgs, _ = inputs.images(batch, cfg, b, torch.float32)  # (B * C, K, 3, S, S)
+            images = imgs[:, -1].view(b, len(cfg.camera_names), *imgs.shape[2:]).to(dev)
+        texts = self.instruction_texts(batch, inputs.tasks(batch, b))
+        ids, text_valid = self.tokenizer.encode_batch(texts, cfg.max_text_len)
+        return self.backbone.embed_prefix(images, self.camera_embed, ids.to(dev), text_valid.to(dev))
 
     def image_prefix(self, batch: dict[str, Any], b: int) -> tuple[Prefix, int]:
         """A prefix of the image blocks alone (no instruction) -> (prefix, tokens per image); image tokens never
@@ -185,10 +198,21 @@ class HyVLA(nn.Module):
         for name, term in self.expert.extra_losses(ctx, flow).items():  # e.g. HybridVLA's AR cross-entropy
             loss = loss + term
             metrics[name] = float(term.detach())
-        loss = add_aux_losses(self, batch, ctx.hidden, loss, metrics)  # unchanged unless config.aux is on
+        loss = self._aux_losses(batch, ctx.hidden, loss, metrics)  # unchanged unless config.aux is on
         loss = self._objective_losses(batch, ctx.prefix, ctx.hidden, loss, metrics)  # unchanged without objectives
-        loss = add_text_loss(self, batch, ctx.prefix, ctx.kv, loss, metrics, lm_weight)  # unless text targets
+        loss = add_text_loss(self.tokenizer, self.backbone, batch, ctx.prefix, ctx.kv, loss, metrics, lm_weight)
         return loss, {"loss": float(loss.detach()), **metrics}
+
+    def _aux_losses(self, batch: dict[str, Any], hidden: Tensor, loss: Tensor, metrics: dict[str, float]) -> Tensor:
+        """loss + the enabled HY-Embodied terms (metrics updated in place); unchanged when none is enabled."""
+        aux = getattr(self, "aux_losses", None)
+        if aux is None or inputs.text_only(batch):  # both terms are about image tokens; a text-only prefix has none
+            return loss
+        imgs, _ = inputs.images(batch, self.config, inputs.batch_size(batch, self.config), self.dtype)
+        for name, term in aux(hidden, imgs.to(self.device)).items():
+            loss = loss + term
+            metrics[name] = float(term.detach())
+        return loss
 
     def _objective_losses(
         self, batch: dict[str, Any], prefix: Prefix, hidden: Tensor, loss: Tensor, metrics: dict[str, float]
@@ -278,13 +302,9 @@ class HyVLA(nn.Module):
     # -- checkpoints --------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, state_dict: dict[str, Tensor] | None = None) -> Path:
         """Write model.safetensors + config.json + norm_stats.json; `state_dict` overrides the weights."""
-        from hy_vla.models.checkpoint import save_model
-
         weights = self.state_dict() if state_dict is None else state_dict
         return save_model(self, Path(directory), {k: v for k, v in weights.items() if not k.startswith(OBJECTIVES)})
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, config: HyVLAConfig | None = None, strict: bool = True) -> HyVLA:
-        from hy_vla.models.checkpoint import load_model
-
         return load_model(cls, Path(directory), config=config, strict=strict)

@@ -14,7 +14,7 @@ the HybridVLA decoder's AR action tokens.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,9 +24,7 @@ from hy_vla import keys
 from hy_vla.models.backbone import LayerKV
 from hy_vla.models.dual_tower import Prefix
 from hy_vla.models.masks import causal_suffix_mask
-
-if TYPE_CHECKING:
-    from hy_vla.models.hy_vla import HyVLA
+from hy_vla.models.suffix_attention import attend_suffix
 
 TEXT = 1  # modality index of the text tower in MoTBackbone
 MAX_TARGET_TOKENS = 128  # captions are short; longer targets are truncated (with a warning) to bound the cost
@@ -52,8 +50,6 @@ def causal_text_hidden(backbone: Any, prefix: Prefix, kv: list[LayerKV], x: Tens
 
     Positions continue the prefix's (which count only its valid tokens).
     """
-    from hy_vla.models.decoders.common import attend_suffix  # lazy: the decoders package imports the config
-
     n = x.shape[1]
     positions = prefix.num_valid.unsqueeze(1) + torch.arange(n, device=x.device)  # (B, n)
     return attend_suffix(
@@ -61,13 +57,12 @@ def causal_text_hidden(backbone: Any, prefix: Prefix, kv: list[LayerKV], x: Tens
     )
 
 
-def text_target_loss(model: HyVLA, prefix: Prefix, kv: list[LayerKV], texts: list[str]) -> Tensor:
+def text_target_loss(tokenizer: Any, backbone: Any, prefix: Prefix, kv: list[LayerKV], texts: list[str]) -> Tensor:
     """Mean next-token cross-entropy of `texts` (B strings) given the encoded prefix -> scalar."""
-    ids, valid = model.tokenizer.encode_batch(list(texts), MAX_TARGET_TOKENS)  # (B, L) each
-    ids, valid = ids.to(model.device), valid.to(model.device)
+    ids, valid = tokenizer.encode_batch(list(texts), MAX_TARGET_TOKENS)  # (B, L) each
+    ids, valid = ids.to(prefix.x.device), valid.to(prefix.x.device)
     if ids.shape[1] < 2:
         raise ValueError("text targets must have at least two tokens (the tokenizer adds none around them?)")
-    backbone = model.backbone
     hidden = causal_text_hidden(backbone, prefix, kv, backbone.embed(ids[:, :-1]))  # (B, L - 1, w)
     logits = tied_lm_logits(backbone, hidden).float()  # (B, L - 1, vocab)
     ce = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")  # (B, L - 1)
@@ -76,7 +71,8 @@ def text_target_loss(model: HyVLA, prefix: Prefix, kv: list[LayerKV], texts: lis
 
 
 def add_text_loss(
-    model: HyVLA,
+    tokenizer: Any,
+    backbone: Any,
     batch: dict[str, Any],
     prefix: Prefix,
     kv: list[LayerKV],
@@ -87,7 +83,7 @@ def add_text_loss(
     """loss + lm_weight * next-token loss when the batch carries `text_target` (else `loss` unchanged)."""
     if keys.TEXT_TARGET not in batch:
         return loss
-    if model.config.hf_backbone.enabled:
+    if not hasattr(backbone, "final_norms"):  # a transformers backbone
         raise ValueError(
             "vision-language co-training (text targets) needs the built-in MoT backbone: "
             "a transformers backbone has no text towers / tied head here"
@@ -96,7 +92,7 @@ def add_text_loss(
     b = prefix.x.shape[0]
     if isinstance(texts, str) or len(texts) != b:
         raise ValueError(f"{keys.TEXT_TARGET!r} must be a list of {b} strings, got {texts!r:.80}")
-    lm = text_target_loss(model, prefix, kv, texts)
+    lm = text_target_loss(tokenizer, backbone, prefix, kv, texts)
     metrics["action_loss"] = float(loss.detach())
     metrics["lm_loss"] = float(lm.detach())
     return loss + lm_weight * lm

@@ -105,7 +105,7 @@ def test_peers_never_read_the_simulator_state_column() -> None:
 
 
 def test_expected_minutes_matches_the_measured_run() -> None:
-    """The measured 12-minute run (3 policies x 12 min, 3 checkpoints x 5 tasks x 10 episodes, dataset present, 2 workers)
+    """The measured 12-minute run (3 policies x 12 min, 3 checkpoints x 5 tasks x 10 episodes, data present, 2 workers)
     took 96.9 minutes, ~7 of them lost to a job beside the evaluation; the up-front estimate must be near it."""
     from argparse import Namespace
 

@@ -7,11 +7,11 @@ import torch
 from model_fixtures import micro_batch, micro_config
 
 from hy_vla import HyVLA
-from hy_vla.models.decoders.common import attend_suffix
 from hy_vla.models.decoders.dit import DiTConfig
 from hy_vla.models.decoders.mixture_of_flow import MoFConfig
 from hy_vla.models.decoders.mpg import MPGConfig, sliced_wasserstein
 from hy_vla.models.dual_tower import joint_forward
+from hy_vla.models.suffix_attention import attend_suffix
 
 DIT = DiTConfig(width=32, depth=2, num_heads=2, mlp_hidden=64)
 

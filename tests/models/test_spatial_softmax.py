@@ -88,7 +88,10 @@ def test_aux_losses_skip_the_keypoint_token():
     hidden = torch.randn(2, n_cam * per_image + 8, cfg.backbone.width)
     for c in range(n_cam):
         hidden[:, c * per_image + p] = float("nan")  # the keypoint token must not be read as a latent
-    out = model.aux_losses(model, batch, hidden)
+    from hy_vla.models import inputs
+
+    images, _ = inputs.images(batch, cfg, 2, torch.float32)
+    out = model.aux_losses(hidden, images)
     assert torch.isfinite(out["latent_align_loss"])
 
 

@@ -56,7 +56,8 @@ def test_targets_are_causal_and_see_the_images() -> None:
         other[key] = torch.rand_like(batch[key])
     prefix2 = model.embed_prefix(other)
     _, kv2 = encode_prefix(model.backbone, prefix2)
-    loss, loss2 = (float(text_target_loss(model, p, k, ["abc", "abc"])) for p, k in ((prefix, kv), (prefix2, kv2)))
+    tok, bb = model.tokenizer, model.backbone
+    loss, loss2 = (float(text_target_loss(tok, bb, p, k, ["abc", "abc"])) for p, k in ((prefix, kv), (prefix2, kv2)))
     assert loss != loss2  # the caption is predicted from the scene
 
 

@@ -11,7 +11,6 @@ A capability only some decoders have is a class attribute (`supports_uncached`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +21,6 @@ from hy_vla import keys
 from hy_vla.flow import flow_matching as fm
 from hy_vla.models.backbone import LayerKV
 from hy_vla.models.dual_tower import Prefix, encode_prefix
-from hy_vla.models.layers import attention
-from hy_vla.models.tower import TowerBlock
 
 
 @dataclass
@@ -63,28 +60,6 @@ def flow_training_inputs(
         t = torch.where(committed, torch.ones_like(t), t)
         mask = mask & ~committed.unsqueeze(-1)
     return FlowInputs(actions, mask, noise, t, fm.interpolate(noise, actions, t))
-
-
-def attend_suffix(
-    backbone: Any,
-    blocks: list[TowerBlock] | nn.ModuleList,
-    prefix_kv: list[LayerKV],
-    x: Tensor,
-    positions: Tensor,
-    allowed: Tensor,
-    finish: Callable[[int, TowerBlock, Tensor, Tensor], Tensor] | None = None,
-) -> Tensor:
-    """Run suffix tokens x (B, Ts, w) through `blocks`, each layer attending to [prefix KV, own KV].
-
-    allowed: (B, Ts, Tp + Ts). `finish(i, block, x, attn_out)` replaces `block.finish` (routed MLPs).
-    The same mechanics as `dual_tower.expert_forward`, for towers other than the dual-tower expert.
-    """
-    cos, sin = backbone.rope(positions)
-    for i, (block, (kp, vp)) in enumerate(zip(blocks, prefix_kv, strict=True)):
-        q, k, v = block.project_qkv(x, cos, sin)
-        out = attention(q, torch.cat([kp, k.to(kp.dtype)], dim=2), torch.cat([vp, v.to(vp.dtype)], dim=2), allowed)
-        x = finish(i, block, x, out) if finish is not None else block.finish(x, out)
-    return x
 
 
 class FlowDecoder(nn.Module):

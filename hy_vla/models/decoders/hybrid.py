@@ -32,9 +32,10 @@ from torch import Tensor, nn
 
 from hy_vla.models.action_expert import suffix_mask
 from hy_vla.models.action_tokenizer import action_token_ids, mean_confidence
-from hy_vla.models.decoders.common import DecoderContext, FlowDecoder, FlowInputs, attend_suffix
+from hy_vla.models.decoders.common import DecoderContext, FlowDecoder, FlowInputs
 from hy_vla.models.dual_tower import suffix_positions
 from hy_vla.models.layers import sincos_embedding
+from hy_vla.models.suffix_attention import attend_suffix
 from hy_vla.models.text_loss import TEXT, causal_text_hidden, text_towers, tied_lm_logits
 
 PREDICT_MODES = ("diff", "ar", "diff+ar")

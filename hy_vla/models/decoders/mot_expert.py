@@ -21,11 +21,12 @@ import torch
 from torch import Tensor
 
 from hy_vla.models.action_expert import ActionExpert, ActionExpertConfig, suffix_mask
-from hy_vla.models.decoders.common import DecoderContext, FlowDecoder, attend_suffix
+from hy_vla.models.decoders.common import DecoderContext, FlowDecoder
 from hy_vla.models.decoders.mixture_of_flow import MoFConfig, RoutedSwiGLU, Router
 from hy_vla.models.decoders.mpg import ManifoldPreservingGate, MPGConfig
 from hy_vla.models.dual_tower import suffix_positions
 from hy_vla.models.layers import merge_heads
+from hy_vla.models.suffix_attention import attend_suffix
 from hy_vla.models.tower import TowerBlock
 
 
