@@ -58,15 +58,27 @@ class ActionExpert(nn.Module):
 
     def embed(self, state: Tensor, state_mask: Tensor, noisy_actions: Tensor, t: Tensor) -> Tensor:
         """state, state_mask: (B, S); noisy_actions: (B, H, A); t: (B, H) flow time per step -> (B, 1 + H, w)."""
-        s = self.state_in(torch.cat([state, state_mask.to(state.dtype)], dim=-1)).unsqueeze(1)  # (B, 1, w)
-        a = self.action_in(noisy_actions)  # (B, H, w)
-        te = sincos_embedding(t, self.cfg.width).to(a.dtype)  # (B, H, w)
-        a = self.action_time_mlp(torch.cat([a, te], dim=-1))
-        return torch.cat([s, a], dim=1)
+        return embed_suffix(self, state, state_mask, noisy_actions, t, self.cfg.width)
 
     def head(self, hidden: Tensor) -> Tensor:
         """Final expert hidden states (B, 1 + H, w) -> velocity of the action tokens (B, H, A)."""
         return self.action_out(self.norm(hidden[:, 1:]))
+
+
+def embed_suffix(
+    layers: nn.Module, state: Tensor, state_mask: Tensor, noisy_actions: Tensor, t: Tensor, width: int
+) -> Tensor:
+    """The flow suffix [state, H noisy actions + flow time] -> (B, 1 + H, width), with `layers`' `state_in`,
+    `action_in` and `action_time_mlp` (the dual tower's and the MoT expert's, and HybridVLA's inside the LM).
+
+    state, state_mask: (B, S), the mask entering with the state so that "slot unused" and "value zero" differ;
+    noisy_actions: (B, H, A); t: (B, H) flow time per step.
+    """
+    s = layers.state_in(torch.cat([state, state_mask.to(state.dtype)], dim=-1)).unsqueeze(1)  # (B, 1, w)
+    a = layers.action_in(noisy_actions)  # (B, H, w)
+    te = sincos_embedding(t, width).to(a.dtype)  # (B, H, w)
+    a = layers.action_time_mlp(torch.cat([a, te], dim=-1))
+    return torch.cat([s, a], dim=1)
 
 
 def suffix_mask(prefix_valid: Tensor, horizon: int) -> Tensor:

@@ -20,6 +20,7 @@ from hy_vla.models.action_expert import ActionExpert, suffix_mask
 from hy_vla.models.backbone import LayerKV, MoTBackbone, Segment
 from hy_vla.models.layers import attention
 from hy_vla.models.masks import block_attention_mask
+from hy_vla.models.suffix_attention import attend_suffix
 
 
 @dataclass
@@ -57,14 +58,8 @@ def expert_forward(
 ) -> Tensor:
     """suffix: (B, 1 + H, w) embedded expert tokens -> final expert hidden states (B, 1 + H, w)."""
     horizon = suffix.shape[1] - 1
-    cos, sin = backbone.rope(suffix_positions(prefix, horizon))
-    allowed = suffix_mask(prefix.valid, horizon)  # (B, 1 + H, Tp + 1 + H)
-    x = suffix
-    for block, (kp, vp) in zip(expert.layers, prefix_kv, strict=True):
-        q, k, v = block.project_qkv(x, cos, sin)
-        out = attention(q, torch.cat([kp, k], dim=2), torch.cat([vp, v], dim=2), allowed)
-        x = block.finish(x, out)
-    return x
+    positions, allowed = suffix_positions(prefix, horizon), suffix_mask(prefix.valid, horizon)  # (B, 1 + H, Tp + 1 + H)
+    return attend_suffix(backbone, expert.layers, prefix_kv, suffix, positions, allowed)
 
 
 def joint_forward(backbone: MoTBackbone, expert: ActionExpert, prefix: Prefix, suffix: Tensor) -> tuple[Tensor, Tensor]:

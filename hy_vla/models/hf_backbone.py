@@ -155,9 +155,7 @@ class HFBackbone(nn.Module):
     def reads_images(self) -> bool:
         return self.family != "bert"  # BERT is text-only: the cameras are not read
 
-    def embed_prefix(
-        self, images: Tensor | None, camera_embed: Tensor, ids: Tensor, text_valid: Tensor
-    ) -> Prefix:
+    def embed_prefix(self, images: Tensor | None, camera_embed: Tensor, ids: Tensor, text_valid: Tensor) -> Prefix:
         """Images (B, C, 3, S, S) in [-1, 1], the current frame per camera through the HF vision tower (None: no
         image tokens), + camera embeddings (C, D) + instruction ids / validity (B, L) -> Prefix."""
         b, dev = ids.shape[0], ids.device

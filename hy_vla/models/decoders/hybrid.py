@@ -30,11 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hy_vla.models.action_expert import suffix_mask
+from hy_vla.models.action_expert import embed_suffix, suffix_mask
 from hy_vla.models.action_tokenizer import action_token_ids, mean_confidence
 from hy_vla.models.decoders.common import DecoderContext, FlowDecoder, FlowInputs
 from hy_vla.models.dual_tower import suffix_positions
-from hy_vla.models.layers import sincos_embedding
 from hy_vla.models.suffix_attention import attend_suffix
 from hy_vla.models.text_loss import TEXT, causal_text_hidden, text_towers, tied_lm_logits
 
@@ -92,11 +91,7 @@ class HybridDecoder(FlowDecoder):
     def velocity(
         self, ctx: DecoderContext, state: Tensor, state_mask: Tensor, x: Tensor, t: Tensor, clean: Tensor | None
     ) -> Tensor:
-        w = self.backbone.cfg.width
-        s = self.state_in(torch.cat([state, state_mask.to(state.dtype)], dim=-1)).unsqueeze(1)
-        a = self.action_in(x)
-        a = self.action_time_mlp(torch.cat([a, sincos_embedding(t, w).to(a.dtype)], dim=-1))
-        suffix = torch.cat([s, a], dim=1)  # (B, 1 + H, w)
+        suffix = embed_suffix(self, state, state_mask, x, t, self.backbone.cfg.width)  # (B, 1 + H, w)
         h = x.shape[1]
         hidden = attend_suffix(
             self.backbone,
