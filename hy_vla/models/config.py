@@ -16,7 +16,6 @@ from typing import Any
 
 from hy_vla.flow.flow_matching import FlowConfig
 from hy_vla.models.action_expert import ActionExpertConfig
-from hy_vla.models.aux_losses import AuxLossConfig
 from hy_vla.models.backbone import BackboneConfig
 from hy_vla.models.decoders import DECODERS
 from hy_vla.models.decoders.dit import DiTConfig
@@ -76,7 +75,6 @@ class HyVLAConfig:
     mof: MoFConfig = field(default_factory=MoFConfig)  # decoder "mot_expert": Mixture-of-Flow (Being-H0.5)
     mpg: MPGConfig = field(default_factory=MPGConfig)  # decoder "mot_expert": MPG gate (Being-H0.5)
     hybrid: HybridConfig = field(default_factory=HybridConfig)  # decoder "hybrid" (HybridVLA)
-    aux: AuxLossConfig = field(default_factory=AuxLossConfig)  # HY-Embodied pretraining losses (off)
     hf_backbone: HFBackboneConfig = field(default_factory=HFBackboneConfig)  # pretrained transformers backbone
     lora: LoRAConfig = field(default_factory=LoRAConfig)  # LoRA fine-tuning (off)
 
@@ -95,8 +93,6 @@ class HyVLAConfig:
             raise ValueError(f"text_patch must be >= 1, got {self.text_patch}")
         if self.text_patch > 1 and self.hf_backbone.enabled:
             raise ValueError("text_patch merges the native backbone's text tokens; an hf_backbone keeps its own")
-        if getattr(self.aux, "next_code_weight", 0) > 0 and self.vision.token_merge > 1:
-            raise ValueError("aux.next_code_weight predicts one code per patch: it needs vision.token_merge == 1")
         for name in ("history_frames", "history_stride", "horizon", "action_stride", "num_inference_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -174,7 +170,6 @@ class HyVLAConfig:
             "mof": MoFConfig,
             "mpg": MPGConfig,
             "hybrid": HybridConfig,
-            "aux": AuxLossConfig,
             "hf_backbone": HFBackboneConfig,
             "lora": LoRAConfig,
         }

@@ -18,15 +18,14 @@ from torch import Tensor, nn
 from hy_vla import keys
 from hy_vla.flow import flow_matching as fm
 from hy_vla.models import inputs, slot_layout
-from hy_vla.models.aux_losses import HYEmbodiedLosses
 from hy_vla.models.backbone import MoTBackbone, Segment
 from hy_vla.models.checkpoint import load_model, save_model
 from hy_vla.models.config import HyVLAConfig
 from hy_vla.models.decoders import common as decoders
+from hy_vla.models.decoders.common import DecoderContext
 from hy_vla.models.decoders.registry import build_decoder
 from hy_vla.models.dual_tower import Prefix, encode_prefix
 from hy_vla.models.objective_context import ObjectiveContext
-from hy_vla.models.text_loss import add_text_loss
 from hy_vla.models.text_patch import TextPatcher, apply_text_patch
 from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
 from hy_vla.models.vision import VisionEncoder, merge_tokens
@@ -59,8 +58,6 @@ class HyVLA(nn.Module):
         self.text_patcher = TextPatcher(config.text_patch, bb.width) if config.text_patch > 1 else None
         self.camera_embed = nn.Parameter(torch.zeros(len(config.camera_names), bb.width))
         self.expert = build_decoder(config, self.backbone)  # the action decoder chosen by config.decoder
-        if config.aux.enabled:  # HY-Embodied pretraining losses (seed 001)
-            self.aux_losses = HYEmbodiedLosses(config.aux, config, self.vision)
         # Training objectives attached for a training run (hy_vla.training.objectives): auxiliary losses on this
         # network's states; not part of the saved network (`save_pretrained` leaves them out).
         self.objectives = nn.ModuleDict()
@@ -179,14 +176,9 @@ class HyVLA(nn.Module):
         return feats.flatten(1, 2), feats.shape[2]
 
     # -- training -----------------------------------------------------------------------------
-    def compute_loss(
-        self, batch: dict[str, Any], generator: torch.Generator | None = None, lm_weight: float = 1.0
-    ) -> tuple[Tensor, dict]:
-        """Flow-matching loss on the action chunk; returns (scalar loss, metrics).
-
-        With `text_target` in the batch (VL co-training) the next-token loss on those texts is added
-        with weight `lm_weight` (`hy_vla.models.text_loss`).
-        """
+    def compute_loss(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
+        """Flow-matching loss on the action chunk (+ the decoder's own terms, + the attached training objectives'
+        terms: `hy_vla.training.objectives`); returns (scalar loss, metrics)."""
         cfg, dev, dtype = self.config, self.device, self.dtype
         actions, mask = (t.to(dev) for t in inputs.action_target(batch, cfg, torch.float32))
         flow = decoders.flow_training_inputs(cfg, actions, mask, batch, generator)  # noise, times, committed prefix
@@ -198,37 +190,30 @@ class HyVLA(nn.Module):
         for name, term in self.expert.extra_losses(ctx, flow).items():  # e.g. HybridVLA's AR cross-entropy
             loss = loss + term
             metrics[name] = float(term.detach())
-        loss = self._aux_losses(batch, ctx.hidden, loss, metrics)  # unchanged unless config.aux is on
-        loss = self._objective_losses(batch, ctx.prefix, ctx.hidden, loss, metrics)  # unchanged without objectives
-        loss = add_text_loss(self.tokenizer, self.backbone, batch, ctx.prefix, ctx.kv, loss, metrics, lm_weight)
+        loss = self._objective_losses(batch, ctx, loss, metrics)  # unchanged without objectives
         return loss, {"loss": float(loss.detach()), **metrics}
 
-    def _aux_losses(self, batch: dict[str, Any], hidden: Tensor, loss: Tensor, metrics: dict[str, float]) -> Tensor:
-        """loss + the enabled HY-Embodied terms (metrics updated in place); unchanged when none is enabled."""
-        aux = getattr(self, "aux_losses", None)
-        if aux is None or inputs.text_only(batch):  # both terms are about image tokens; a text-only prefix has none
-            return loss
-        imgs, _ = inputs.images(batch, self.config, inputs.batch_size(batch, self.config), self.dtype)
-        for name, term in aux(hidden, imgs.to(self.device)).items():
-            loss = loss + term
-            metrics[name] = float(term.detach())
-        return loss
-
     def _objective_losses(
-        self, batch: dict[str, Any], prefix: Prefix, hidden: Tensor, loss: Tensor, metrics: dict[str, float]
+        self, batch: dict[str, Any], dctx: DecoderContext, loss: Tensor, metrics: dict[str, float]
     ) -> Tensor:
         """loss + every attached objective's terms (metrics updated in place)."""
         if not len(self.objectives):
             return loss
         text_only = inputs.text_only(batch)
         ctx = ObjectiveContext(
-            prefix=prefix,
-            hidden=hidden,
+            prefix=dctx.prefix,
+            hidden=dctx.hidden,
             tokens_per_image=0 if text_only else self.config.tokens_per_image,
             num_cameras=0 if text_only else len(self.config.camera_names),
             camera_keys=self.config.image_keys,
             history_frames=self.config.history_frames,
             encode_images=self.encode_images,
+            frames=lambda: inputs.images(batch, self.config, inputs.batch_size(batch, self.config), self.dtype)[0].to(
+                self.device
+            ),
+            kv=dctx.kv,
+            backbone=self.backbone,
+            tokenizer=self.tokenizer,
         )
         for objective in self.objectives.values():
             for name, term in objective(ctx, batch).items():
@@ -242,11 +227,9 @@ class HyVLA(nn.Module):
         hidden, _ = encode_prefix(self.backbone, prefix)
         return hidden
 
-    def forward(
-        self, batch: dict[str, Any], generator: torch.Generator | None = None, lm_weight: float = 1.0
-    ) -> tuple[Tensor, dict]:
+    def forward(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
         """`compute_loss` (the entry DistributedDataParallel and FSDP call)."""
-        return self.compute_loss(batch, generator, lm_weight)
+        return self.compute_loss(batch, generator)
 
     # -- inference ----------------------------------------------------------------------------
     @torch.no_grad()

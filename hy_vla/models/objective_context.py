@@ -28,6 +28,10 @@ class ObjectiveContext:
     # {camera key: (B, K, 3, H, W)} (+ optional history_is_pad), B -> (B, C * P, D) hidden states of an image-only
     # prefix: image tokens never attend to the text or the state, so they equal the full prefix's image states
     encode_images: Callable[[dict[str, Any], int], Tensor]
+    frames: Callable[[], Tensor]  # -> (B * C, K, 3, H, W) the batch's camera frames as the vision encoder reads them
+    kv: Any = None  # the backbone's per-layer keys/values over the prefix (what the action decoder reads)
+    backbone: Any = None  # the backbone that encoded the prefix (its text towers and tied LM head)
+    tokenizer: Any = None  # the model's tokenizer
 
     def image_states(self) -> Tensor:
         """(B, C * P, D): the hidden states of the image blocks of this pass."""

@@ -1,4 +1,7 @@
-"""Next-token loss on text targets: vision-language co-training (DESIGN.md section 5).
+"""The backbone as a language model: next-token loss on text targets and the tied LM head.
+
+Used by vision-language co-training (`hy_vla.training.objectives.next_token`, DESIGN.md section 5) and by the
+HybridVLA decoder's autoregressive action tokens.
 
 The target text is tokenized ([BOS] t_1 .. t_n [EOS] with the byte tokenizer) and run as a causal
 suffix AFTER the observation prefix, through the backbone's own text towers: each target token
@@ -20,7 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hy_vla import keys
 from hy_vla.models.backbone import LayerKV
 from hy_vla.models.dual_tower import Prefix
 from hy_vla.models.masks import causal_suffix_mask
@@ -68,31 +70,3 @@ def text_target_loss(tokenizer: Any, backbone: Any, prefix: Prefix, kv: list[Lay
     ce = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")  # (B, L - 1)
     weight = valid[:, 1:].float()  # a padded position predicts nothing
     return (ce * weight).sum() / weight.sum().clamp(min=1.0)
-
-
-def add_text_loss(
-    tokenizer: Any,
-    backbone: Any,
-    batch: dict[str, Any],
-    prefix: Prefix,
-    kv: list[LayerKV],
-    loss: Tensor,
-    metrics: dict[str, float],
-    lm_weight: float,
-) -> Tensor:
-    """loss + lm_weight * next-token loss when the batch carries `text_target` (else `loss` unchanged)."""
-    if keys.TEXT_TARGET not in batch:
-        return loss
-    if not hasattr(backbone, "final_norms"):  # a transformers backbone
-        raise ValueError(
-            "vision-language co-training (text targets) needs the built-in MoT backbone: "
-            "a transformers backbone has no text towers / tied head here"
-        )
-    texts = batch[keys.TEXT_TARGET]
-    b = prefix.x.shape[0]
-    if isinstance(texts, str) or len(texts) != b:
-        raise ValueError(f"{keys.TEXT_TARGET!r} must be a list of {b} strings, got {texts!r:.80}")
-    lm = text_target_loss(tokenizer, backbone, prefix, kv, texts)
-    metrics["action_loss"] = float(loss.detach())
-    metrics["lm_loss"] = float(lm.detach())
-    return loss + lm_weight * lm

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hy_vla.training.objectives.env_state import EnvStateConfig
+from hy_vla.training.objectives.hy_embodied import AuxLossConfig
 from hy_vla.utils.configs import build_config
 
 STAGES = ("sft", "t2a", "uac", "cotrain")
@@ -52,6 +53,8 @@ class TrainConfig:
     augment_shift: int = 0  # random-shift augmentation: +- pixels at the model's image size (0 = off)
     # Auxiliary target on the simulator's object/goal positions (hy_vla.training.objectives.env_state; off)
     env_state: EnvStateConfig = field(default_factory=EnvStateConfig)
+    # HY-Embodied pretraining losses: latent alignment, next visual code (hy_vla.training.objectives.hy_embodied; off)
+    aux: AuxLossConfig = field(default_factory=AuxLossConfig)
     max_minutes: float | None = None  # wall-clock budget: stop early (saving a checkpoint) when exceeded
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
     parallel: str = "ddp"  # several torchrun ranks: "ddp" (replicated model) | "fsdp" (FSDP2, sharded); 1 rank: unused
@@ -59,6 +62,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.env_state, dict):
             self.env_state = build_config(EnvStateConfig, self.env_state, "TrainConfig.env_state")
+        if isinstance(self.aux, dict):
+            self.aux = build_config(AuxLossConfig, self.aux, "TrainConfig.aux")
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
         self.freeze_expert_layers = tuple(int(i) for i in self.freeze_expert_layers)
         if self.stage not in STAGES:

@@ -21,7 +21,6 @@ def launch(run: RunConfig, out: Path, *, resuming: bool = False, on_step_end: An
     from hy_vla.data.samples import SampleBuilder
     from hy_vla.models.hy_vla import HyVLA
     from hy_vla.training.distributed import context_from_env
-    from hy_vla.training.objectives import attach_objectives
     from hy_vla.training.run_config import resolve_norm_stats
     from hy_vla.training.trainer import Trainer
 
@@ -40,7 +39,6 @@ def launch(run: RunConfig, out: Path, *, resuming: bool = False, on_step_end: An
         model = load_for_finetuning(run.init, run.model)
     else:
         model = HyVLA(run.model)  # a resumed run loads its weights from the checkpoint
-    attach_objectives(model, run.train)  # built right after the model: initial weights depend on the seed alone
     model.norm_stats = stats
     if not resuming and context_from_env().is_main:  # once, not once per torchrun rank
         print(f"{len(builder)} samples, {model.num_parameters() / 1e6:.2f}M parameters, stage {run.train.stage}")

@@ -35,8 +35,8 @@ from hy_vla.data.samples import EpisodeSource, SampleBuilder, SampleConfig
 from hy_vla.embodiments.registry import default_representation
 from hy_vla.models.config import HyVLAConfig
 from hy_vla.training.config import TrainConfig
-from hy_vla.training.objectives import build_objectives, sample_inputs
-from hy_vla.utils.legacy import legacy_env_state
+from hy_vla.training.objectives import check_objectives, sample_inputs
+from hy_vla.utils.legacy import legacy_aux, legacy_env_state
 from hy_vla.utils.overrides import typed
 
 RUN_CONFIG = "train_config.json"
@@ -68,9 +68,10 @@ class RunConfig:
         if d.get("format") != RUN_FORMAT:
             raise ValueError(f"not a Hy-VLA training run config (format {d.get('format')!r})")
         train = dict(d["train"])
-        env_state = legacy_env_state(d["model"])  # older runs configured the env-state target in the model
-        if env_state is not None and "env_state" not in train:
-            train["env_state"] = env_state
+        # older runs configured these training objectives in the model config
+        for key, old in (("env_state", legacy_env_state(d["model"])), ("aux", legacy_aux(d["model"]))):
+            if old is not None and key not in train:
+                train[key] = old
         return cls(
             model=HyVLAConfig.from_dict(d["model"]),
             data=SampleConfig.from_dict(d["data"]),
@@ -230,7 +231,7 @@ def apply_overrides(
     for k, v in train_d.items():
         _set_nested(td, k, v, "")
     train = TrainConfig.from_dict(td)
-    build_objectives(train, model)  # refuses objectives the model cannot feed, before any data is read
+    check_objectives(train, model)  # refuses objectives the model cannot feed, before any data is read
     stage_data = {"t2a": {"cameras": ()}, "cotrain": {"text_target": "motion"}}.get(train.stage, {})
     data = sample_config_for(model, train, **stage_data)
     data = SampleConfig.from_dict({**data.to_dict(), **data_d})

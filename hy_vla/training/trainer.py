@@ -52,6 +52,7 @@ from hy_vla.training.distributed import (
 )
 from hy_vla.training.ema import EMA
 from hy_vla.training.loggers import MetricLoggers
+from hy_vla.training.objectives import attach_objectives
 from hy_vla.training.parameters import apply_freeze, build_adamw
 from hy_vla.training.schedule import lr_at
 from hy_vla.training.sharding import full_tensor
@@ -124,6 +125,8 @@ class Trainer:
         horizon = getattr(getattr(model, "config", None), "horizon", None)
         if config.stage == "uac" and horizon is not None and config.max_delay >= horizon:
             raise ValueError(f"max_delay={config.max_delay} must be < the model's horizon {horizon}")
+        if isinstance(getattr(model, "objectives", None), nn.ModuleDict) and not len(model.objectives):
+            attach_objectives(model, config)  # the auxiliary losses this TrainConfig enables (training/objectives)
         self.frozen = apply_freeze(model, config) if hasattr(model, "expert") else []
         self.step = 0
         self.last_metrics: dict[str, float] = {}
@@ -232,7 +235,6 @@ class Trainer:
             total=c.steps, initial=self.step, desc=c.stage, unit="step", dynamic_ncols=True, disable=not ctx.is_main
         )
         trainable = [p for p in model.parameters() if p.requires_grad]
-        extra = {"lm_weight": c.lm_weight} if c.stage == "cotrain" else {}  # HyVLA.compute_loss's weight
         t_log, samples_since = time.perf_counter(), 0
         t_start, samples_total = t_log, 0
         try:
@@ -254,7 +256,7 @@ class Trainer:
                         model.set_requires_gradient_sync(last)
                     no_sync = net is not None and not last
                     with self._autocast(), net.no_sync() if no_sync else contextlib.nullcontext():
-                        loss, parts = forward(batch, generator=gen, **extra)
+                        loss, parts = forward(batch, generator=gen)
                     # Mean over micro-batches of equal size == the mean over the whole batch.
                     (loss / c.grad_accum).backward()
                     loss_sum += float(loss.detach())

@@ -12,9 +12,9 @@ import copy
 from typing import Any
 
 # top-level HyVLAConfig fields and nested "<section>.<field>" entries that no longer exist
-RETIRED_MODEL_FIELDS = ("env_state", "keypoint_targets", "flow.train_draws", "vision.pos_init")
+RETIRED_MODEL_FIELDS = ("env_state", "aux", "keypoint_targets", "flow.train_draws", "vision.pos_init")
 # weights of retired in-model heads: old name prefix -> new training-state name prefix
-RENAMED_WEIGHTS = {"env_state_head.mlp.": "objectives.env_state.head."}
+RENAMED_WEIGHTS = {"env_state_head.mlp.": "objectives.env_state.head.", "aux_losses.": "objectives.hy_embodied."}
 
 
 def upgrade_model_config(d: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +41,14 @@ def legacy_env_state(model: dict[str, Any]) -> dict[str, Any] | None:
     if frame not in ("current", "first"):
         raise ValueError(f"this run trained the env-state target on frame {frame!r}, an option that was removed")
     return {"weight": old["weight"], "dim": old.get("dim", 0), "frame": frame}
+
+
+def legacy_aux(model: dict[str, Any]) -> dict[str, Any] | None:
+    """An old model config's HY-Embodied loss settings as `TrainConfig.aux` (None when they were off)."""
+    old = model.get("aux")
+    if not isinstance(old, dict) or not (old.get("latent_align_weight") or old.get("next_code_weight")):
+        return None
+    return old
 
 
 def rename_weights(weights: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,10 @@ import torch
 from model_fixtures import micro_batch, micro_config
 
 from hy_vla import HyVLA
-from hy_vla.models.aux_losses import AuxLossConfig
 from hy_vla.models.spatial_softmax import KeypointToken, cell_centers, spatial_soft_argmax
 from hy_vla.models.vision import VisionConfig
+from hy_vla.training.config import TrainConfig
+from hy_vla.training.objectives import AuxLossConfig, attach_objectives
 
 
 def test_cell_centres_span_the_image_symmetrically():
@@ -80,8 +81,8 @@ def test_model_gets_one_keypoint_token_per_image_and_trains_it():
 
 def test_aux_losses_skip_the_keypoint_token():
     bb = micro_config().backbone
-    cfg = _kp_config(aux=AuxLossConfig(latent_align_weight=1.0), backbone=dataclasses.replace(bb, num_latent_tokens=2))
-    model = HyVLA(cfg)
+    cfg = _kp_config(backbone=dataclasses.replace(bb, num_latent_tokens=2))
+    model = attach_objectives(HyVLA(cfg), TrainConfig(aux=AuxLossConfig(latent_align_weight=1.0)))
     batch = micro_batch(cfg)
     n_cam, p = len(cfg.camera_names), cfg.vision.num_tokens
     per_image = p + 1 + 2
@@ -91,7 +92,7 @@ def test_aux_losses_skip_the_keypoint_token():
     from hy_vla.models import inputs
 
     images, _ = inputs.images(batch, cfg, 2, torch.float32)
-    out = model.aux_losses(hidden, images)
+    out = model.objectives["hy_embodied"].losses(hidden, images)
     assert torch.isfinite(out["latent_align_loss"])
 
 

@@ -158,7 +158,7 @@ def test_cotrain_mixes_the_next_token_loss_and_learns_the_captions(tmp_path) -> 
     seen: list[dict[str, float]] = []
     tc = _config(tmp_path, steps=25, stage="cotrain", lm_weight=0.5, lr=3e-3, warmup_steps=0, save_every=25)
     metrics = Trainer(HyVLA(cfg), tc, samples, on_step_end=lambda _, m: seen.append(dict(m))).fit()
-    assert metrics["loss"] == pytest.approx(metrics["action_loss"] + 0.5 * metrics["lm_loss"], rel=1e-5)
+    assert metrics["loss"] == pytest.approx(metrics["flow_loss"] + metrics["lm_loss"], rel=1e-5)  # lm_loss weighted
     first, last = seen[0]["lm_loss"], sum(m["lm_loss"] for m in seen[-5:]) / 5
     assert last < 0.5 * first, (first, last)
     with pytest.raises(ValueError, match="text_target"):  # cotrain without captions says what is missing

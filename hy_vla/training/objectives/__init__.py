@@ -14,18 +14,48 @@ from typing import Any
 from torch import nn
 
 from hy_vla.training.objectives.env_state import EnvStateConfig, EnvStateObjective
+from hy_vla.training.objectives.hy_embodied import AuxLossConfig, HYEmbodiedObjective, check_model
+from hy_vla.training.objectives.next_token import NextTokenObjective
 
-__all__ = ["EnvStateConfig", "EnvStateObjective", "attach_objectives", "build_objectives", "sample_inputs"]
+__all__ = [
+    "AuxLossConfig",
+    "EnvStateConfig",
+    "EnvStateObjective",
+    "HYEmbodiedObjective",
+    "NextTokenObjective",
+    "attach_objectives",
+    "build_objectives",
+    "check_objectives",
+    "load_with_objectives",
+    "sample_inputs",
+]
 
 
-def build_objectives(train: Any, model_config: Any) -> dict[str, nn.Module]:
-    """The objectives `train` (a TrainConfig) enables, sized for `model_config`; {} when none is on."""
+def check_objectives(train: Any, model_config: Any) -> None:
+    """Refuse objectives of `train` the model cannot feed (before any data is read or module built)."""
+    if train.aux.enabled:
+        check_model(train.aux, model_config)
+    if train.env_state.enabled and model_config.hf_backbone.enabled:
+        raise ValueError("env_state reads the native ViT's image blocks; it is not available with hf_backbone")
+    if train.stage == "cotrain" and model_config.hf_backbone.enabled:
+        raise ValueError(
+            "vision-language co-training (stage cotrain) needs the built-in MoT backbone: a transformers backbone "
+            "has no text towers / tied head here"
+        )
+
+
+def build_objectives(train: Any, model_config: Any, vision: nn.Module) -> dict[str, nn.Module]:
+    """The objectives `train` (a TrainConfig) enables, sized for `model_config`; {} when none is on.
+    vision: the model's image encoder (HY-Embodied's teacher starts as a copy of it)."""
+    check_objectives(train, model_config)
     out: dict[str, nn.Module] = {}
+    if train.aux.enabled:  # built first: the order the parameters had when these losses lived in the model
+        out["hy_embodied"] = HYEmbodiedObjective(train.aux, model_config, vision)
     if train.env_state.enabled:
-        if model_config.hf_backbone.enabled:
-            raise ValueError("env_state reads the native ViT's image blocks; it is not available with hf_backbone")
         width = model_config.backbone.width
         out["env_state"] = EnvStateObjective(train.env_state, width, len(model_config.camera_names))
+    if train.stage == "cotrain":  # no parameters: the LM head is tied to the token embedding
+        out["next_token"] = NextTokenObjective(train.lm_weight)
     return out
 
 
@@ -43,7 +73,7 @@ def sample_inputs(train: Any) -> dict[str, Any]:
 def attach_objectives(model: Any, train: Any) -> Any:
     """Give `model` (a HyVLA) the objectives of `train`, built right after the model so that a run's initial
     weights are a function of its seed alone; returns the model."""
-    for name, objective in build_objectives(train, model.config).items():
+    for name, objective in build_objectives(train, model.config, getattr(model, "vision", None)).items():
         model.objectives[name] = objective
     return model
 

@@ -1,4 +1,4 @@
-"""HY-Embodied-0.5 pretraining objectives as optional losses (seed 001), off by default.
+"""HY-Embodied-0.5 pretraining objectives as optional training losses (seed 001), off by default.
 
 Pre-training in the seed sums three objectives: the language/action loss, a vision
 loss and a global loss. Here:
@@ -8,13 +8,15 @@ loss and a global loss. Here:
   the teacher ViT's global feature of that image by NEGATIVE COSINE similarity;
 - vision (next-code prediction): the teacher's patch features are quantised against a
   codebook (k-means centroids, fitted in this module on the first training batch and
-  then frozen, saved with the weights); an MLP on the backbone's hidden state of patch
+  then frozen, saved in the training state); an MLP on the backbone's hidden state of patch
   p predicts the code of patch p + 1 (raster order, within one image) by cross-entropy.
 
 The teacher is a frozen ViT with the model's vision architecture: a snapshot of the
-model's own encoder taken at construction (`teacher_init="copy"`: the pretrained ViT
-when the model starts from one, the seed's "larger ViT" role) or an independent random
-one (`"random"`). It has no CLS token, so its global feature is the mean patch feature.
+model's own encoder when the objective is attached at the start of a run (`teacher_init="copy"`:
+the pretrained ViT when the run starts from one, the seed's "larger ViT" role) or an independent
+random one (`"random"`). It has no CLS token, so its global feature is the mean patch feature.
+Like every training objective, its weights (teacher, heads, codebook) live in the training state,
+not in the saved network (`hy_vla.training.objectives`).
 
 total = action (+ language) loss + latent_align_weight * L_global + next_code_weight * L_vision.
 """
@@ -29,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hy_vla.models.objective_context import ObjectiveContext
 from hy_vla.models.vision import VisionEncoder
 
 TEACHER_INITS = ("copy", "random")
@@ -53,6 +56,16 @@ class AuxLossConfig:
     @property
     def enabled(self) -> bool:
         return self.latent_align_weight > 0 or self.next_code_weight > 0
+
+
+def check_model(cfg: AuxLossConfig, mc: Any) -> None:
+    """Refuse a model the enabled terms cannot read (mc: the model's HyVLAConfig)."""
+    if mc.hf_backbone.enabled:
+        raise ValueError("aux (HY-Embodied losses) reads the native ViT's image blocks; not available with hf_backbone")
+    if cfg.latent_align_weight > 0 and mc.backbone.num_latent_tokens < 1:
+        raise ValueError("aux.latent_align_weight needs backbone.num_latent_tokens >= 1")
+    if cfg.next_code_weight > 0 and mc.vision.token_merge > 1:
+        raise ValueError("aux.next_code_weight predicts one code per patch: it needs vision.token_merge == 1")
 
 
 def negative_cosine(pred: Tensor, target: Tensor) -> Tensor:
@@ -82,14 +95,15 @@ def nearest_code(x: Tensor, codebook: Tensor) -> Tensor:
     return torch.cdist(flat, codebook).argmin(dim=1).view(x.shape[:-1])
 
 
-class HYEmbodiedLosses(nn.Module):
+class HYEmbodiedObjective(nn.Module):
+    name = "hy_embodied"
+
     def __init__(self, cfg: AuxLossConfig, mc: Any, vision: VisionEncoder) -> None:
         """mc: the model's HyVLAConfig; vision: its image encoder (the teacher starts as a frozen copy of it)."""
         super().__init__()
         self.cfg = cfg
         self.mc = mc
-        if cfg.latent_align_weight > 0 and mc.backbone.num_latent_tokens < 1:
-            raise ValueError("aux.latent_align_weight needs backbone.num_latent_tokens >= 1")
+        check_model(cfg, mc)
         width, tw = mc.backbone.width, mc.vision.width
         teacher = copy.deepcopy(vision) if cfg.teacher_init == "copy" else VisionEncoder(mc.vision)
         teacher.memory_enabled = False  # a single-frame teacher
@@ -101,7 +115,7 @@ class HYEmbodiedLosses(nn.Module):
             self.register_buffer("codebook", torch.zeros(cfg.num_codes, tw))
             self.register_buffer("codebook_ready", torch.zeros((), dtype=torch.bool))
 
-    def train(self, mode: bool = True) -> HYEmbodiedLosses:
+    def train(self, mode: bool = True) -> HYEmbodiedObjective:
         super().train(mode)
         self.teacher.eval()  # frozen: never in training mode
         return self
@@ -113,7 +127,13 @@ class HYEmbodiedLosses(nn.Module):
         feats = self.teacher(images[:, -1:])  # (B * C, P, Dt)
         return feats.view(-1, len(self.mc.camera_names), *feats.shape[1:]).float()
 
-    def forward(self, hidden: Tensor, images: Tensor) -> dict[str, Tensor]:
+    def forward(self, ctx: ObjectiveContext, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """The weighted loss terms from the pass's image blocks and the cameras' frames (none without images)."""
+        if ctx.num_cameras == 0:  # both terms are about image tokens; a text-only prefix has none
+            return {}
+        return self.losses(ctx.hidden, ctx.frames())
+
+    def losses(self, hidden: Tensor, images: Tensor) -> dict[str, Tensor]:
         """hidden: (B, Tp, D) final backbone hidden states of the prefix; images: (B * C, K, 3, H, W) the cameras'
         frames as the vision encoder took them -> weighted loss terms."""
         cfg, mc = self.cfg, self.mc
