@@ -243,14 +243,34 @@ def read_checkpoint(path: str | os.PathLike) -> Resumed:
     for file, named in ((STATE_TENSORS, tensors), (WEIGHTS_NAME, weights)):
         bad = next((k for k, v in named.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
         if bad is not None:  # resuming would train on from NaN (the trainer would stop at the first step)
-            raise ValueError(
-                f"{path / file}: tensor {bad!r} holds NaN/inf (a damaged file or a run that diverged); "
-                f"delete {path} to resume from the previous checkpoint"
-            )
+            raise ValueError(f"{path / file}: tensor {bad!r} holds NaN/inf (a damaged file or a run that diverged)")
     ema = rename_weights({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}) if meta["ema"] else None
     state = TrainingState(weights, unflatten_optimizer(tensors, meta["optimizer"]), ema)
     rng = ({k: v for k, v in tensors.items() if k.startswith("rng.")}, meta["rng"])
     return Resumed(int(meta["step"]), DataPosition(**meta["data_position"]), path, state, rng)
+
+
+def read_resumable(out_dir: str | os.PathLike, note: Any = None) -> Resumed | None:
+    """The newest complete checkpoint of a run that reads back intact (None when the run has none).
+
+    A damaged newer one (truncated file, bit rot, NaN state) is reported through `note(message)` and skipped, so a
+    run resumes from the intact one before it instead of stopping; if every checkpoint is damaged, ValueError.
+    """
+    from safetensors import SafetensorError
+
+    candidates = complete_checkpoints(out_dir)[::-1]  # newest first
+    for path in candidates:
+        try:
+            return read_checkpoint(path)
+        except (ValueError, OSError, KeyError, SafetensorError) as e:
+            if note is not None:
+                note(f"note: cannot resume from {path} ({type(e).__name__}: {e}); trying the checkpoint before it")
+    if candidates:
+        raise ValueError(
+            f"none of the {len(candidates)} checkpoints in {Path(out_dir) / CHECKPOINTS} reads back intact "
+            "(see the notes above); move them away to start the run over"
+        )
+    return None
 
 
 def load_weights(model: nn.Module, weights: dict[str, Tensor], path: str | os.PathLike) -> None:

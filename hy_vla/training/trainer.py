@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +37,7 @@ from hy_vla.training.checkpointing import (
     latest_checkpoint,
     load_ema,
     load_weights,
-    read_checkpoint,
+    read_resumable,
     restore_rng,
     save_checkpoint,
 )
@@ -190,12 +191,12 @@ class Trainer:
             raise ValueError(
                 f"batch_size / grad_accum = {c.micro_batch_size} is not divisible by {ctx.world_size} ranks"
             )
-        resume = latest_checkpoint(self.out_dir)
-        if resume is not None and ctx.is_main:
-            print(f"resuming from step {int(resume.name)}", flush=True)
+        note = (lambda msg: print(msg, file=sys.stderr, flush=True)) if ctx.is_main else None
+        resumed = read_resumable(self.out_dir, note)  # skips (and reports) damaged newer checkpoints
+        if resumed is not None and ctx.is_main:
+            print(f"resuming from step {resumed.step}", flush=True)
         sharded = ctx.enabled and c.parallel == "fsdp"
         model.to(self.device).train()
-        resumed = read_checkpoint(resume) if resume is not None else None
         if resumed is not None:  # every rank reads the full weights, before FSDP (if on) keeps its share
             load_weights(model, resumed.state.weights, resumed.path)
         if sharded:
