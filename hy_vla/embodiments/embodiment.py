@@ -6,8 +6,8 @@ vectors (in order), and the `ActionRepresentation` that turns recorded actions
 into the trained action vector. The `action` sub-vectors describe that trained
 vector (after ``representation.encode``), not the raw recording.
 
-It maps its vectors into the shared unified slot space (`to_unified`) or the
-leading channels of a fixed-width tensor (`to_leading`), and back.
+It names the unified slot of every channel of its vectors (`slot_indices`, `unified_mask`); the model places
+them there with `hy_vla.models.slot_layout` when `slot_layout="unified"`.
 """
 
 from __future__ import annotations
@@ -23,11 +23,7 @@ from hy_vla.actions.representation import ActionRepresentation
 from hy_vla.embodiments.slots import (
     ARM_KINDS,
     UNIFIED_WIDTH,
-    gather_slots,
-    pad_leading,
-    scatter_slots,
     slot_block,
-    unpad_leading,
 )
 
 PARTS = ("state", "action")
@@ -170,32 +166,6 @@ class Embodiment:
         mask = torch.zeros(width, dtype=torch.bool)
         mask[self.slot_indices(part)] = True
         return mask
-
-    # ------------------------------------------------------------------ conversions
-
-    def _check_vec(self, vec: Any, part: str) -> None:
-        if vec.shape[-1] != self.dim(part):
-            raise ValueError(
-                f"Embodiment {self.name!r}: {part} vector must have last dim {self.dim(part)}, got {tuple(vec.shape)}"
-            )
-
-    def to_unified(self, vec: torch.Tensor, part: str, *, width: int = UNIFIED_WIDTH) -> tuple[Any, Any]:
-        """(..., d) -> ((..., width) unified vector, unused slots zero; (width,) bool mask). numpy in -> numpy out."""
-        self._check_vec(vec, part)
-        return scatter_slots(vec, self.slot_indices(part), width)
-
-    def from_unified(self, unified: torch.Tensor, part: str) -> Any:
-        """(..., width) unified vector -> (..., d) robot vector."""
-        return gather_slots(unified, self.slot_indices(part))
-
-    def to_leading(self, vec: torch.Tensor, part: str, *, width: int) -> tuple[Any, Any]:
-        """(..., d) -> ((..., width) with vec in the first d channels; (width,) bool mask)."""
-        self._check_vec(vec, part)
-        return pad_leading(vec, width)
-
-    def from_leading(self, padded: torch.Tensor, part: str) -> Any:
-        """(..., width) -> (..., d): the first d channels."""
-        return unpad_leading(padded, self.dim(part))
 
     # ------------------------------------------------------------------ JSON
 

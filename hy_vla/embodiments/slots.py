@@ -43,16 +43,12 @@ Layout (default width 200; slots past the table are reserved, always masked):
     73-199   reserved
 
 Leading-channel alternative (Qwen-VLA style): the robot's vector occupies the
-first d channels of a fixed-width tensor, the rest zero and masked
-(`pad_leading` / `unpad_leading`). New kinds are appended to the tables below,
+first d channels of a fixed-width tensor, the rest zero and masked. Both layouts are applied by the model
+(`hy_vla.models.slot_layout`). New kinds are appended to the tables below,
 never inserted, so existing checkpoints keep their slot meaning.
 """
 
 from __future__ import annotations
-
-import torch
-
-from hy_vla.actions.arrays import numpy_compatible
 
 UNIFIED_WIDTH = 200
 
@@ -117,46 +113,3 @@ def format_layout_table() -> str:
         lines.append(f"{f'{start}-{start + width - 1}':<8} {arm or '-':<6} {kind:<15} {width}")
     lines.append(f"{f'{LAYOUT_END}-{UNIFIED_WIDTH - 1}':<8} reserved")
     return "\n".join(lines)
-
-
-def _check_width(width: int, needed: int, what: str) -> None:
-    if width < needed:
-        raise ValueError(f"{what}: width {width} is too small, need at least {needed}")
-
-
-@numpy_compatible
-def scatter_slots(vec: torch.Tensor, slots: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(..., d) vector, (d,) slot indices -> ((..., width) zero-filled unified vector, (width,) bool mask)."""
-    if vec.shape[-1] != slots.shape[0]:
-        raise ValueError(f"vector: expected last dim {slots.shape[0]}, got {tuple(vec.shape)}")
-    _check_width(width, int(slots.max()) + 1 if slots.numel() else 0, "unified vector")
-    slots = slots.to(device=vec.device, dtype=torch.long)
-    out = vec.new_zeros(*vec.shape[:-1], width)
-    out[..., slots] = vec
-    mask = torch.zeros(width, dtype=torch.bool, device=vec.device)
-    mask[slots] = True
-    return out, mask
-
-
-@numpy_compatible
-def gather_slots(unified: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
-    """(..., width) unified vector, (d,) slot indices -> (..., d)."""
-    _check_width(unified.shape[-1], int(slots.max()) + 1 if slots.numel() else 0, "unified vector")
-    return unified[..., slots.to(device=unified.device, dtype=torch.long)]
-
-
-@numpy_compatible
-def pad_leading(vec: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(..., d) -> ((..., width) with vec in the first d channels, (width,) bool mask)."""
-    d = vec.shape[-1]
-    _check_width(width, d, "leading-channel vector")
-    out = torch.nn.functional.pad(vec, (0, width - d))
-    mask = torch.arange(width, device=vec.device) < d
-    return out, mask
-
-
-@numpy_compatible
-def unpad_leading(padded: torch.Tensor, dim: int) -> torch.Tensor:
-    """(..., width) -> (..., dim): the first `dim` channels."""
-    _check_width(padded.shape[-1], dim, "leading-channel vector")
-    return padded[..., :dim]

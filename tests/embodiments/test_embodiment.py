@@ -1,12 +1,12 @@
 import json
 
-import numpy as np
 import pytest
 import torch
 
 from hy_vla.actions.representation import ActionRepresentation
 from hy_vla.embodiments.embodiment import Embodiment, SubVector
 from hy_vla.embodiments.registry import EMBODIMENTS
+from hy_vla.models import slot_layout
 
 NAMES = list(EMBODIMENTS)
 
@@ -27,16 +27,16 @@ def simple(**overrides) -> Embodiment:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("part", ["state", "action"])
 def test_unified_round_trip_and_mask(name, part):
+    """Through the model's own slot placement (`hy_vla.models.slot_layout`)."""
     emb = EMBODIMENTS[name]
     d = emb.dim(part)
     vec = torch.randn(4, 3, d) + 10.0  # nonzero everywhere, so a dropped channel would show
-    uni, mask = emb.to_unified(vec, part)
-    assert uni.shape == (4, 3, 200) and mask.dtype == torch.bool
-    assert int(mask.sum()) == d
+    uni = slot_layout.place(vec, emb.slot_indices(part), 200)
+    mask = emb.unified_mask(part)
+    assert uni.shape == (4, 3, 200) and mask.dtype == torch.bool and int(mask.sum()) == d
     assert uni[..., ~mask].abs().sum() == 0  # unused slots are zero
     assert (uni[..., mask] != 0).all()
-    torch.testing.assert_close(emb.from_unified(uni, part), vec)
-    torch.testing.assert_close(mask, emb.unified_mask(part))
+    torch.testing.assert_close(slot_layout.unplace(uni, emb.slot_indices(part))[..., :d], vec)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -44,16 +44,6 @@ def test_unified_round_trip_and_mask(name, part):
 def test_no_two_sub_vectors_share_a_slot(name, part):
     idx = EMBODIMENTS[name].slot_indices(part)
     assert len(set(idx.tolist())) == len(idx)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_leading_round_trip(name):
-    emb = EMBODIMENTS[name]
-    vec = np.random.default_rng(0).normal(size=(2, emb.action_dim))
-    padded, mask = emb.to_leading(vec, "action", width=32)
-    assert isinstance(padded, np.ndarray) and padded.shape == (2, 32)
-    assert mask[: emb.action_dim].all() and not mask[emb.action_dim :].any()
-    np.testing.assert_array_equal(emb.from_leading(padded, "action"), vec)
 
 
 def test_same_quantity_lands_on_same_slots_across_robots():
@@ -88,10 +78,8 @@ def test_validation_errors():
         simple(action=(SubVector("q", 5, "joint_pos", "single"), SubVector("q", 1, "gripper", "single")))
     with pytest.raises(ValueError, match="representation expects"):
         simple(representation=ActionRepresentation(kind="delta_eef", rotation="quat"))
-    with pytest.raises(ValueError, match="last dim 6"):
-        simple().to_unified(torch.zeros(5), "state")
     with pytest.raises(ValueError, match="part"):
-        simple().to_unified(torch.zeros(6), "obs")
+        simple().slot_indices("obs")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from hy_vla.embodiments import slots
 
@@ -31,28 +30,3 @@ def test_known_blocks_and_single_arm_alias():
         slots.slot_block("base_vel", "left")
     with pytest.raises(ValueError, match="slot kind"):
         slots.slot_block("joint_torque", "left")
-
-
-def test_scatter_gather_round_trip():
-    idx = torch.tensor([5, 0, 199])
-    vec = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    uni, mask = slots.scatter_slots(vec, idx, 200)
-    assert uni.shape == (2, 200) and mask.shape == (200,)
-    assert uni[0, 5] == 1 and uni[0, 0] == 2 and uni[1, 199] == 6
-    assert mask.sum() == 3 and uni[:, ~mask].abs().sum() == 0
-    torch.testing.assert_close(slots.gather_slots(uni, idx), vec)
-    with pytest.raises(ValueError, match="too small"):
-        slots.scatter_slots(vec, idx, 100)
-    with pytest.raises(ValueError, match="last dim"):
-        slots.scatter_slots(vec[:, :2], idx, 200)
-
-
-def test_leading_round_trip_numpy():
-    vec = np.arange(6, dtype=np.float32).reshape(2, 3)
-    padded, mask = slots.pad_leading(vec, 8)
-    assert isinstance(padded, np.ndarray) and padded.shape == (2, 8) and padded.dtype == np.float32
-    np.testing.assert_array_equal(mask, [True] * 3 + [False] * 5)
-    np.testing.assert_array_equal(padded[:, 3:], 0)
-    np.testing.assert_array_equal(slots.unpad_leading(padded, 3), vec)
-    with pytest.raises(ValueError, match="too small"):
-        slots.pad_leading(vec, 2)
