@@ -13,11 +13,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from hy_vla.models.config import CONFIG_NAME, HyVLAConfig
 from hy_vla.models.tokenizer import load_tokenizer
-from hy_vla.utils.atomic import atomic_write_text
+from hy_vla.utils.atomic import atomic_write_text, save_tensors
 from hy_vla.utils.legacy import rename_weights
 
 WEIGHTS_NAME = "model.safetensors"
@@ -50,7 +50,7 @@ def save_model(model: Any, directory: Path, state_dict: dict[str, Any] | None = 
     tmp.mkdir()
     weights = model.state_dict() if state_dict is None else state_dict
     state = {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
-    save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "model_type": model.config.model_type})
+    save_tensors(state, tmp / WEIGHTS_NAME, metadata={"format": "pt", "model_type": model.config.model_type})
     cfg = model.config
     if cfg.tokenizer == "hf":  # the tokenizer travels inside the checkpoint from now on
         model.tokenizer.save(tmp)

@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from hy_vla.models.checkpoint import WEIGHTS_NAME, replace_dir
 from hy_vla.training.batches import DataPosition
 from hy_vla.training.ema import EMA
-from hy_vla.utils.atomic import atomic_write_text
+from hy_vla.utils.atomic import atomic_write_text, save_tensors
 from hy_vla.utils.legacy import rename_weights
 
 CHECKPOINTS = "checkpoints"
@@ -207,7 +207,7 @@ def save_checkpoint(
         tensors.update({f"ema.{k}": v for k, v in state.ema.items()})
     else:  # the training objectives' weights are not in model.safetensors (the network alone)
         tensors.update({k: v for k, v in state.weights.items() if k.startswith(OBJECTIVES)})
-    save_file(tensors, str(tmp / STATE_TENSORS))
+    save_tensors(tensors, tmp / STATE_TENSORS)
     meta = {
         "format": FORMAT,
         "version": 1,

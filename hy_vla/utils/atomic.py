@@ -23,14 +23,29 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, shareable_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def shareable_mode() -> int:
+    """The permissions `open(path, "w")` gives a new file: 0666 minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def save_tensors(tensors: dict[str, Any], path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
+    """safetensors' `save_file` (which creates files readable by the owner only), then the permissions of any other
+    file we write, so a checkpoint copied to a shared server stays readable beside its JSON files."""
+    from safetensors.torch import save_file
+
+    save_file(tensors, str(path), metadata=metadata)
+    os.chmod(path, shareable_mode())
+    return Path(path)
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any, indent: int = 2) -> Path:

@@ -30,3 +30,25 @@ def test_failed_write_leaves_old_file_and_no_temporary(tmp_path):
         atomic_write_json(p, {"a": float("nan")})
     assert p.read_text().strip().replace(" ", "").replace("\n", "") == '{"a":1}'
     assert [q.name for q in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_checkpoint_tensor_files_are_as_readable_as_their_json(tmp_path) -> None:
+    """Regression: model.safetensors and training_state.safetensors were written 0600 beside 0644 JSON files."""
+    import stat
+
+    from model_fixtures import micro_config
+    from training.training_helpers import micro_samples
+
+    from hy_vla.models.hy_vla import HyVLA
+    from hy_vla.training import TrainConfig, Trainer
+
+    old = os.umask(0o022)
+    try:
+        cfg = micro_config()
+        tc = TrainConfig(out_dir=str(tmp_path), steps=1, batch_size=2, tensorboard=False, device="cpu")
+        Trainer(HyVLA(cfg), tc, micro_samples(cfg, 2)).fit()
+    finally:
+        os.umask(old)
+    ckpt = tmp_path / "checkpoints" / "1"
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in ckpt.iterdir()}
+    assert modes["model.safetensors"] == modes["training_state.safetensors"] == modes["config.json"] == 0o644, modes
