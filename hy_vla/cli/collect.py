@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list_tasks:
         return print_tasks(args.env)
     if not args.out:
-        raise SystemExit("error: --out is required")
+        raise ValueError("--out is required")
     config = CollectConfig(
         suite=args.env,
         tasks=resolve_tasks(args.env, args.tasks),

@@ -27,7 +27,7 @@ def resolve_tasks(suite: str, text: str | None) -> tuple[str, ...]:
     from hy_vla.sim.registry import check_task, list_tasks
 
     if not text:
-        raise SystemExit("error: --tasks is required (comma-separated, or 'all'; see --list-tasks)")
+        raise ValueError("--tasks is required (comma-separated, or 'all'; see --list-tasks)")
     if text.strip() == "all":
         return tuple(list_tasks(suite))
     tasks = parse_list(text) or ()
@@ -38,14 +38,16 @@ def resolve_tasks(suite: str, text: str | None) -> tuple[str, ...]:
 
 def add_env_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `eval` and `collect`."""
-    parser.add_argument("--env", default="metaworld", help="simulator suite (metaworld, aloha, pusht)")
-    parser.add_argument("--tasks", help="comma-separated task names, or 'all'")
-    parser.add_argument("--episodes", type=int, default=50, help="episodes per task")
+    from hy_vla.sim.registry import SUITES
+
+    parser.add_argument("--env", default="metaworld", choices=list(SUITES), help="simulator suite (default: metaworld)")
+    parser.add_argument("--tasks", help="comma-separated task names, or 'all' (required)")
+    parser.add_argument("--episodes", type=int, default=50, help="episodes per task (default: 50)")
     parser.add_argument("--cameras", help="comma-separated cameras (default: the suite's; 'none' renders nothing)")
     parser.add_argument("--image-size", type=int, default=None, help="side of every camera image in pixels")
-    parser.add_argument("--workers", type=int, default=0, help="worker processes (0: run in this process)")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (default: 0, run in this process)")
     parser.add_argument("--max-steps", type=int, default=None, help="episode cap (default: the suite's)")
-    parser.add_argument("--out", help="output folder")
+    parser.add_argument("--out", help="output folder (required)")
     parser.add_argument("--list-tasks", action="store_true", help="print the suite's tasks and exit")
 
 
@@ -103,11 +105,11 @@ def run(args: argparse.Namespace) -> int:
     if args.list_tasks:
         return print_tasks(args.env)
     if sum(x is not None for x in (args.policy, args.checkpoint, args.remote)) != 1:
-        raise SystemExit("error: give exactly one of --policy scripted, --checkpoint DIR or --remote HOST:PORT")
+        raise ValueError("give exactly one of --policy scripted, --checkpoint DIR or --remote HOST:PORT")
     if not args.out:
-        raise SystemExit("error: --out is required")
+        raise ValueError("--out is required")
     if args.predict_mode and not args.checkpoint:
-        raise SystemExit("error: --predict-mode applies to --checkpoint only")
+        raise ValueError("--predict-mode applies to --checkpoint only")
     tasks = resolve_tasks(args.env, args.tasks)
     if args.checkpoint:
         from hy_vla.training.checkpointing import resolve_checkpoint
@@ -146,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
 
         host, _, port = args.remote.rpartition(":")
         if not host or not port.isdigit():
-            raise SystemExit(f"error: --remote expects HOST:PORT, got {args.remote!r}")
+            raise ValueError(f"--remote expects HOST:PORT, got {args.remote!r}")
         factory = RemotePolicyFactory(host, int(port), os.environ.get("HY_VLA_API_KEY"))
     elif args.policy:
         factory = ScriptedExpertFactory(args.env)

@@ -26,8 +26,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def version_text() -> str:
+    """hy-vla's version, Python's, torch's and which optional extras are installed (read without importing them)."""
+    import platform
+    from importlib import metadata
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    extras = {"metaworld": "metaworld", "gym-aloha": "aloha", "gym-pusht": "pusht", "transformers": "transformers",
+              "websockets": "serve", "wandb": "wandb", "tensorboard": "tensorboard"}  # fmt: skip
+    present = [f"{label} {version(pkg)}" for pkg, label in extras.items() if version(pkg)]
+    return (
+        f"hy-vla {version('hy-vla')} (Python {platform.python_version()}, torch {version('torch')})\n"
+        f"optional: {', '.join(present) if present else 'none'}"
+    )
+
+
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None]:
-    parser = argparse.ArgumentParser(prog="hy-vla", description="Hy-VLA vision-language-action robot learning stack.")
+    parser = argparse.ArgumentParser(
+        prog="hy-vla",
+        description="Hy-VLA vision-language-action robot learning stack.",
+        formatter_class=argparse.RawTextHelpFormatter,  # keeps --version on its two lines
+    )
+    parser.add_argument("--version", action="version", version=version_text() if "--version" in argv else "")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     module = None

@@ -127,7 +127,7 @@ def async_factory(factory: Any, args: argparse.Namespace) -> Any:
     if not getattr(args, "async_exec", False):
         return factory
     if getattr(args, "n_action_steps", None) is not None:
-        raise SystemExit("error: --n-action-steps does not apply with --async (the scheduler decides when to ask)")
+        raise ValueError("--n-action-steps does not apply with --async (the scheduler decides when to ask)")
     config = AsyncConfig(
         stitch=args.stitch,
         overlap=args.overlap,

@@ -35,3 +35,31 @@ def test_a_diverged_run_exits_1_with_one_line(capsys, monkeypatch):
     assert main(["train", "--out", "x"]) == 1
     err = capsys.readouterr().err
     assert err == "hy-vla train: error: training diverged at step 7: loss nan\n"
+
+
+def test_version_names_the_package_python_torch_and_extras(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("hy-vla ") and "Python" in out and "torch" in out and "optional:" in out
+
+
+def test_missing_required_options_exit_2_with_one_line(capsys, tmp_path):
+    """Regression: `collect` without --out and `eval`/`collect` without --tasks exited 1 via SystemExit."""
+    cases = [["collect", "--tasks", "reach-v3"], ["collect", "--out", str(tmp_path / "x")],
+             ["eval", "--out", str(tmp_path / "y"), "--policy", "scripted"]]  # fmt: skip
+    for argv in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"hy-vla {argv[0]}: error:") and len(err.splitlines()) == 1, err
+
+
+def test_env_is_a_choice(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--env", "metawrld", "--tasks", "reach-v3"])
+    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
