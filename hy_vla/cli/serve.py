@@ -26,6 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="require the header 'Authorization: Api-Key KEY' (default: $HY_VLA_API_KEY; unset: no auth)",
     )
     parser.add_argument("--max-message-mb", type=float, default=16.0, help="largest request accepted, in MiB")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=300.0,
+        help="close a session silent this long, in s (0: never; default 300)",
+    )
+    parser.add_argument("--max-sessions", type=int, default=64, help="concurrent sessions accepted (default 64)")
     parser.add_argument("--device", default="cpu", help="torch device of the model")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="model weights dtype")
     parser.add_argument("--num-steps", type=int, default=None, help="Euler steps (default: the checkpoint's)")
@@ -44,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     try:
-        config = ServerConfig(args.host, args.port, args.api_key, args.max_message_mb)
+        config = ServerConfig(
+            args.host, args.port, args.api_key, args.max_message_mb, args.idle_timeout, args.max_sessions
+        )
         server = checkpoint_server(
             args.checkpoint, config, device=args.device, dtype=args.dtype, num_steps=args.num_steps, seed=args.seed
         )

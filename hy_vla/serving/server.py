@@ -53,12 +53,17 @@ class ServerConfig:
     port: int = 8000  # 0 picks a free port (see `PolicyServer.port`)
     api_key: str | None = None
     max_message_mb: float = 16.0  # requests above this get an error reply; 4x this closes the connection
+    # A session that sends nothing for this long (also one stuck in a half-sent frame) is closed (0: never)
+    idle_timeout_s: float = 300.0
+    max_sessions: int = 64  # connections beyond this are refused at the handshake (HTTP 503)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in [0, 65535], got {self.port}")
         if not self.max_message_mb > 0:
             raise ValueError(f"max_message_mb must be positive, got {self.max_message_mb}")
+        if self.idle_timeout_s < 0 or self.max_sessions < 1:
+            raise ValueError("idle_timeout_s must be >= 0 and max_sessions >= 1")
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("api_key must not be empty (leave it unset to disable authentication)")
 
@@ -108,6 +113,10 @@ class PolicyServer:
     def _process_request(self, connection: Any, request: Any) -> Any:
         if request.path.split("?", 1)[0] == "/healthz":
             return connection.respond(http.HTTPStatus.OK, "ok\n")
+        if self.sessions >= self.config.max_sessions:
+            log.warning("refused a connection from %s: %d sessions open", connection.remote_address, self.sessions)
+            reason = f"too many sessions ({self.config.max_sessions} open); try again later\n"
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, reason)
         key = self.config.api_key
         if key is not None:
             got = request.headers.get("Authorization", "")
@@ -142,7 +151,14 @@ class PolicyServer:
         prev_total_ms: float | None = None
         try:
             await ws.send(self._packed_metadata)
-            async for message in ws:
+            timeout = self.config.idle_timeout_s or None
+            while True:
+                try:
+                    message = await asyncio.wait_for(ws.recv(), timeout)
+                except TimeoutError:
+                    log.info("session %d: closing after %g s without a complete request", session, timeout)
+                    await ws.close(1008, f"idle for {timeout:g} s")
+                    break
                 t0 = time.perf_counter()
                 self.requests += 1
                 if isinstance(message, str):
@@ -162,7 +178,7 @@ class PolicyServer:
                     await self._send_error(ws, session, str(e))
                     continue
                 except Exception as e:  # a case the checks above did not foresee: still only this request fails
-                    log.exception("session %d: unreadable request", session)
+                    log.debug("session %d: unreadable request", session, exc_info=True)
                     await self._send_error(ws, session, f"could not read the request: {type(e).__name__}: {e}")
                     continue
                 try:
@@ -172,8 +188,8 @@ class PolicyServer:
                     if not isinstance(out, dict) or ACTIONS_KEY not in out:
                         raise TypeError(f"the policy returned no {ACTIONS_KEY!r}")
                     check_finite_actions(out[ACTIONS_KEY])
-                except Exception as e:  # the policy failed on this input: report it, keep serving
-                    log.exception("session %d: inference failed", session)
+                except Exception as e:  # the policy failed on this input: report it (one log line), keep serving
+                    log.debug("session %d: inference failed", session, exc_info=True)  # the traceback, when asked
                     await self._send_error(ws, session, f"inference failed: {type(e).__name__}: {e}")
                     continue
                 timing = {"infer_ms": infer_ms, "queue_ms": queue_ms, "total_ms": (time.perf_counter() - t0) * 1000.0}
@@ -185,7 +201,7 @@ class PolicyServer:
                     reply["server_timing"] = timing
                     packed = wire.pack(reply)
                 except Exception as e:  # e.g. an output the wire format cannot carry
-                    log.exception("session %d: cannot encode the reply", session)
+                    log.debug("session %d: cannot encode the reply", session, exc_info=True)
                     await self._send_error(ws, session, f"cannot encode the policy output: {type(e).__name__}: {e}")
                     continue
                 await ws.send(packed)

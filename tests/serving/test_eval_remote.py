@@ -20,9 +20,11 @@ def test_eval_cli_against_a_running_server(server, tmp_path):
     assert report["config"]["extra"]["policy"] == "remote" and report["tasks"]["reach-v3"]["episodes"][0]["length"] == 6
 
 
-def test_eval_cli_rejects_two_policies_and_bad_address(tmp_path):
-    with pytest.raises(SystemExit, match="exactly one"):
-        main(["eval", "--env", "metaworld", "--tasks", "reach-v3", "--policy", "scripted", "--remote", "h:1",
-              "--out", str(tmp_path)])  # fmt: skip
-    with pytest.raises(SystemExit, match="HOST:PORT"):
-        main(["eval", "--env", "metaworld", "--tasks", "reach-v3", "--remote", "nohost", "--out", str(tmp_path)])
+def test_eval_cli_rejects_two_policies_and_bad_address(tmp_path, capsys):
+    assert main(["eval", "--env", "metaworld", "--tasks", "reach-v3", "--policy", "scripted", "--remote", "h:1",
+                 "--out", str(tmp_path)]) == 2  # fmt: skip
+    assert "exactly one" in capsys.readouterr().err
+    assert (
+        main(["eval", "--env", "metaworld", "--tasks", "reach-v3", "--remote", "nohost", "--out", str(tmp_path)]) == 2
+    )
+    assert "HOST:PORT" in capsys.readouterr().err

@@ -341,3 +341,53 @@ def test_a_checkpoint_with_nan_weights_gets_an_error_reply(tmp_path):
                 policy.infer(good_obs())
     finally:
         s.stop_thread()
+
+
+def test_silent_sessions_are_closed_after_the_idle_timeout():
+    """Regression: a connected-but-silent client (or a half-sent frame) held its session forever."""
+    from hy_vla.serving.server import PolicyServer, ServerConfig
+
+    s = PolicyServer(FrameCounter, ServerConfig(port=0, idle_timeout_s=0.5))
+    s.start_in_thread()
+    try:
+        ws, _ = _open(s.port)
+        with pytest.raises(ConnectionClosedError) as e:
+            ws.recv(timeout=10)  # we never send: the server closes the session
+        assert e.value.rcvd.code == 1008 and "idle" in e.value.rcvd.reason
+        assert _sequence(s.port, [0])[0].shape == (2, 4)  # a client that talks is served
+    finally:
+        s.stop_thread()
+
+
+def test_sessions_beyond_the_cap_are_refused_at_the_handshake():
+    from websockets.exceptions import InvalidStatus
+
+    from hy_vla.serving.server import PolicyServer, ServerConfig
+
+    s = PolicyServer(FrameCounter, ServerConfig(port=0, max_sessions=1))
+    s.start_in_thread()
+    try:
+        first, _ = _open(s.port)
+        with pytest.raises(InvalidStatus) as e:
+            _open(s.port)
+        assert e.value.response.status_code == 503 and b"too many sessions" in e.value.response.body
+        first.close()
+    finally:
+        s.stop_thread()
+
+
+def test_a_failing_request_logs_one_line_not_a_traceback(caplog):
+    import logging
+
+    from hy_vla.serving.server import PolicyServer, ServerConfig
+
+    s = PolicyServer(FrameCounter, ServerConfig(port=0))
+    s.start_in_thread()
+    try:
+        with caplog.at_level(logging.INFO, logger="hy_vla.serving"), RemotePolicy("127.0.0.1", s.port) as policy:
+            with pytest.raises(RemotePolicyError, match="the policy broke"):
+                policy.infer({**good_obs(), "prompt": "raise"})
+        failures = [r for r in caplog.records if "the policy broke" in r.getMessage()]
+        assert len(failures) == 1 and not [r for r in caplog.records if r.exc_info]  # no traceback at INFO
+    finally:
+        s.stop_thread()
