@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -302,6 +303,19 @@ def test_cli_serve_end_to_end(tiny_checkpoint):
         assert proc.wait(timeout=30) == 0
 
 
+@contextlib.contextmanager
+def _stub_server(policy_factory=FrameCounter, **config):
+    """A server of a stub policy on a free port, stopped afterwards."""
+    from hy_vla.serving.server import PolicyServer, ServerConfig
+
+    s = PolicyServer(policy_factory, ServerConfig(port=0, **config))
+    s.start_in_thread()
+    try:
+        yield s
+    finally:
+        s.stop_thread()
+
+
 class _NaNPolicy(FrameCounter):
     def infer(self, obs: dict) -> dict:
         out = super().infer(obs)
@@ -310,16 +324,9 @@ class _NaNPolicy(FrameCounter):
 
 
 def test_nan_actions_are_refused_not_sent():
-    from hy_vla.serving.server import PolicyServer, ServerConfig
-
-    s = PolicyServer(_NaNPolicy, ServerConfig(port=0))
-    s.start_in_thread()
-    try:
-        with RemotePolicy("127.0.0.1", s.port) as policy:
-            with pytest.raises(RemotePolicyError, match="NaN/inf"):
-                policy.infer(good_obs())
-    finally:
-        s.stop_thread()
+    with _stub_server(_NaNPolicy) as s, RemotePolicy("127.0.0.1", s.port) as policy:
+        with pytest.raises(RemotePolicyError, match="NaN/inf"):
+            policy.infer(good_obs())
 
 
 def test_a_checkpoint_with_nan_weights_gets_an_error_reply(tmp_path):
@@ -345,49 +352,31 @@ def test_a_checkpoint_with_nan_weights_gets_an_error_reply(tmp_path):
 
 def test_silent_sessions_are_closed_after_the_idle_timeout():
     """Regression: a connected-but-silent client (or a half-sent frame) held its session forever."""
-    from hy_vla.serving.server import PolicyServer, ServerConfig
-
-    s = PolicyServer(FrameCounter, ServerConfig(port=0, idle_timeout_s=0.5))
-    s.start_in_thread()
-    try:
+    with _stub_server(idle_timeout_s=0.5) as s:
         ws, _ = _open(s.port)
         with pytest.raises(ConnectionClosedError) as e:
             ws.recv(timeout=10)  # we never send: the server closes the session
         assert e.value.rcvd.code == 1008 and "idle" in e.value.rcvd.reason
         assert _sequence(s.port, [0])[0].shape == (2, 4)  # a client that talks is served
-    finally:
-        s.stop_thread()
 
 
 def test_sessions_beyond_the_cap_are_refused_at_the_handshake():
     from websockets.exceptions import InvalidStatus
 
-    from hy_vla.serving.server import PolicyServer, ServerConfig
-
-    s = PolicyServer(FrameCounter, ServerConfig(port=0, max_sessions=1))
-    s.start_in_thread()
-    try:
+    with _stub_server(max_sessions=1) as s:
         first, _ = _open(s.port)
         with pytest.raises(InvalidStatus) as e:
             _open(s.port)
         assert e.value.response.status_code == 503 and b"too many sessions" in e.value.response.body
         first.close()
-    finally:
-        s.stop_thread()
 
 
 def test_a_failing_request_logs_one_line_not_a_traceback(caplog):
     import logging
 
-    from hy_vla.serving.server import PolicyServer, ServerConfig
-
-    s = PolicyServer(FrameCounter, ServerConfig(port=0))
-    s.start_in_thread()
-    try:
+    with _stub_server() as s:
         with caplog.at_level(logging.INFO, logger="hy_vla.serving"), RemotePolicy("127.0.0.1", s.port) as policy:
             with pytest.raises(RemotePolicyError, match="the policy broke"):
                 policy.infer({**good_obs(), "prompt": "raise"})
         failures = [r for r in caplog.records if "the policy broke" in r.getMessage()]
         assert len(failures) == 1 and not [r for r in caplog.records if r.exc_info]  # no traceback at INFO
-    finally:
-        s.stop_thread()
