@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load_file
 
 from hy_vla.models.config import CONFIG_NAME, HyVLAConfig
@@ -78,12 +79,36 @@ def read_norm_stats(directory: Path) -> Any:
     return NormStats.load(path)
 
 
+def physical_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not available on this platform
+        return None
+
+
+def check_fits_in_memory(cls: type, config: HyVLAConfig, tokenizer: Any, directory: Path) -> None:
+    """Refuse a config.json whose model would not fit in this machine's memory, before allocating anything: the
+    model is built on the meta device to count its parameters (a config file is untrusted input)."""
+    ram = physical_memory_bytes()
+    if ram is None or config.hf_backbone.enabled:  # a transformers backbone is sized by its own files
+        return
+    with torch.device("meta"):
+        n = sum(p.numel() for p in cls(config, tokenizer=tokenizer).parameters())
+    if 4 * n > ram:
+        raise ValueError(
+            f"{directory / CONFIG_NAME} describes a model of {n / 1e9:.1f}B parameters ({4 * n / 2**30:.0f} GiB in "
+            f"float32), more than this machine's {ram / 2**30:.0f} GiB of memory: not allocating it (check the "
+            "vision / backbone / expert sizes of the config)"
+        )
+
+
 def load_model(
     cls: type,
     directory: Path,
     config: HyVLAConfig | None = None,
     strict: bool = True,
     weights: dict[str, Any] | None = None,
+    trust_tokenizer_path: bool = False,
 ) -> Any:
     """Build `cls(config)` (config.json's by default) and load the directory's weights (or `weights`, e.g.
     the checkpoint's weights adapted for fine-tuning) and norm stats."""
@@ -94,7 +119,15 @@ def load_model(
     tokenizer = None
     if config.tokenizer == "hf":
         has_files = (directory / "tokenizer_config.json").is_file() or (directory / "tokenizer.json").is_file()
+        if not has_files and not trust_tokenizer_path:
+            # A saved checkpoint carries its tokenizer; a config.json pointing elsewhere could load any directory.
+            raise ValueError(
+                f"{directory} has no tokenizer files and its config.json points the tokenizer at "
+                f"{config.tokenizer_path!r}: copy the tokenizer into the checkpoint (or load with "
+                "trust_tokenizer_path=True if you trust that directory)"
+            )
         tokenizer = load_tokenizer("hf", directory if has_files else config.tokenizer_path)
+    check_fits_in_memory(cls, config, tokenizer, directory)
     model = cls(config, tokenizer=tokenizer)
     state = load_file(str(directory / WEIGHTS_NAME)) if weights is None else weights
     # older checkpoints saved training-only heads with the network: they are not part of it any more

@@ -289,5 +289,12 @@ class HyVLA(nn.Module):
         return save_model(self, Path(directory), {k: v for k, v in weights.items() if not k.startswith(OBJECTIVES)})
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, config: HyVLAConfig | None = None, strict: bool = True) -> HyVLA:
-        return load_model(cls, Path(directory), config=config, strict=strict)
+    def from_pretrained(
+        cls,
+        directory: str | Path,
+        config: HyVLAConfig | None = None,
+        strict: bool = True,
+        trust_tokenizer_path: bool = False,
+    ) -> HyVLA:
+        """A checkpoint directory; its tokenizer must lie inside it unless `trust_tokenizer_path`."""
+        return load_model(cls, Path(directory), config=config, strict=strict, trust_tokenizer_path=trust_tokenizer_path)

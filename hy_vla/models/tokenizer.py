@@ -52,7 +52,10 @@ class HFTokenizer:
         path = Path(directory)
         if not path.is_dir():
             raise FileNotFoundError(f"tokenizer directory {path} does not exist")
-        self.tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        try:  # never run (or prompt about) code shipped in the directory
+            self.tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
+        except ValueError as e:
+            raise ValueError(f"tokenizer in {path}: {e}") from None
         self.pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
         self.vocab_size = len(self.tok)
 

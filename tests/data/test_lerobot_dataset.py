@@ -147,3 +147,22 @@ def test_shape_mismatch_in_info(dataset: Path, tmp_path: Path) -> None:
     (root / "meta/info.json").write_text(json.dumps(info))
     with pytest.raises(ValueError, match="'action'.*width 2.*shape \\[3\\]"):
         LeRobotV3Dataset(root)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["videos/{video_key.__class__.__init__.__globals__}/x.mp4",  # attribute access: a format-string probe
+     "../../outside/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4",
+     "/tmp/{video_key}/file-{file_index:03d}.mp4", "videos/{video_key!r}/{chunk_index}.mp4"],
+)  # fmt: skip
+def test_video_path_templates_cannot_reach_outside_the_dataset(dataset: Path, tmp_path: Path, template: str) -> None:
+    """Regression: info.json's video path was evaluated as a Python format string and could leave the dataset."""
+    import shutil
+
+    copy = tmp_path / "ds"
+    shutil.copytree(dataset, copy)
+    info = json.loads((copy / "meta" / "info.json").read_text())
+    info["video_path"] = template
+    (copy / "meta" / "info.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="video_path"):
+        LeRobotV3Dataset(copy)

@@ -81,3 +81,22 @@ def test_embodiment_prompt_is_prepended():
     assert "10 Hz" in per_sample[0]
     loss, _ = model.compute_loss({**micro_batch(model.config), "embodiment": ["pusht", "metaworld_sawyer"]})
     assert torch.isfinite(loss)
+
+
+def test_a_config_pointing_the_tokenizer_outside_the_checkpoint_is_refused(tmp_path):
+    """Regression: config.json could point the tokenizer at any directory (whose custom code transformers would
+    then offer to run)."""
+    import json
+
+    _local_hf_tokenizer(tmp_path / "tok")
+    tok = HFTokenizer(tmp_path / "tok")
+    cfg = micro_config(tokenizer="hf", tokenizer_path=str(tmp_path / "tok"))
+    cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, vocab_size=tok.vocab_size))
+    out = HyVLA(cfg).save_pretrained(tmp_path / "ckpt")
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (out / name).unlink(missing_ok=True)
+    saved = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**saved, "tokenizer_path": str(tmp_path / "tok")}))
+    with pytest.raises(ValueError, match="no tokenizer files"):
+        HyVLA.from_pretrained(out)
+    assert HyVLA.from_pretrained(out, trust_tokenizer_path=True).tokenizer.vocab_size == tok.vocab_size

@@ -19,6 +19,8 @@ embodiment registry name.
 from __future__ import annotations
 
 import json
+import re
+import string
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +165,33 @@ def load_info(root: Path) -> dict[str, Any]:
     info["features"] = validate_features(info["features"], where=f"{path}: features")
     if any(ft["dtype"] == "video" for ft in info["features"].values()) and not info.get("video_path"):
         raise ValueError(f"{path}: video features but no 'video_path' template")
+    for key, fields in (("data_path", {"chunk_index", "file_index"}), ("video_path", VIDEO_TEMPLATE_FIELDS)):
+        if info.get(key) is not None:
+            check_path_template(info[key], fields, f"{path}: {key}")
     return info
+
+
+VIDEO_TEMPLATE_FIELDS = frozenset({"video_key", "chunk_index", "file_index"})
+
+
+def check_path_template(template: Any, fields: set[str] | frozenset[str], where: str) -> None:
+    """A v3 path template may name only its documented fields (`{chunk_index:03d}`...), never an attribute, an
+    index or a conversion, and must stay a relative path inside the dataset (the template is untrusted input)."""
+    if not isinstance(template, str) or not template:
+        raise ValueError(f"{where}: expected a path template string, got {template!r:.80}")
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as e:
+        raise ValueError(f"{where}: not a valid template ({e}): {template!r}") from None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in fields or conversion is not None or (spec and not re.fullmatch(r"0?\d*d?", spec)):
+            raise ValueError(f"{where}: template field {name!r} (spec {spec!r}, conversion {conversion!r}) is not one "
+                             f"of {sorted(fields)} as a plain integer/string: {template!r}")  # fmt: skip
+    literal = "".join(text for text, *_ in parsed)
+    if template.startswith("/") or ".." in Path(literal).parts or ".." in template.split("/"):
+        raise ValueError(f"{where}: the template must stay inside the dataset: {template!r}")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

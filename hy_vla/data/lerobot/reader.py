@@ -138,9 +138,12 @@ class LeRobotV3Dataset:
 
     def _video_path(self, key: str, ep: int) -> Path:
         row = self._episodes[ep]
-        return self.root / self.info["video_path"].format(
+        path = self.root / self.info["video_path"].format(
             video_key=key, chunk_index=row[f"videos/{key}/chunk_index"], file_index=row[f"videos/{key}/file_index"]
         )
+        if not path.resolve().is_relative_to(self.root.resolve()):  # a video key naming "../.." and the like
+            raise ValueError(f"{self.root}: video path {path} of {key!r} lies outside the dataset")
+        return path
 
     def _check_videos(self) -> None:
         """Open every video file and decode its last needed frame (catches missing and truncated files)."""
