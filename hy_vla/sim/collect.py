@@ -260,25 +260,25 @@ def collect(config: CollectConfig, *, progress: bool = True) -> dict[str, Any]:
             _collect_in_workers(setup, sched, config.workers, write)
         if not episodes_meta:
             raise RuntimeError(f"no episode kept after {sched.attempts} attempts: nothing to write")
-        writer.finalize()
+        summary = {
+            "format_version": COLLECTION_FORMAT_VERSION,
+            "config": config.to_dict(),
+            "env": asdict(recipe),
+            "episodes": episodes_meta,  # dataset episode_index order
+            "kept": len(episodes_meta),
+            "attempts": sched.attempts,
+            "expert_success_rate": sched.successes / max(1, sched.attempts),
+            "shortfall": sched.shortfall(),  # tasks that hit the attempt cap
+            "wall_s": time.perf_counter() - t0,
+            "versions": package_versions(),
+        }
+        # inside the dataset before its rename: a kill at the last moment leaves both or neither
+        writer.finalize(extra_files={"collection.json": json.dumps(summary, indent=2) + "\n"})
         finalized = True
     finally:
         bar.close()
         if not finalized:
             writer.abort()  # removes the hidden partial directory; nothing appears at root
-    summary = {
-        "format_version": COLLECTION_FORMAT_VERSION,
-        "config": config.to_dict(),
-        "env": asdict(recipe),
-        "episodes": episodes_meta,  # dataset episode_index order
-        "kept": len(episodes_meta),
-        "attempts": sched.attempts,
-        "expert_success_rate": sched.successes / max(1, sched.attempts),
-        "shortfall": sched.shortfall(),  # tasks that hit the attempt cap
-        "wall_s": time.perf_counter() - t0,
-        "versions": package_versions(),
-    }
-    (root / "collection.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 

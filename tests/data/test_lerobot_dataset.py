@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +167,31 @@ def test_video_path_templates_cannot_reach_outside_the_dataset(dataset: Path, tm
     (copy / "meta" / "info.json").write_text(json.dumps(info))
     with pytest.raises(ValueError, match="video_path"):
         LeRobotV3Dataset(copy)
+
+
+def test_partial_directories_of_killed_writers_are_removed_by_the_next_one(tmp_path: Path) -> None:
+    """Regression: a killed collection left its hidden partial directory behind forever."""
+    import subprocess
+    import sys
+
+    from hy_vla.data.lerobot.writer import remove_stale_partials
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".ds.partial-{int(dead.stdout)}-abcd1234"  # a pid that no longer runs
+    old_style = tmp_path / ".ds.partial-0123abcd"  # no pid: written before partial names carried one
+    live = tmp_path / f".ds.partial-{os.getpid()}-ffff0000"  # this process: still writing
+    other = tmp_path / ".other.partial-1-x"
+    for d in (stale, old_style, live, other):
+        (d / "data").mkdir(parents=True)
+    assert sorted(remove_stale_partials(tmp_path / "ds")) == sorted([stale, old_style])
+    assert live.exists() and other.exists()
+
+
+def test_extra_files_appear_with_the_dataset(tmp_path: Path) -> None:
+    """A collection summary is inside the dataset before its rename: a kill in between leaves both or neither."""
+    w = LeRobotV3Writer.create(tmp_path / "ds", fps=10, features=FEATURES, robot_type="toy", embodiment="toy_arm")
+    images = {"observation.images.front": smooth_frames(3, 64, 64, 0),
+              "observation.images.wrist": smooth_frames(3, 32, 48, 0)}  # fmt: skip
+    w.add_episode(episode_columns(0, 3) | images, "task")
+    root = w.finalize(extra_files={"collection.json": '{"kept": 1}\n'})
+    assert json.loads((root / "collection.json").read_text()) == {"kept": 1}

@@ -6,9 +6,11 @@
     w.add_episode({"observation.state": (T, S), "action": (T, A), "observation.images.corner2": (T, H, W, 3)}, task)
     w.finalize()   # the dataset appears at `root` only now
 
-Everything is built in a hidden sibling directory (`.<name>.partial-<id>`) and renamed to `root`
+Everything is built in a hidden sibling directory (`.<name>.partial-<pid>-<id>`) and renamed to `root`
 by `finalize()`, so a killed collection never leaves a half-written dataset at `root` (the
-partial directory is removed by `abort()`, or on an exception inside a `with` block).
+partial directory is removed by `abort()`, or on an exception inside a `with` block; one left by a killed
+process is removed by the next `create` for the same root). `finalize(extra_files=...)` puts files such as
+a collection summary inside the dataset before the rename, so they appear with it or not at all.
 
 Differences from LeRobot's own writer that do not change the files' meaning: each camera's
 episodes are encoded by one streaming encoder per video file (LeRobot encodes each episode to a
@@ -33,6 +35,7 @@ import pyarrow.parquet as pq
 from hy_vla.data.lerobot import meta
 from hy_vla.data.lerobot import stats as lstats
 from hy_vla.data.video import DEFAULT_GOP, VideoEncoder, video_stream_info
+from hy_vla.utils.atomic import atomic_write_text
 
 DEFAULT_NORM_MODES = {"observation.state": "mean_std", "action": "mean_std"}
 
@@ -43,6 +46,27 @@ def _png_bytes(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
     iio.imwrite(buf, img, extension=".png")
     return buf.getvalue()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_partials(root: Path) -> list[Path]:
+    """Delete the hidden partial directories of `root` left by writer processes that no longer run."""
+    removed = []
+    for partial in root.parent.glob(f".{root.name}.partial-*"):
+        pid = partial.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
+        if partial.is_dir() and (not pid.isdigit() or not _alive(int(pid))):  # no pid: written before pids were
+            shutil.rmtree(partial, ignore_errors=True)
+            removed.append(partial)
+    return removed
 
 
 class LeRobotV3Writer:
@@ -93,7 +117,8 @@ class LeRobotV3Writer:
         )
         self.embodiment = embodiment
         self.video_keys = [k for k, ft in user.items() if ft["dtype"] == "video"]
-        self.work = self.root.parent / f".{self.root.name}.partial-{uuid.uuid4().hex[:8]}"
+        remove_stale_partials(self.root)
+        self.work = self.root.parent / f".{self.root.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.work.mkdir(parents=True)
         self._schema = meta.data_schema(self.features)
         self._tasks: dict[str, int] = {}
@@ -273,8 +298,9 @@ class LeRobotV3Writer:
         if self._closed:
             raise RuntimeError(f"{self.root}: writer already finalized or aborted")
 
-    def finalize(self) -> Path:
-        """Close the files, write the metadata, and move the dataset into place at `root`."""
+    def finalize(self, extra_files: dict[str, str] | None = None) -> Path:
+        """Close the files, write the metadata (and `extra_files`: name -> text, e.g. a collection summary), and
+        move the dataset into place at `root`."""
         self._check_open()
         if self._buffer:
             raise ValueError(f"finalize: {len(self._buffer)} frames were added but not saved (call save_episode)")
@@ -298,6 +324,8 @@ class LeRobotV3Writer:
         meta.write_json_atomic(self.work / meta.STATS_PATH, lstats.to_json(lstats.aggregate_stats(self._episode_stats)))
         meta.write_json_atomic(self.work / meta.INFO_PATH, self.info)
         self._write_norm_stats()
+        for name, text in (extra_files or {}).items():
+            atomic_write_text(self.work / name, text)
         if self.root.exists():
             raise FileExistsError(f"{self.root}: appeared while writing; the dataset is left at {self.work}")
         os.rename(self.work, self.root)
