@@ -4,6 +4,7 @@
         250/  model.safetensors config.json norm_stats.json   (HyVLA.save_pretrained: loadable as a model)
               training_state.safetensors                     (optimizer moments, EMA weights, RNG bytes)
               training_state.json                            (step, data position, optimizer scalars/groups)
+              checksums.json                                 (SHA-256 of every file above, checked on resume)
               COMPLETE                                       (written last)
         last                                                 (text: the step of the newest complete one)
 
@@ -15,6 +16,7 @@ JSON, RNG states as uint8 tensors.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -36,6 +38,7 @@ from hy_vla.utils.legacy import rename_weights
 
 CHECKPOINTS = "checkpoints"
 COMPLETE = "COMPLETE"
+CHECKSUMS = "checksums.json"  # SHA-256 of every file, written before COMPLETE
 LAST = "last"
 STATE_TENSORS = "training_state.safetensors"
 RAW_PREFIX = "raw."  # training-state copy of the raw (non-averaged) weights when EMA is on
@@ -218,6 +221,8 @@ def save_checkpoint(
         "ema": state.ema is not None,
     }
     atomic_write_text(tmp / STATE_JSON, json.dumps(meta, indent=2, sort_keys=True))
+    sums = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+    atomic_write_text(tmp / CHECKSUMS, json.dumps(sums, indent=2, sort_keys=True))  # bit rot shows on resume
     atomic_write_text(tmp / COMPLETE, f"{step}\n")  # written last: marks the directory complete
     final = root / str(step)
     replace_dir(tmp, final)  # also when re-saving a step (e.g. the final step after a resume at it)
@@ -227,11 +232,36 @@ def save_checkpoint(
     return final
 
 
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_checksums(path: Path) -> None:
+    """Compare every file of a checkpoint with its recorded SHA-256 (checkpoints written before checksums pass)."""
+    manifest = path / CHECKSUMS
+    if not manifest.is_file():
+        return
+    try:
+        sums = json.loads(manifest.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{manifest}: not valid JSON ({e})") from None
+    for name, want in sums.items():
+        if not (path / name).is_file():
+            raise ValueError(f"{path / name}: missing (listed in {CHECKSUMS})")
+        if file_sha256(path / name) != want:
+            raise ValueError(f"{path / name}: SHA-256 differs from the one recorded when it was written (bit rot?)")
+
+
 def read_checkpoint(path: str | os.PathLike) -> Resumed:
     """Read a complete checkpoint directory without applying it (`Resumed.state` and `.rng` filled)."""
     path = Path(path)
     if not (path / COMPLETE).is_file():
         raise FileNotFoundError(f"{path}: no {COMPLETE} marker, not a complete checkpoint")
+    verify_checksums(path)
     meta = json.loads((path / STATE_JSON).read_text())
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path / STATE_JSON}: not a Hy-VLA training state (format {meta.get('format')!r})")
