@@ -33,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="close a session silent this long, in s (0: never; default 300)",
     )
     parser.add_argument("--max-sessions", type=int, default=64, help="concurrent sessions accepted (default 64)")
+    parser.add_argument(
+        "--obs-map",
+        action="append",
+        default=[],
+        metavar="THEIRS=OURS",
+        help="rename a stock client's observation key (or '/'-path into nested maps) to a camera name, 'state' or a "
+        "key, e.g. observation/image=agentview, images/cam_high=cam_high (repeatable)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device of the model")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="model weights dtype")
     parser.add_argument("--num-steps", type=int, default=None, help="Euler steps (default: the checkpoint's)")
@@ -44,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hy_vla.serving.server import ServerConfig, checkpoint_server
+    from hy_vla.serving.spec import parse_observation_map
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.threads:
@@ -52,7 +61,13 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         config = ServerConfig(
-            args.host, args.port, args.api_key, args.max_message_mb, args.idle_timeout, args.max_sessions
+            args.host,
+            args.port,
+            args.api_key,
+            args.max_message_mb,
+            args.idle_timeout,
+            args.max_sessions,
+            parse_observation_map(args.obs_map),
         )
         server = checkpoint_server(
             args.checkpoint, config, device=args.device, dtype=args.dtype, num_steps=args.num_steps, seed=args.seed

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from hy_vla import keys
+from hy_vla.data.samples import resize_uint8
 from hy_vla.data.transforms import RobotTransforms
 from hy_vla.policy.history import FrameHistory
 from hy_vla.policy.protocol import (
@@ -115,12 +116,15 @@ class CheckpointPolicy:
         self.history.reset()
 
     def _frames(self, obs: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Each camera's (3, S, S) uint8 frame; other sizes are resized as training samples are."""
         cfg = self.config
         frames = {}
+        size = (cfg.image_size, cfg.image_size)
         for cam, key in zip(cfg.camera_names, cfg.image_keys, strict=True):
             if key not in obs:
                 raise ValueError(f"missing {key!r}: this checkpoint's cameras are {list(cfg.camera_names)}")
-            frames[cam] = to_chw_uint8(key, obs[key])
+            frame = to_chw_uint8(key, obs[key])
+            frames[cam] = frame if tuple(frame.shape[1:]) == size else resize_uint8(frame[None], size)[0]
         return frames
 
     @property

@@ -41,7 +41,13 @@ import numpy as np
 
 from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike
 from hy_vla.serving import wire
-from hy_vla.serving.spec import RESET_KEY, ObservationError, build_metadata, validate_observation
+from hy_vla.serving.spec import (
+    RESET_KEY,
+    ObservationError,
+    apply_observation_map,
+    build_metadata,
+    validate_observation,
+)
 
 log = logging.getLogger("hy_vla.serving")
 ERROR_PREFIX = "hy-vla server error: "
@@ -56,6 +62,8 @@ class ServerConfig:
     # A session that sends nothing for this long (also one stuck in a half-sent frame) is closed (0: never)
     idle_timeout_s: float = 300.0
     max_sessions: int = 64  # connections beyond this are refused at the handshake (HTTP 503)
+    # Stock clients' keys -> ours: ((their key or "/"-path, our camera / "state" / key), ...) (`spec`)
+    obs_map: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -99,6 +107,8 @@ class PolicyServer:
         self.metadata = build_metadata(
             dict(getattr(probe, "metadata", {})), self.config.max_message_bytes, self.config.api_key is not None
         )
+        if self.config.obs_map:  # what the server renames, so a client can see its layout is understood
+            self.metadata["observation_map"] = {theirs: ours for theirs, ours in self.config.obs_map}
         self._packed_metadata = wire.pack(self.metadata)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hy-vla-infer")
         self._session_ids = itertools.count(1)
@@ -173,7 +183,8 @@ class PolicyServer:
                     )
                     continue
                 try:
-                    obs = validate_observation(wire.unpack(message), self.metadata)
+                    raw = apply_observation_map(wire.unpack(message), self.config.obs_map, self.metadata["cameras"])
+                    obs = validate_observation(raw, self.metadata)
                 except (wire.WireError, ObservationError) as e:
                     await self._send_error(ws, session, str(e))
                     continue

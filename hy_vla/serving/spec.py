@@ -11,9 +11,15 @@ The metadata frame (one binary msgpack map, sent first on every connection) hold
     max_message_bytes  requests larger than this get an error reply
     auth               how to authenticate, or None
 
-A request must hold every `observation_spec` key with exactly that shape. Images must be uint8 HWC;
-the state may be any float dtype (it is cast to float32) and must be finite. Unknown keys are dropped
-(openpi clients may send extras), so the policy only ever sees validated values.
+A request must hold every `observation_spec` key. Images are uint8, HWC or CHW with 3 channels, of any
+size up to `MAX_IMAGE_SIDE` (`image_size` square is what the model reads; others are resized by the
+policy); the state must have exactly its shape, any float dtype (cast to float32), finite. Unknown keys
+are dropped (openpi clients may send extras), so the policy only ever sees validated values.
+
+Stock openpi clients send their own layouts (LIBERO: "observation/image", "observation/state"; ALOHA:
+"images": {"cam_high": ...}, "state"). An observation map (`hy-vla serve --obs-map THEIRS=OURS`) renames
+their keys first: THEIRS is a top-level key or a "/"-separated path into nested maps, OURS a camera
+name, "state", or a full key (`apply_observation_map`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from hy_vla.keys import IMAGE_PREFIX, STATE
 from hy_vla.policy.protocol import ACTION_PREFIX_KEY, ACTION_PREFIX_WEIGHTS_KEY, PROMPT_KEY, SUPPORTS_PREFIX
 
 RESET_KEY = "reset"  # optional bool: clear this session's frame history before using the observation
+MAX_IMAGE_SIDE = 4096  # larger images are refused (a bound on what one request may make the policy resize)
 PROTOCOL = "openpi-msgpack-numpy/1"
 AUTH_HEADER_HELP = "send the HTTP header 'Authorization: Api-Key <KEY>' when connecting"
 
@@ -64,6 +71,44 @@ def build_metadata(policy_meta: dict[str, Any], max_message_bytes: int, auth_req
         auth=AUTH_HEADER_HELP if auth_required else None,
     )
     return meta
+
+
+def parse_observation_map(items: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """["observation/image=agentview", ...] -> (("observation/image", "agentview"), ...); one-line errors."""
+    pairs = []
+    for item in items:
+        theirs, sep, ours = item.partition("=")
+        if not sep or not theirs.strip() or not ours.strip():
+            raise ValueError(f"--obs-map expects THEIRS=OURS (e.g. observation/image=agentview), got {item!r}")
+        pairs.append((theirs.strip(), ours.strip()))
+    return tuple(pairs)
+
+
+def _lookup(obs: dict[str, Any], path: str) -> Any:
+    if path in obs:
+        return obs[path]
+    node: Any = obs
+    for part in path.split("/"):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def apply_observation_map(obs: Any, mapping: tuple[tuple[str, str], ...], cameras: list[str]) -> Any:
+    """The request with each mapped value also under our key (camera name -> observation.images.<cam>,
+    "state" -> observation.state); unmapped keys stay as they are. A mapped key the request lacks is left missing
+    (validation then names our key)."""
+    if not mapping or not isinstance(obs, dict):
+        return obs
+    out = dict(obs)
+    for theirs, ours in mapping:
+        value = _lookup(obs, theirs)
+        if value is None:
+            continue
+        key = IMAGE_PREFIX + ours if ours in cameras else STATE if ours == "state" else ours
+        out[key] = value
+    return out
 
 
 def _finite(key: str, a: np.ndarray) -> None:
@@ -106,8 +151,11 @@ def validate_observation(obs: Any, meta: dict[str, Any]) -> dict[str, Any]:
                 raise ObservationError(f"{key!r} must be a uint8 numpy array, got {type(v).__name__}")
             if v.dtype != np.uint8:
                 raise ObservationError(f"{key!r} must have dtype uint8, got {v.dtype}")
-            if v.shape != shape:
-                raise ObservationError(f"{key!r} has shape {list(v.shape)}; expected {list(shape)} (HWC)")
+            if v.ndim != 3 or 3 not in (v.shape[0], v.shape[-1]) or max(v.shape) > MAX_IMAGE_SIDE or 0 in v.shape:
+                raise ObservationError(
+                    f"{key!r} has shape {list(v.shape)}; expected {list(shape)} (HWC; CHW and other sizes up to "
+                    f"{MAX_IMAGE_SIDE} px are resized)"
+                )
             clean[key] = v
         else:
             clean[key] = _float_array(key, obs[key], shape, len(shape))

@@ -4,7 +4,8 @@
 
 or `python openpi_client_helper.py codec` (openpi's encoding of a fixed message, for byte comparison).
 MODE: "infer" (metadata + one inference), "broker" (ActionChunkBroker over two chunks), "errors"
-(a malformed request raises, the next good one works), "auth" (with API_KEY). Prints one JSON line.
+(a malformed request raises, the next good one works), "auth" (with API_KEY), "libero" / "aloha" (the
+observation dicts openpi's LIBERO and ALOHA example clients send, unchanged). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -28,6 +29,27 @@ def observation(meta: dict, seed: int = 0) -> dict:
             obs[key] = rng.normal(size=spec["shape"]).astype(spec["dtype"])
     obs[meta["prompt_key"]] = "reach the goal"
     return obs
+
+
+def stock_observation(mode: str, seed: int = 0) -> dict:
+    """What openpi's example clients send: LIBERO's flat "observation/..." keys with 224 px HWC images and an
+    8-d state; ALOHA's nested "images" map of 224 px CHW images and a 14-d state."""
+    rng = np.random.default_rng(seed)
+    if mode == "libero":
+        return {
+            "observation/image": rng.integers(0, 255, (224, 224, 3), dtype=np.uint8),
+            "observation/wrist_image": rng.integers(0, 255, (224, 224, 3), dtype=np.uint8),
+            "observation/state": rng.normal(size=8).astype(np.float64),
+            "prompt": "put the bowl on the plate",
+        }
+    return {
+        "state": rng.normal(size=14).astype(np.float32),
+        "images": {
+            cam: rng.integers(0, 255, (3, 224, 224), dtype=np.uint8)
+            for cam in ("cam_high", "cam_low", "cam_left_wrist", "cam_right_wrist")
+        },
+        "prompt": "transfer the cube",
+    }
 
 
 def fixed_message() -> dict:
@@ -56,6 +78,10 @@ def main() -> None:
         out = client.infer(observation(meta))
         result.update(shape=list(out["actions"].shape), dtype=str(out["actions"].dtype))
         result["timing_keys"] = sorted(out["server_timing"])
+    elif mode in ("libero", "aloha"):
+        outs = [client.infer(stock_observation(mode, i))["actions"] for i in range(2)]
+        result.update(shape=list(outs[0].shape), finite=bool(all(np.isfinite(o).all() for o in outs)))
+        result["observation_map"] = meta.get("observation_map")
     elif mode == "broker":
         broker = ActionChunkBroker(client, action_horizon=meta["action_horizon"])
         steps = [broker.infer(observation(meta, i))["actions"] for i in range(2 * meta["action_horizon"])]

@@ -88,3 +88,38 @@ def test_wire_encoding_matches_openpi_byte_for_byte():
     back = wire.unpack(theirs)
     np.testing.assert_array_equal(back["a"], message["a"])
     assert back["a"].dtype == np.float32 and back["s"] == 2.5 and back["nested"]["x"] == 3
+
+
+def _stock_server(tmp_path, cameras: tuple[str, ...], embodiment: str, state: int, action: int, obs_map: list[str]):
+    from model_fixtures import micro_config
+
+    from hy_vla import HyVLA
+    from hy_vla.serving.server import ServerConfig, checkpoint_server
+    from hy_vla.serving.spec import parse_observation_map
+
+    cfg = micro_config(camera_names=cameras, embodiment=embodiment, state_dim=state, action_dim=action,
+                       max_state_dim=max(state, 8), max_action_dim=max(action, 6), history_frames=1)  # fmt: skip
+    ckpt = HyVLA(cfg).save_pretrained(tmp_path / embodiment)
+    server = checkpoint_server(str(ckpt), ServerConfig(port=0, obs_map=parse_observation_map(obs_map)))
+    server.start_in_thread()
+    return server
+
+
+@pytest.mark.parametrize(
+    ("mode", "cameras", "embodiment", "state", "action", "obs_map"),
+    [("libero", ("agentview", "wrist"), "libero_franka_eef", 8, 7,
+      ["observation/image=agentview", "observation/wrist_image=wrist", "observation/state=state"]),
+     ("aloha", ("cam_high", "cam_left_wrist"), "aloha_bimanual", 14, 14,
+      ["images/cam_high=cam_high", "images/cam_left_wrist=cam_left_wrist", "state=state"])],
+)  # fmt: skip
+def test_stock_openpi_example_client_layouts_are_served_unchanged(tmp_path, mode, cameras, embodiment, state,
+                                                                  action, obs_map):  # fmt: skip
+    """openpi's LIBERO / ALOHA example observation dicts (224 px, CHW for ALOHA, other key names), sent by the real
+    openpi-client, are served through --obs-map without changing the client."""
+    server = _stock_server(tmp_path, cameras, embodiment, state, action, obs_map)
+    try:
+        out = _drive(server.port, mode)
+    finally:
+        server.stop_thread()
+    assert out["shape"] == [out["action_horizon"], action] and out["finite"]
+    assert set(out["observation_map"]) == {m.split("=")[0] for m in obs_map}

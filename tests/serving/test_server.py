@@ -86,7 +86,9 @@ BAD = {
     "missing state": (_with(observation__state=None), "missing 'observation.state'"),
     "missing prompt": (_with(prompt=None), "missing 'prompt'"),
     "prompt not str": (_with(prompt=3), "'prompt'"),
-    "image shape": (_with(observation__images__corner2=np.zeros((8, 8, 3), np.uint8)), "shape [8, 8, 3]"),
+    "image shape": (_with(observation__images__corner2=np.zeros((8, 8, 4), np.uint8)), "shape [8, 8, 4]"),
+    "image 2-D": (_with(observation__images__corner2=np.zeros((16, 16), np.uint8)), "shape [16, 16]"),
+    "image huge": (_with(observation__images__corner2=np.zeros((5000, 1, 3), np.uint8)), "up to 4096 px"),
     "image dtype": (_with(observation__images__corner2=np.zeros((16, 16, 3), np.float32)), "uint8"),
     "state shape": (_with(observation__state=np.zeros(5, np.float32)), "shape [5]"),
     "state dtype": (_with(observation__state=np.zeros(4, np.int64)), "float dtype"),
@@ -380,3 +382,34 @@ def test_a_failing_request_logs_one_line_not_a_traceback(caplog):
                 policy.infer({**good_obs(), "prompt": "raise"})
         failures = [r for r in caplog.records if "the policy broke" in r.getMessage()]
         assert len(failures) == 1 and not [r for r in caplog.records if r.exc_info]  # no traceback at INFO
+
+
+def test_other_image_sizes_and_chw_are_resized_like_training_frames(server):
+    """Stock clients send 224 px (or CHW) images: accepted, resized to the model's size as training frames are."""
+    with RemotePolicy("127.0.0.1", server.port) as policy:
+        same = policy.infer(good_obs())["actions"]
+    big = good_obs()
+    big[IMAGE_KEY] = np.repeat(np.repeat(big[IMAGE_KEY], 2, axis=0), 2, axis=1)  # 32 x 32: resizes back exactly-ish
+    with RemotePolicy("127.0.0.1", server.port) as policy:
+        resized = policy.infer(big)["actions"]
+        chw = policy.infer({**good_obs(), IMAGE_KEY: np.ascontiguousarray(good_obs()[IMAGE_KEY].transpose(2, 0, 1))})
+    assert resized.shape == same.shape and np.isfinite(resized).all() and chw["actions"].shape == same.shape
+
+
+def test_observation_map_serves_a_stock_client_layout():
+    """LIBERO-style flat keys and ALOHA-style nested image maps, renamed by --obs-map."""
+    from hy_vla.serving.spec import apply_observation_map, parse_observation_map
+
+    mapping = parse_observation_map(["observation/image=corner2", "observation/state=state", "images/cam=corner2"])
+    libero = {"observation/image": 1, "observation/state": 2, "prompt": "p"}
+    out = apply_observation_map(libero, mapping[:2], ["corner2"])
+    assert out[IMAGE_KEY] == 1 and out["observation.state"] == 2
+    aloha = {"images": {"cam": 3}, "state": 4}
+    assert apply_observation_map(aloha, mapping[2:], ["corner2"])[IMAGE_KEY] == 3
+    with pytest.raises(ValueError, match="THEIRS=OURS"):
+        parse_observation_map(["observation/image"])
+    obs = good_obs()
+    stock = {"observation/image": obs[IMAGE_KEY], "observation/state": obs["observation.state"], "prompt": "go"}
+    with _stub_server(obs_map=mapping[:2]) as s, RemotePolicy("127.0.0.1", s.port) as policy:
+        assert policy.metadata["observation_map"] == {"observation/image": "corner2", "observation/state": "state"}
+        assert policy.infer(stock)["actions"].shape == (2, 4)
