@@ -55,9 +55,8 @@ def describe(source: object) -> str:
 
 def visualize(source: object, episode: int, out: Path, fps: int | None = None) -> Path:
     """Write the cameras of one episode side by side (heights matched) to `out` (mp4)."""
-    from tqdm import tqdm
-
     from hy_vla.data.video import VideoEncoder
+    from hy_vla.utils.progress import progress as tqdm
 
     info = source.episode(episode)
     cams = source.camera_keys

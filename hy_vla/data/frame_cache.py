@@ -43,7 +43,7 @@ class FrameCache:
                 f"caching {sum(lengths)} frames x {len(cameras)} cameras at {h}x{w} needs {need / 1024**3:.1f} GiB "
                 f"> the {max_bytes / 1024**3:.1f} GiB limit: train without cache_frames (workers decode on the fly)"
             )
-        from tqdm import tqdm
+        from hy_vla.utils.progress import progress as tqdm
 
         self.frames: dict[str, list[np.ndarray]] = {c: [] for c in cameras}  # camera -> per episode (T, h, w, 3)
         bar = tqdm(total=len(lengths) * len(cameras), desc="caching frames", unit="video", disable=not progress)

@@ -295,7 +295,7 @@ class SampleBuilder:
     def iter_norm_batches(self, progress: bool = False) -> Iterator[dict[str, np.ndarray]]:
         """One batch per episode for `compute_norm_stats`: state (T, S), action (M, A) over unpadded steps
         (and env state (T, E) when read)."""
-        from tqdm import tqdm
+        from hy_vla.utils.progress import progress as tqdm
 
         c = self.config
         for ep in tqdm(range(self.source.num_episodes), desc="norm stats", unit="ep", disable=not progress):

@@ -29,8 +29,6 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from hy_vla.eval.report import build_report, write_outputs
 from hy_vla.policy.protocol import PolicyLike
 from hy_vla.rollout.episode import EpisodeResult, as_chunk, check_policy_compat, restrict_cameras
@@ -46,6 +44,7 @@ from hy_vla.rollout.workers import (
     run_job,
 )
 from hy_vla.sim.privileged import policy_view, wants_privileged
+from hy_vla.utils.progress import progress as tqdm
 
 PLACEMENTS = ("worker", "parent")
 

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from hy_vla.keys import ACTION, STATE, image_key
 from hy_vla.rollout.episode import run_episode
@@ -47,6 +46,7 @@ from hy_vla.rollout.workers import (
     worker_state,
 )
 from hy_vla.sim.privileged import ENV_STATE_COLUMN, ENV_STATE_OBS
+from hy_vla.utils.progress import progress as tqdm
 from hy_vla.utils.versions import package_versions
 
 # Demonstrations start far from the evaluation seeds (0, 1, 2, ...) so train and test layouts differ.

@@ -230,7 +230,7 @@ class Trainer:
         # FSDP's hooks run on the module's __call__ (-> HyVLA.forward == compute_loss).
         forward = net if net is not None else model if sharded else model.compute_loss
         loggers = MetricLoggers(c, self.out_dir, self.step) if ctx.is_main else None  # TensorBoard / wandb
-        from tqdm import tqdm
+        from hy_vla.utils.progress import progress as tqdm
 
         bar = tqdm(
             total=c.steps, initial=self.step, desc=c.stage, unit="step", dynamic_ncols=True, disable=not ctx.is_main
