@@ -195,3 +195,28 @@ def test_extra_files_appear_with_the_dataset(tmp_path: Path) -> None:
     w.add_episode(episode_columns(0, 3) | images, "task")
     root = w.finalize(extra_files={"collection.json": '{"kept": 1}\n'})
     assert json.loads((root / "collection.json").read_text()) == {"kept": 1}
+
+
+def test_features_of_newer_lerobot_versions_are_skipped_with_a_warning(dataset: Path, tmp_path: Path) -> None:
+    """Regression: one unknown feature dtype or shape (LeRobot 0.6's multi-dimensional arrays, depth videos, new
+    dtypes) refused the whole dataset."""
+    import shutil
+
+    copy = tmp_path / "ds"
+    shutil.copytree(dataset, copy)
+    info = json.loads((copy / "meta" / "info.json").read_text())
+    info["features"]["observation.points"] = {"dtype": "float32", "shape": [4, 3], "names": None}
+    info["features"]["observation.images.depth"] = {"dtype": "video", "shape": [64, 64, 1], "names": None}
+    info["features"]["observation.audio"] = {"dtype": "audio", "shape": [16000], "names": None}
+    (copy / "meta" / "info.json").write_text(json.dumps(info))
+    with pytest.warns(UserWarning, match="skipping features"):
+        ds = LeRobotV3Dataset(copy)
+    assert set(ds.info["skipped_features"]) == {"observation.points", "observation.images.depth", "observation.audio"}
+    assert (
+        ds.camera_keys == LeRobotV3Dataset(dataset).camera_keys
+        and ds.num_frames == LeRobotV3Dataset(dataset).num_frames
+    )
+    info["features"]["index"] = {"dtype": "audio", "shape": [1], "names": None}  # the index columns must be readable
+    (copy / "meta" / "info.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="index"):
+        LeRobotV3Dataset(copy)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import string
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,32 @@ def validate_features(features: dict[str, dict[str, Any]], where: str = "feature
             raise ValueError(f"{where}[{key!r}].names: {len(names)} names for shape {shape}")
         out[key] = {**ft, "dtype": dtype, "shape": shape, "names": names}
     return out
+
+
+def readable_features(
+    features: dict[str, Any], where: str = "features"
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """A dataset's features split into (what this reader can load, {skipped key: why}).
+
+    Newer LeRobot versions add features this stack cannot train on (other dtypes, multi-dimensional arrays, depth
+    videos); a dataset with them is read without them instead of refused. The index columns must be readable.
+    """
+    if not isinstance(features, dict) or not features:
+        raise ValueError(f"{where}: expected a non-empty dict of feature specs")
+    usable: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+    for key, ft in features.items():
+        try:
+            spec = validate_features({key: ft}, where)[key]
+            if spec["dtype"] not in VISUAL_DTYPES + ("string",) and len(spec["shape"]) > 1:
+                raise ValueError(f"{where}[{key!r}].shape: {spec['shape']} (only 1-D low-dim features are read)")
+        except ValueError as e:
+            if key in INDEX_FEATURES:
+                raise
+            skipped[key] = str(e)
+            continue
+        usable[key] = spec
+    return usable, skipped
 
 
 def arrow_type(ft: dict[str, Any]) -> pa.DataType:
@@ -162,7 +189,10 @@ def load_info(root: Path) -> dict[str, Any]:
     version = str(info["codebase_version"])
     if not version.startswith("v3."):
         raise ValueError(f"{path}: codebase_version {version!r} is not supported (expected v3.x)")
-    info["features"] = validate_features(info["features"], where=f"{path}: features")
+    info["features"], skipped = readable_features(info["features"], where=f"{path}: features")
+    if skipped:  # features of newer LeRobot versions this stack cannot train on: read the rest
+        warnings.warn(f"{path}: skipping features this reader cannot load: {skipped}", stacklevel=2)
+        info["skipped_features"] = skipped
     if any(ft["dtype"] == "video" for ft in info["features"].values()) and not info.get("video_path"):
         raise ValueError(f"{path}: video features but no 'video_path' template")
     for key, fields in (("data_path", {"chunk_index", "file_index"}), ("video_path", VIDEO_TEMPLATE_FIELDS)):
