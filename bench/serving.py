@@ -13,6 +13,12 @@ Without --checkpoint a tiny random-weight model is used (bench/async_smoothness.
 3. fuzz: M malformed messages (random bytes, truncations, bit flips, wrong types / shapes / dtypes,
    NaN, lying array headers, text frames) on one connection: every one must be answered with an
    error text frame, the server must survive (crashes = 0) and still answer a good request.
+
+`--compare-batching` instead runs the load phase for 1, 4 and 16 clients against the server answering one
+request at a time (`max_batch=1`) and against batched answering (`--max-batch`, default 8), in one run, and
+prints p50 / p99 latency and throughput side by side:
+
+    .venv/bin/python bench/serving.py --checkpoint CKPT --compare-batching --seconds 20
 """
 
 from __future__ import annotations
@@ -152,6 +158,46 @@ def run_fuzz(port: int, good: dict, m: int) -> dict:
     }
 
 
+def run_load(port: int, clients: int, seconds: float, kind: str) -> dict:
+    """`clients` concurrent clients sending for `seconds`: latency percentiles and throughput."""
+    rs = [collect(p, timeout=seconds + 600) for p in [spawn_client(port, seconds, 0, kind) for _ in range(clients)]]
+    lat = [x for r in rs for x in r["lat_ms"]]
+    return {
+        "clients": clients,
+        "requests": len(lat),
+        "errors": sum(r["errors"] for r in rs),
+        "p50_ms": pct(lat, 50),
+        "p99_ms": pct(lat, 99),
+        "throughput_rps": len(lat) / seconds,
+        "server_infer_p50_ms": pct([x for r in rs for x in r["server_infer_ms"]], 50),
+    }
+
+
+def compare_batching(ckpt: str, seconds: float, max_batch: int, json_out: str | None) -> None:
+    """1 / 4 / 16 clients against max_batch=1 and max_batch=N servers (the same checkpoint, one run)."""
+    from hy_vla.serving.server import ServerConfig, checkpoint_server
+
+    kind = client_kind()
+    rows = []
+    for mb in (1, max_batch):
+        server = checkpoint_server(ckpt, ServerConfig(port=0, max_batch=mb))
+        port = server.start_in_thread()
+        collect(spawn_client(port, 0, 5, kind), timeout=600)  # warm-up
+        for clients in (1, 4, 16):
+            row = {"max_batch": mb, **run_load(port, clients, seconds, kind)}
+            rows.append(row)
+            print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+        server.stop_thread()
+    print(f"\n| clients | one at a time p50 / p99 ms, req/s | batched (max {max_batch}) p50 / p99 ms, req/s |")
+    print("|---|---|---|")
+    for clients in (1, 4, 16):
+        a, b = (next(r for r in rows if r["clients"] == clients and r["max_batch"] == mb) for mb in (1, max_batch))
+        print(f"| {clients} | {a['p50_ms']:.0f} / {a['p99_ms']:.0f}, {a['throughput_rps']:.1f} | "
+              f"{b['p50_ms']:.0f} / {b['p99_ms']:.0f}, {b['throughput_rps']:.1f} |")  # fmt: skip
+    if json_out:
+        Path(json_out).write_text(json.dumps({"client": kind, "checkpoint": ckpt, "rows": rows}, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None)
@@ -161,6 +207,8 @@ def main() -> None:
     ap.add_argument("--fuzz", type=int, default=500, help="malformed messages")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the server (1: no spin-wait contention)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--compare-batching", action="store_true", help="max_batch 1 vs --max-batch at 1/4/16 clients")
+    ap.add_argument("--max-batch", type=int, default=8)
     args = ap.parse_args()
 
     import torch
@@ -174,6 +222,9 @@ def main() -> None:
     logging.getLogger("hy_vla.serving").setLevel(logging.ERROR)  # the fuzz phase would log every rejection
     tmp = tempfile.TemporaryDirectory()
     ckpt = args.checkpoint or str(make_tiny_checkpoint(Path(tmp.name) / "ckpt"))
+    if args.compare_batching:
+        compare_batching(ckpt, args.seconds, args.max_batch, args.json)
+        return
     server = checkpoint_server(ckpt, ServerConfig(port=0))
     port = server.start_in_thread()
     kind = client_kind()

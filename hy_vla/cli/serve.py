@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-sessions", type=int, default=64, help="concurrent sessions accepted (default 64)")
     parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=8,
+        help="waiting requests answered by one forward pass (default 8; 1: one by one)",
+    )
+    parser.add_argument(
         "--obs-map",
         action="append",
         default=[],
@@ -68,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             args.idle_timeout,
             args.max_sessions,
             parse_observation_map(args.obs_map),
+            args.max_batch,
         )
         server = checkpoint_server(
             args.checkpoint, config, device=args.device, dtype=args.dtype, num_steps=args.num_steps, seed=args.seed

@@ -21,6 +21,7 @@ runtime does not care whether the policy is local or remote.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,17 @@ def check_predict_mode(cfg: Any, mode: str | None) -> str | None:
     if mode not in PREDICT_MODES:
         raise ValueError(f"predict_mode {mode!r} not in {PREDICT_MODES}")
     return mode
+
+
+@dataclass
+class Prepared:
+    """One session's request, ready for the model (`CheckpointPolicy.prepare`)."""
+
+    batch: dict[str, Any]  # the model batch, B = 1
+    noise: torch.Tensor  # (1, H, max_action_dim): the flow's starting point, from the session's generator
+    guidance: dict[str, Any]  # sample_actions' prefix arguments ({} without real-time chunking)
+    state: np.ndarray  # (S,) robot-unit state, for the output transform
+    t0: float  # when the request started (policy timing)
 
 
 class CheckpointPolicy:
@@ -166,6 +178,11 @@ class CheckpointPolicy:
         acts = self.transforms.actions_to_model(torch.from_numpy(state), torch.from_numpy(prefix[idx]))  # (P', A)
         return acts.unsqueeze(0), torch.from_numpy(weights[idx].copy())
 
+    @staticmethod
+    def guided(obs: dict[str, Any]) -> bool:
+        """Whether the observation carries a real-time-chunking prefix (its sampling is this session's own)."""
+        return ACTION_PREFIX_KEY in obs or ACTION_PREFIX_WEIGHTS_KEY in obs
+
     def _guidance(self, obs: dict[str, Any], state: np.ndarray) -> dict[str, Any]:
         """sample_actions' prefix arguments from the optional real-time-chunking keys ({} without them)."""
         has_prefix, has_weights = ACTION_PREFIX_KEY in obs, ACTION_PREFIX_WEIGHTS_KEY in obs
@@ -176,7 +193,12 @@ class CheckpointPolicy:
         acts, weights = self.model_prefix(state, obs[ACTION_PREFIX_KEY], obs[ACTION_PREFIX_WEIGHTS_KEY])
         return {"prefix_actions": acts, "prefix_weights": weights}
 
-    def infer(self, obs: dict[str, Any]) -> dict[str, Any]:
+    def prepare(self, obs: dict[str, Any]) -> Prepared:
+        """Everything before the model: checks, frame history, the model batch (B=1), this session's noise.
+
+        `infer` = `prepare` -> `model.sample_actions` -> `finish`; `hy_vla.policy.batched` runs the middle step once
+        for several sessions sharing a model.
+        """
         t0 = time.perf_counter()
         cfg = self.config
         state = self._state(obs)
@@ -194,8 +216,13 @@ class CheckpointPolicy:
         batch[keys.TASK] = [prompt]
         if self.predict_mode is not None:
             batch["predict_mode"] = self.predict_mode  # read by the hybrid decoder instead of its config
-        pred = self.model.sample_actions(batch, num_steps=self.num_steps, generator=self.generator, **guidance)[0]
-        actions = self.transforms.actions_to_robot(torch.from_numpy(state), pred[:, : cfg.action_dim].cpu())
+        noise = torch.randn((1, cfg.horizon, cfg.max_action_dim), generator=self.generator)  # this session's stream
+        return Prepared(batch, noise, guidance, state, t0)
+
+    def finish(self, prepared: Prepared, pred: torch.Tensor) -> dict[str, Any]:
+        """pred: (H, max_action_dim) normalized model actions -> the reply, in robot units."""
+        cfg = self.config
+        actions = self.transforms.actions_to_robot(torch.from_numpy(prepared.state), pred[:, : cfg.action_dim].cpu())
         out = actions.numpy().astype(np.float32)  # (H, A) robot units
         if not np.isfinite(out).all():  # e.g. weights of a run that diverged: never hand these to a robot
             raise FloatingPointError(
@@ -204,4 +231,9 @@ class CheckpointPolicy:
             )
         if cfg.action_stride > 1:
             out = np.repeat(out, cfg.action_stride, axis=0)  # hold each strided action for s control steps
-        return {ACTIONS_KEY: out, "policy_timing": {"infer_ms": (time.perf_counter() - t0) * 1000.0}}
+        return {ACTIONS_KEY: out, "policy_timing": {"infer_ms": (time.perf_counter() - prepared.t0) * 1000.0}}
+
+    def infer(self, obs: dict[str, Any]) -> dict[str, Any]:
+        p = self.prepare(obs)
+        pred = self.model.sample_actions(p.batch, num_steps=self.num_steps, noise=p.noise, **p.guidance)[0]
+        return self.finish(p, pred)

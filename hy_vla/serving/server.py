@@ -19,8 +19,10 @@ Authentication happens at the handshake: with an API key configured, a missing o
 ``GET /healthz`` answers 200 "ok" (no key needed) for load balancers and scripts.
 
 Sessions: each connection gets its own policy instance from `policy_factory` (own frame history,
-dropped on disconnect); instances may share one model. Inference runs on a single worker thread, so
-requests of different sessions are served one at a time in arrival order and never interleave.
+dropped on disconnect); instances may share one model. Inference runs on a single worker thread: the
+requests waiting when it becomes free (up to `max_batch`, from different sessions) are answered together,
+with one forward pass per model (`hy_vla.policy.batched.infer_batch`; each session keeps its own history and
+noise, so a reply equals the one it would get alone). `max_batch=1` serves one request at a time.
 """
 
 from __future__ import annotations
@@ -64,14 +66,15 @@ class ServerConfig:
     max_sessions: int = 64  # connections beyond this are refused at the handshake (HTTP 503)
     # Stock clients' keys -> ours: ((their key or "/"-path, our camera / "state" / key), ...) (`spec`)
     obs_map: tuple[tuple[str, str], ...] = ()
+    max_batch: int = 8  # requests of different sessions answered by one forward pass (1: one at a time)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in [0, 65535], got {self.port}")
         if not self.max_message_mb > 0:
             raise ValueError(f"max_message_mb must be positive, got {self.max_message_mb}")
-        if self.idle_timeout_s < 0 or self.max_sessions < 1:
-            raise ValueError("idle_timeout_s must be >= 0 and max_sessions >= 1")
+        if self.idle_timeout_s < 0 or self.max_sessions < 1 or self.max_batch < 1:
+            raise ValueError("idle_timeout_s must be >= 0, max_sessions and max_batch >= 1")
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("api_key must not be empty (leave it unset to disable authentication)")
 
@@ -117,6 +120,7 @@ class PolicyServer:
         self.errors = 0
         self.port: int | None = None
         self._stop: asyncio.Event | None = None
+        self._queue: asyncio.Queue | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- HTTP side: health check and authentication ------------------------------------------
@@ -142,13 +146,46 @@ class PolicyServer:
         log.warning("session %d: %s", session, problem)
         await ws.send(ERROR_PREFIX + problem)
 
-    def _infer(self, policy: PolicyLike, obs: dict[str, Any], submitted: float) -> tuple[dict[str, Any], float, float]:
-        """Runs on the single inference thread: -> (output, queue_ms, infer_ms)."""
+    @staticmethod
+    def _infer_batch(items: list[tuple[PolicyLike, dict[str, Any], float]]) -> list[tuple[Any, float, float]]:
+        """Runs on the single inference thread: -> per request (output or exception, queue_ms, infer_ms)."""
+        from hy_vla.policy.batched import infer_batch
+
         start = time.perf_counter()
-        if obs.pop(RESET_KEY, False):
-            policy.reset()
-        out = policy.infer(obs)
-        return out, (start - submitted) * 1000.0, (time.perf_counter() - start) * 1000.0
+        for policy, obs, _ in items:
+            if obs.pop(RESET_KEY, False):
+                policy.reset()
+        outs = infer_batch([(policy, obs) for policy, obs, _ in items])
+        infer_ms = (time.perf_counter() - start) * 1000.0
+        return [
+            (out, (start - submitted) * 1000.0, infer_ms) for out, (_, _, submitted) in zip(outs, items, strict=True)
+        ]
+
+    async def _batcher(self) -> None:
+        """Takes the waiting requests (up to max_batch) whenever the inference thread is free."""
+        loop = asyncio.get_running_loop()
+        assert self._queue is not None
+        while True:
+            items = [await self._queue.get()]
+            while len(items) < self.config.max_batch and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            try:
+                results = await loop.run_in_executor(self._executor, self._infer_batch, [i[:3] for i in items])
+            except Exception as e:  # noqa: BLE001 - e.g. the executor shut down: every waiting request hears it
+                results = [(e, 0.0, 0.0)] * len(items)
+            for (_, _, _, fut), (out, queue_ms, infer_ms) in zip(items, results, strict=True):
+                if fut.done():  # the client went away
+                    continue
+                if isinstance(out, BaseException):
+                    fut.set_exception(out)
+                else:
+                    fut.set_result((out, queue_ms, infer_ms))
+
+    async def _submit(self, policy: PolicyLike, obs: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
+        fut = asyncio.get_running_loop().create_future()
+        assert self._queue is not None
+        self._queue.put_nowait((policy, obs, time.perf_counter(), fut))
+        return await fut
 
     async def _handle(self, ws: Any) -> None:
         import websockets
@@ -193,9 +230,7 @@ class PolicyServer:
                     await self._send_error(ws, session, f"could not read the request: {type(e).__name__}: {e}")
                     continue
                 try:
-                    out, queue_ms, infer_ms = await loop.run_in_executor(
-                        self._executor, self._infer, policy, obs, time.perf_counter()
-                    )
+                    out, queue_ms, infer_ms = await self._submit(policy, obs)
                     if not isinstance(out, dict) or ACTIONS_KEY not in out:
                         raise TypeError(f"the policy returned no {ACTIONS_KEY!r}")
                     check_finite_actions(out[ACTIONS_KEY])
@@ -232,6 +267,8 @@ class PolicyServer:
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        self._queue = asyncio.Queue()
+        batcher = asyncio.create_task(self._batcher())
         async with serve(
             self._handle,
             self.config.host,
@@ -247,6 +284,7 @@ class PolicyServer:
             if ready is not None:
                 ready.set()
             await self._stop.wait()
+        batcher.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def stop(self) -> None:
