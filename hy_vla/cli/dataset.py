@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
     info = sub.add_parser("info", help="episodes, frames, features with shapes, fps, tasks, embodiment")
     info.add_argument("path", type=Path, help="LeRobot v3 dataset directory or HDF5 episode files")
+    info.add_argument(
+        "--check", action="store_true", help="also decode every frame of every camera and read every low-dim value"
+    )
     viz = sub.add_parser("visualize", help="write one episode's cameras side by side to an mp4")
     viz.add_argument("path", type=Path, help="LeRobot v3 dataset directory or HDF5 episode files")
     viz.add_argument("--episode", type=int, default=0, help="episode index (default 0)")
@@ -53,6 +57,32 @@ def describe(source: object) -> str:
     return "\n".join(lines)
 
 
+def check_frames(source: Any) -> int:
+    """Decode every frame of every camera and read every low-dim column, episode by episode; ValueError naming
+    the episode, camera or column and frame of the first problem (a corrupt video in the middle of a file, a
+    truncated file, NaN/inf). -> frames checked."""
+    from hy_vla.utils.progress import progress
+
+    lowdim = [k for k, ft in (getattr(source, "features", None) or {}).items() if ft["dtype"] in ("float32", "float64")]
+    total = 0
+    for ep in progress(range(source.num_episodes), desc="check", unit="ep"):
+        n = source.episode(ep).length
+        for cam in source.camera_keys:
+            try:
+                frames = source.images(cam, ep, list(range(n)))
+            except Exception as e:  # noqa: BLE001 - any decoder error is the finding
+                raise ValueError(f"episode {ep}, {cam}: cannot decode its frames ({type(e).__name__}: {e})") from None
+            if len(frames) != n:
+                raise ValueError(f"episode {ep}, {cam}: {len(frames)} frames decoded, {n} expected")
+        for key in lowdim:
+            values = np.asarray(source.column(key, ep), dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(values).reshape(n, -1).all(axis=1))
+            if bad.size:
+                raise ValueError(f"episode {ep}, {key!r}: NaN/inf at frame {int(bad[0])}")
+        total += n
+    return total
+
+
 def visualize(source: object, episode: int, out: Path, fps: int | None = None) -> Path:
     """Write the cameras of one episode side by side (heights matched) to `out` (mp4)."""
     from hy_vla.data.video import VideoEncoder
@@ -89,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(args.path)
     if args.dataset_command == "info":
         print(describe(source))
+        if args.check:
+            frames = check_frames(source)
+            print(f"check: {frames} frames x {len(source.camera_keys)} cameras decoded, every low-dim value finite")
         return 0
     if not 0 <= args.episode < source.num_episodes:
         print(f"error: --episode {args.episode} out of range [0, {source.num_episodes})")

@@ -69,3 +69,25 @@ def test_compute_norm_absolute_and_delta(ds: Path, tmp_path: Path, capsys: pytes
     assert 0 < delta.mean[0] < 3  # x advances 1 per frame: deltas of 1-2 steps ahead, never the absolute x
     with pytest.raises(ValueError, match="--mode"):
         _run(compute_norm, ["--dataset", str(ds), "--mode", "action"])
+
+
+def test_info_check_finds_a_corrupt_video_in_the_middle_of_a_file(ds: Path, tmp_path: Path, capsys) -> None:
+    """Regression: a corrupt mp4 in the middle of a file passed `hy-vla dataset info`."""
+    import shutil
+
+    from hy_vla.cli.main import main
+
+    assert _run(dataset, ["info", str(ds), "--check"]) == 0
+    assert f"check: {sum(LENGTHS)} frames x 2 cameras decoded" in capsys.readouterr().out
+    bad = tmp_path / "bad"
+    shutil.copytree(ds, bad)
+    video = sorted((bad / "videos").rglob("*.mp4"))[0]
+    data = bytearray(video.read_bytes())
+    mid = int(len(data) * 0.35)
+    data[mid : mid + 200] = bytes(200)  # a run of zeros in the middle of the stream: its end still decodes
+    video.write_bytes(bytes(data))
+    assert main(["dataset", "info", str(bad)]) == 0  # the plain summary reads only metadata
+    capsys.readouterr()
+    assert main(["dataset", "info", str(bad), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "episode" in err and "observation.images" in err and len(err.strip().splitlines()) == 1, err

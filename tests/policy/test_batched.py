@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
-from serving.serving_fixtures import good_obs, save_tiny_checkpoint
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "serving"))  # bench/serving.py may own the name "serving"
+from serving_fixtures import good_obs, save_tiny_checkpoint  # noqa: E402
 
 from hy_vla import HyVLA
 from hy_vla.policy.batched import infer_batch
