@@ -55,6 +55,9 @@ class TrainConfig:
     env_state: EnvStateConfig = field(default_factory=EnvStateConfig)
     # HY-Embodied pretraining losses: latent alignment, next visual code (hy_vla.training.objectives.hy_embodied; off)
     aux: AuxLossConfig = field(default_factory=AuxLossConfig)
+    # Non-finite loss/gradient steps dropped (update skipped, counted, noted) before a run stops as diverged; 0: stop
+    # at the first (a NaN from bad data should not be trained around silently)
+    skip_nonfinite: int = 0
     max_minutes: float | None = None  # wall-clock budget: stop early (saving a checkpoint) when exceeded
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
     parallel: str = "ddp"  # several torchrun ranks: "ddp" (replicated model) | "fsdp" (FSDP2, sharded); 1 rank: unused
@@ -73,7 +76,7 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name}: expected >= 1, got {getattr(self, name)}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"TrainConfig.max_minutes: expected > 0 or None, got {self.max_minutes}")
-        for name in ("warmup_steps", "num_workers", "max_delay", "seed", "augment_shift"):
+        for name in ("warmup_steps", "num_workers", "max_delay", "seed", "augment_shift", "skip_nonfinite"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"TrainConfig.{name}: expected >= 0, got {getattr(self, name)}")
         if self.batch_size % self.grad_accum:

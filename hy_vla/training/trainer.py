@@ -130,6 +130,7 @@ class Trainer:
             attach_objectives(model, config)  # the auxiliary losses this TrainConfig enables (training/objectives)
         self.frozen = apply_freeze(model, config) if hasattr(model, "expert") else []
         self.step = 0
+        self.skipped = 0  # updates dropped for a non-finite loss or gradient (TrainConfig.skip_nonfinite)
         self.last_metrics: dict[str, float] = {}
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -268,14 +269,24 @@ class Trainer:
                 grad_norm = float(full_tensor(grad_norm))  # FSDP: a DTensor
                 # Checked before the update, so the weights (and every checkpoint) stay finite; on all ranks alike.
                 if any_across(ctx, not (math.isfinite(loss_sum) and math.isfinite(grad_norm))):
-                    raise TrainingDiverged(self._diverged_message(loss_sum / c.grad_accum, grad_norm))
-                optimizer.step()
-                if ema is not None:
-                    ema.update(model)
+                    if self.skipped >= c.skip_nonfinite:
+                        raise TrainingDiverged(self._diverged_message(loss_sum / c.grad_accum, grad_norm))
+                    self.skipped += 1  # a rare bad batch: drop this update, keep training
+                    optimizer.zero_grad(set_to_none=True)
+                    if ctx.is_main:
+                        print(f"note: step {self.step + 1}: loss {loss_sum / c.grad_accum:g}, gradient norm "
+                              f"{grad_norm:g}; update skipped ({self.skipped} of at most {c.skip_nonfinite})",
+                              file=sys.stderr, flush=True)  # fmt: skip
+                else:
+                    optimizer.step()
+                    if ema is not None:
+                        ema.update(model)
                 self.step += 1
                 samples_since += c.batch_size
                 samples_total += c.batch_size
                 self.last_metrics = {"loss": loss_sum / c.grad_accum, "lr": lr, "grad_norm": grad_norm, **part_sums}
+                if self.skipped:
+                    self.last_metrics["skipped_steps"] = float(self.skipped)
                 if self.step % c.log_every == 0 or self.step == c.steps:
                     for name in ("loss", *part_sums):
                         self.last_metrics[name] = mean_across(ctx, self.last_metrics[name])

@@ -159,3 +159,15 @@ def test_bit_rot_is_detected_and_resume_falls_back(tmp_path, capsys) -> None:
     capsys.readouterr()
     Trainer(HyVLA(cfg), _config(tmp_path, steps=3, keep_last=3), micro_samples(cfg, 8)).fit()
     assert "resuming from step 1" in capsys.readouterr().out
+
+
+def test_rare_bad_batches_can_be_skipped_and_counted(tmp_path, capsys) -> None:
+    cfg = micro_config()
+    samples = list(micro_samples(cfg, 8))
+    samples[5]["action"] = samples[5]["action"] * 1e30  # one bad sample: one bad batch per epoch
+    model = HyVLA(cfg)
+    metrics = Trainer(model, _config(tmp_path, steps=4, skip_nonfinite=1), ListDataset(samples)).fit()
+    assert metrics["skipped_steps"] == 1.0 and "update skipped (1 of at most 1)" in capsys.readouterr().err
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    with pytest.raises(TrainingDiverged):  # a second bad batch beyond the allowance still stops the run
+        Trainer(HyVLA(cfg), _config(tmp_path / "b", steps=8, skip_nonfinite=1), ListDataset(samples)).fit()
