@@ -242,6 +242,7 @@ class HyVLA(nn.Module):
         generator: torch.Generator | None = None,
         prefix_actions: Tensor | None = None,
         prefix_weights: Tensor | None = None,
+        predict_mode: str | None = None,
     ) -> Tensor:
         """Integrate the flow from noise (t=0) to actions (t=1) -> (B, H, max_action_dim) float32, normalized,
         the robot's action_dim channels first whatever `config.slot_layout` (`hy_vla.models.slot_layout`).
@@ -252,6 +253,7 @@ class HyVLA(nn.Module):
         prefix_actions (B, P, A') normalized and prefix_weights (P,) or (B, P) in [0, 1] guide the first
         P steps toward a previous chunk (inference-time real-time chunking, `hy_vla.flow.guidance`):
         weight 1 reproduces the given action exactly, 0 leaves the model free.
+        predict_mode: HybridVLA's action head at inference ("diff", "ar", "diff+ar"; default: its config's).
         """
         cfg, dev, dtype = self.config, self.device, self.dtype
         b = inputs.batch_size(batch, cfg)
@@ -274,6 +276,10 @@ class HyVLA(nn.Module):
             width = cfg.max_action_dim
             guide = (slot_layout.place(target, slots, width), slot_layout.place(weights, slots, width))
         ctx = self.expert.context(self.backbone, self.embed_prefix(batch), batch, use_cache=use_cache)
+        if predict_mode is not None:
+            if cfg.decoder != "hybrid":
+                raise ValueError(f"predict_mode applies to decoder 'hybrid', not {cfg.decoder!r}")
+            ctx.extra["predict_mode"] = predict_mode
         actions = self.expert.sample(ctx, state, state_mask, noise.to(dev, torch.float32), steps, guide).float()
         return slot_layout.unplace(actions, slots)
 

@@ -64,7 +64,9 @@ def infer_batch(requests: Sequence[tuple[Any, dict[str, Any]]]) -> list[dict[str
         try:
             batch = _concat([p.batch for _, p in prepared])
             noise = torch.cat([p.noise for _, p in prepared], dim=0)
-            preds = policy.model.sample_actions(batch, num_steps=policy.num_steps, noise=noise)  # (N, H, A)
+            preds = policy.model.sample_actions(  # (N, H, A)
+                batch, num_steps=policy.num_steps, noise=noise, predict_mode=policy.predict_mode
+            )
         except Exception as e:  # noqa: BLE001 - the shared pass failed: every member gets the error
             for i, _ in prepared:
                 results[i] = e

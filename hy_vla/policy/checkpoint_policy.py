@@ -214,8 +214,6 @@ class CheckpointPolicy:
         batch[keys.HISTORY_IS_PAD] = is_pad.unsqueeze(0)
         batch[keys.STATE] = self.transforms.state_to_model(torch.from_numpy(state)).unsqueeze(0)
         batch[keys.TASK] = [prompt]
-        if self.predict_mode is not None:
-            batch["predict_mode"] = self.predict_mode  # read by the hybrid decoder instead of its config
         noise = torch.randn((1, cfg.horizon, cfg.max_action_dim), generator=self.generator)  # this session's stream
         return Prepared(batch, noise, guidance, state, t0)
 
@@ -235,5 +233,7 @@ class CheckpointPolicy:
 
     def infer(self, obs: dict[str, Any]) -> dict[str, Any]:
         p = self.prepare(obs)
-        pred = self.model.sample_actions(p.batch, num_steps=self.num_steps, noise=p.noise, **p.guidance)[0]
+        pred = self.model.sample_actions(
+            p.batch, num_steps=self.num_steps, noise=p.noise, predict_mode=self.predict_mode, **p.guidance
+        )[0]
         return self.finish(p, pred)

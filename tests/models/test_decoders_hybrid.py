@@ -62,9 +62,9 @@ def test_predict_modes():
     cfg = model.config
     batch = micro_batch(cfg, with_action=False)
     noise = torch.randn(2, cfg.horizon, cfg.max_action_dim)
-    diff = model.sample_actions(batch | {"predict_mode": "diff"}, noise=noise)
-    ar = model.sample_actions(batch | {"predict_mode": "ar"}, noise=noise)
-    both = model.sample_actions(batch | {"predict_mode": "diff+ar"}, noise=noise)
+    diff = model.sample_actions(batch, predict_mode="diff", noise=noise)
+    ar = model.sample_actions(batch, predict_mode="ar", noise=noise)
+    both = model.sample_actions(batch, predict_mode="diff+ar", noise=noise)
     assert diff.shape == ar.shape == both.shape == noise.shape
     centres = action_token_ids(16, 275).from_bins(torch.arange(16))
     used = ar[..., : cfg.action_dim]
@@ -73,7 +73,7 @@ def test_predict_modes():
     model.expert.cfg = dataclasses.replace(model.expert.cfg, ensemble_threshold=0.0)
     assert torch.allclose(model.sample_actions(batch, noise=noise), 0.5 * (diff + ar))
     with pytest.raises(ValueError, match="predict_mode"):
-        model.sample_actions(batch | {"predict_mode": "beam"}, noise=noise)
+        model.sample_actions(batch, predict_mode="beam", noise=noise)
 
 
 @pytest.mark.slow
@@ -90,5 +90,5 @@ def test_ar_head_learns_a_fixed_chunk():
         loss.backward()
         opt.step()
     model.eval()
-    ar = model.sample_actions(batch | {"predict_mode": "ar"})[..., :4]
+    ar = model.sample_actions(batch, predict_mode="ar")[..., :4]
     assert (ar - batch["action"]).abs().max() <= 1 / 16 + 1e-6  # the right bin for every channel

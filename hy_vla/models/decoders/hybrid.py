@@ -146,7 +146,7 @@ class HybridDecoder(FlowDecoder):
         num_steps: int,
         guide: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
-        mode = ctx.batch.get("predict_mode", self.cfg.predict_mode)
+        mode = ctx.extra.get("predict_mode", self.cfg.predict_mode)  # HyVLA.sample_actions(predict_mode=)
         if mode not in PREDICT_MODES:
             raise ValueError(f"predict_mode {mode!r} not in {PREDICT_MODES}")
         diff = super().sample(ctx, state, state_mask, noise, num_steps, guide) if mode != "ar" else None
