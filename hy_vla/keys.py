@@ -27,4 +27,3 @@ def image_key(camera: str) -> str:
 
 ACTION_PREFIX_LEN = "action_prefix_len"  # (B,) int: first d actions are given clean and not trained (UAC)
 TEXT_TARGET = "text_target"  # list[str] of length B: text the backbone learns to emit (VL co-training)
-TEXT_ONLY = "text_only"  # bool: no images, the prefix is the instruction alone (text-to-action pretraining)

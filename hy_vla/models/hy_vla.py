@@ -106,17 +106,17 @@ class HyVLA(nn.Module):
             names = [names] * len(tasks)
         return [embodiment_prompt(get_embodiment(n), t, self.config.horizon) for n, t in zip(names, tasks, strict=True)]
 
-    def embed_prefix(self, batch: dict[str, Any]) -> Prefix:
+    def embed_prefix(self, batch: dict[str, Any], text_only: bool = False) -> Prefix:
         """Images + latent tokens + instruction -> the backbone's input sequence.
 
-        With `text_only` in the batch (text-to-action pretraining, Qwen-VLA T2A) there are no image
-        tokens at all: the prefix is the instruction (after the embodiment prompt when configured).
+        text_only (text-to-action pretraining, Qwen-VLA T2A): no image tokens at all, the prefix is the
+        instruction (after the embodiment prompt when configured); camera keys are neither needed nor read.
         """
         if self.config.hf_backbone.enabled:
-            return self._hf_prefix(batch)
+            return self._hf_prefix(batch, text_only)
         cfg, dev = self.config, self.device
         b = inputs.batch_size(batch, cfg)
-        vis, per_img = (None, 0) if inputs.text_only(batch) else self.image_tokens(batch, b)
+        vis, per_img = (None, 0) if text_only else self.image_tokens(batch, b)
         n_cam = 0 if vis is None else len(cfg.camera_names)
         ids, text_valid = self.tokenizer.encode_batch(
             self.instruction_texts(batch, inputs.tasks(batch, b)), cfg.max_text_len
@@ -137,12 +137,12 @@ class HyVLA(nn.Module):
         segments = [Segment(TEXT, nv, nv + nt)] if vis is None else [Segment(VISION, 0, nv), Segment(TEXT, nv, nv + nt)]
         return Prefix(x, segments, block_ids, bidir.expand(b, -1), valid, positions)
 
-    def _hf_prefix(self, batch: dict[str, Any]) -> Prefix:
+    def _hf_prefix(self, batch: dict[str, Any], text_only: bool) -> Prefix:
         """The prefix of a transformers backbone: its own vision tower reads each camera's current frame."""
         cfg, dev = self.config, self.device
         b = inputs.batch_size(batch, cfg)
         images = None
-        if self.backbone.reads_images and not inputs.text_only(batch):  # text-to-action batches carry no images
+        if self.backbone.reads_images and not text_only:  # text-to-action batches carry no images
             imgs, _ = inputs.images(batch, cfg, b, torch.float32)  # (B * C, K, 3, S, S)
             images = imgs[:, -1].view(b, len(cfg.camera_names), *imgs.shape[2:]).to(dev)
         texts = self.instruction_texts(batch, inputs.tasks(batch, b))
@@ -176,30 +176,31 @@ class HyVLA(nn.Module):
         return feats.flatten(1, 2), feats.shape[2]
 
     # -- training -----------------------------------------------------------------------------
-    def compute_loss(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
+    def compute_loss(
+        self, batch: dict[str, Any], generator: torch.Generator | None = None, text_only: bool = False
+    ) -> tuple[Tensor, dict]:
         """Flow-matching loss on the action chunk (+ the decoder's own terms, + the attached training objectives'
-        terms: `hy_vla.training.objectives`); returns (scalar loss, metrics)."""
+        terms: `hy_vla.training.objectives`); returns (scalar loss, metrics). text_only: see `embed_prefix`."""
         cfg, dev, dtype = self.config, self.device, self.dtype
         actions, mask = (t.to(dev) for t in inputs.action_target(batch, cfg, torch.float32))
         flow = decoders.flow_training_inputs(cfg, actions, mask, batch, generator)  # noise, times, committed prefix
         state, state_mask = (t.to(dev) for t in inputs.state(batch, cfg, dtype))
-        ctx = self.expert.context(self.backbone, self.embed_prefix(batch), batch)  # the prefix, encoded once
+        ctx = self.expert.context(self.backbone, self.embed_prefix(batch, text_only), batch)  # encoded once
         v = self.expert.velocity(ctx, state, state_mask, flow.x_t.to(dtype), flow.t, flow.actions.to(dtype))
         loss = fm.masked_flow_loss(v, fm.target_velocity(flow.noise, flow.actions), flow.mask)
         metrics: dict[str, float] = {"flow_loss": float(loss.detach())}
         for name, term in self.expert.extra_losses(ctx, flow).items():  # e.g. HybridVLA's AR cross-entropy
             loss = loss + term
             metrics[name] = float(term.detach())
-        loss = self._objective_losses(batch, ctx, loss, metrics)  # unchanged without objectives
+        loss = self._objective_losses(batch, ctx, loss, metrics, text_only)  # unchanged without objectives
         return loss, {"loss": float(loss.detach()), **metrics}
 
     def _objective_losses(
-        self, batch: dict[str, Any], dctx: DecoderContext, loss: Tensor, metrics: dict[str, float]
+        self, batch: dict[str, Any], dctx: DecoderContext, loss: Tensor, metrics: dict[str, float], text_only: bool
     ) -> Tensor:
         """loss + every attached objective's terms (metrics updated in place)."""
         if not len(self.objectives):
             return loss
-        text_only = inputs.text_only(batch)
         ctx = ObjectiveContext(
             prefix=dctx.prefix,
             hidden=dctx.hidden,
@@ -227,9 +228,11 @@ class HyVLA(nn.Module):
         hidden, _ = encode_prefix(self.backbone, prefix)
         return hidden
 
-    def forward(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
+    def forward(
+        self, batch: dict[str, Any], generator: torch.Generator | None = None, text_only: bool = False
+    ) -> tuple[Tensor, dict]:
         """`compute_loss` (the entry DistributedDataParallel and FSDP call)."""
-        return self.compute_loss(batch, generator)
+        return self.compute_loss(batch, generator, text_only)
 
     # -- inference ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -243,6 +246,7 @@ class HyVLA(nn.Module):
         prefix_actions: Tensor | None = None,
         prefix_weights: Tensor | None = None,
         predict_mode: str | None = None,
+        text_only: bool = False,
     ) -> Tensor:
         """Integrate the flow from noise (t=0) to actions (t=1) -> (B, H, max_action_dim) float32, normalized,
         the robot's action_dim channels first whatever `config.slot_layout` (`hy_vla.models.slot_layout`).
@@ -254,6 +258,7 @@ class HyVLA(nn.Module):
         P steps toward a previous chunk (inference-time real-time chunking, `hy_vla.flow.guidance`):
         weight 1 reproduces the given action exactly, 0 leaves the model free.
         predict_mode: HybridVLA's action head at inference ("diff", "ar", "diff+ar"; default: its config's).
+        text_only: an instruction-only prefix (see `embed_prefix`).
         """
         cfg, dev, dtype = self.config, self.device, self.dtype
         b = inputs.batch_size(batch, cfg)
@@ -275,7 +280,7 @@ class HyVLA(nn.Module):
             )  # given in the robot's (leading) layout: place it in the model's
             width = cfg.max_action_dim
             guide = (slot_layout.place(target, slots, width), slot_layout.place(weights, slots, width))
-        ctx = self.expert.context(self.backbone, self.embed_prefix(batch), batch, use_cache=use_cache)
+        ctx = self.expert.context(self.backbone, self.embed_prefix(batch, text_only), batch, use_cache=use_cache)
         if predict_mode is not None:
             if cfg.decoder != "hybrid":
                 raise ValueError(f"predict_mode applies to decoder 'hybrid', not {cfg.decoder!r}")

@@ -10,7 +10,6 @@ Documented preprocessing (applied inside the model, so every caller gets the sam
   the first S channels); with `slot_layout="unified"` the channels are then moved to the
   embodiment's slots (`hy_vla.models.slot_layout`; actions likewise);
 - task: a list of B instructions (a single string is accepted when B == 1);
-- text_only: True for an image-free prefix (text-to-action pretraining): no camera keys are needed or read.
 
 Bad input raises a ValueError naming the key and the expected shape.
 """
@@ -39,11 +38,6 @@ def batch_size(batch: dict[str, Any], cfg: HyVLAConfig) -> int:
     if not isinstance(state, Tensor) or state.dim() != 2:
         raise ValueError(f"{keys.STATE!r} must be a tensor of shape (B, <= {cfg.max_state_dim}), got {_shape(state)}")
     return state.shape[0]
-
-
-def text_only(batch: dict[str, Any]) -> bool:
-    """True when the batch asks for an image-free prefix (`text_only`: text-to-action); images are then not read."""
-    return bool(batch.get(keys.TEXT_ONLY, False))
 
 
 def check_finite(name: str, x: Tensor) -> None:

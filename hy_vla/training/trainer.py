@@ -77,8 +77,8 @@ def prepare_batch(batch: dict[str, Any], model_config: Any, config: TrainConfig,
     """Augmentation (random shift) and stage-specific inputs: UAC draws a committed-prefix length per
     sample; T2A asks for an image-free prefix.
 
-    T2A (text-to-action pretraining) reads no images: the batch is marked `text_only`, the model builds
-    its prefix from the instruction alone (no image tokens) and any frames a dataset still carries are dropped.
+    T2A (text-to-action pretraining) reads no images: any frames a dataset still carries are dropped, and the
+    loop calls the model with `text_only=True` (a prefix of the instruction alone, no image tokens).
     """
     b = batch[keys.STATE].shape[0]
     out = dict(batch)
@@ -101,7 +101,6 @@ def prepare_batch(batch: dict[str, Any], model_config: Any, config: TrainConfig,
     elif config.stage == "t2a":
         for key in [k for k in out if k.startswith(keys.IMAGE_PREFIX)] + [keys.HISTORY_IS_PAD]:
             out.pop(key, None)
-        out[keys.TEXT_ONLY] = True
     return out
 
 
@@ -237,6 +236,7 @@ class Trainer:
             total=c.steps, initial=self.step, desc=c.stage, unit="step", dynamic_ncols=True, disable=not ctx.is_main
         )
         trainable = [p for p in model.parameters() if p.requires_grad]
+        stage_args = {"text_only": True} if c.stage == "t2a" else {}  # T2A: a prefix of the instruction alone
         t_log, samples_since = time.perf_counter(), 0
         t_start, samples_total = t_log, 0
         try:
@@ -258,7 +258,7 @@ class Trainer:
                         model.set_requires_gradient_sync(last)
                     no_sync = net is not None and not last
                     with self._autocast(), net.no_sync() if no_sync else contextlib.nullcontext():
-                        loss, parts = forward(batch, generator=gen)
+                        loss, parts = forward(batch, generator=gen, **stage_args)
                     # Mean over micro-batches of equal size == the mean over the whole batch.
                     (loss / c.grad_accum).backward()
                     loss_sum += float(loss.detach())

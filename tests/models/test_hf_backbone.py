@@ -115,10 +115,10 @@ def test_text_only_prefix_on_a_vlm_backbone(hf_dirs):
     """Text-to-action pretraining on a VLM backbone: no image tokens, the vision tower not run."""
     model = HyVLA(_config("qwen2_5_vl", hf_dirs["qwen2_5_vl"]))
     batch = micro_batch(model.config)
-    text = {k: v for k, v in batch.items() if not k.startswith(keys.IMAGE_PREFIX)} | {keys.TEXT_ONLY: True}
-    prefix = model.embed_prefix(text)
+    text = {k: v for k, v in batch.items() if not k.startswith(keys.IMAGE_PREFIX)}
+    prefix = model.embed_prefix(text, text_only=True)
     assert prefix.x.shape[1] < model.embed_prefix(batch).x.shape[1] and len(prefix.segments) == 1
-    loss, _ = model.compute_loss(text)
+    loss, _ = model.compute_loss(text, text_only=True)
     loss.backward()
     assert all(p.grad is None for n, p in model.backbone.named_parameters() if "visual" in n)
 

@@ -9,13 +9,13 @@ from hy_vla import HyVLA, keys
 
 
 def _text_only(batch: dict) -> dict:
-    return {k: v for k, v in batch.items() if not k.startswith(keys.IMAGE_PREFIX)} | {keys.TEXT_ONLY: True}
+    return {k: v for k, v in batch.items() if not k.startswith(keys.IMAGE_PREFIX)}
 
 
 def test_prefix_is_the_instruction_alone() -> None:
     model = HyVLA(micro_config())
     batch = micro_batch(model.config)
-    full, text = model.embed_prefix(batch), model.embed_prefix(_text_only(batch))
+    full, text = model.embed_prefix(batch), model.embed_prefix(_text_only(batch), text_only=True)
     ids, _ = model.tokenizer.encode_batch(batch[keys.TASK], model.config.max_text_len)
     assert text.x.shape[1] == ids.shape[1] < full.x.shape[1]  # only text tokens
     assert [s.modality for s in text.segments] == [1]  # the text tower alone
@@ -26,13 +26,13 @@ def test_prefix_is_the_instruction_alone() -> None:
 def test_text_only_trains_no_vision_and_predicts_without_images() -> None:
     model = HyVLA(micro_config())
     batch = micro_batch(model.config)
-    loss, _ = model.compute_loss(_text_only(batch), generator=torch.Generator().manual_seed(0))
+    loss, _ = model.compute_loss(_text_only(batch), generator=torch.Generator().manual_seed(0), text_only=True)
     loss.backward()
     assert all(p.grad is None for p in model.vision.parameters()) and model.camera_embed.grad is None
     assert model.expert.action_in.weight.grad is not None
     noise = torch.randn(2, model.config.horizon, model.config.max_action_dim)
     model.eval()
-    a = model.sample_actions(_text_only(batch), noise=noise)
+    a = model.sample_actions(_text_only(batch), noise=noise, text_only=True)
     other = {**batch, **{k: torch.rand_like(batch[k]) for k in model.config.image_keys}}
-    b = model.sample_actions({**other, keys.TEXT_ONLY: True}, noise=noise)  # frames present but not read
+    b = model.sample_actions(other, noise=noise, text_only=True)  # frames present but not read
     assert torch.equal(a, b) and torch.isfinite(a).all()

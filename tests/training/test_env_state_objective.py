@@ -174,6 +174,5 @@ def test_text_only_batches_skip_the_objective():
     cfg = micro_config()
     model = _model(cfg, _train())
     batch = {k: v for k, v in micro_batch(cfg).items() if not k.startswith(keys.IMAGE_PREFIX)}
-    batch[keys.TEXT_ONLY] = True
-    _, m = model.compute_loss(batch)
+    _, m = model.compute_loss(batch, text_only=True)
     assert "env_state_loss" not in m

@@ -75,7 +75,7 @@ def test_stages_prepare_batches(tmp_path) -> None:
     assert d.shape == (64,) and set(d.tolist()) == {0, 1, 2}
     framed = {**batch, cfg.image_keys[0]: torch.zeros(64, 1, 3, 8, 8), keys.HISTORY_IS_PAD: torch.zeros(64, 1)}
     t2a = prepare_batch(framed, cfg, _config(tmp_path, stage="t2a"), g)
-    assert t2a[keys.TEXT_ONLY] is True and not any(k.startswith(keys.IMAGE_PREFIX) for k in t2a)  # no frames at all
+    assert not any(k.startswith(keys.IMAGE_PREFIX) for k in t2a)  # no frames at all
     assert keys.HISTORY_IS_PAD not in t2a
     with pytest.raises(ValueError, match="horizon"):
         Trainer(HyVLA(cfg), _config(tmp_path, stage="uac", max_delay=cfg.horizon), micro_samples(cfg, 4))
