@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hy_vla.flow.flow_matching import FlowConfig
 from hy_vla.models.action_expert import ActionExpertConfig
 from hy_vla.models.backbone import BackboneConfig
 from hy_vla.models.config import HyVLAConfig
@@ -178,7 +177,8 @@ def qwen_vla() -> HyVLAConfig:
     The seed does not give the DiT's size; we use 16 blocks of width 1024 (16 heads), the usual
     size of a DiT action head behind a 2B VLM. Fixed 32-channel padded action/state tensor with
     masks, ALOHA real-robot setting (3 cameras, 14-D joints, 50 Hz, chunk 50), the state as a DiT
-    token ("state in DiT", Table 12), Beta time sampling for SFT (Sigmoid-Normal is for T2A).
+    token ("state in DiT", Table 12); Beta time sampling for SFT is the training default (`TrainConfig.flow`;
+    Sigmoid-Normal is for T2A).
     """
     return HyVLAConfig(
         camera_names=("cam_high", "cam_left_wrist", "cam_right_wrist"),
@@ -199,7 +199,6 @@ def qwen_vla() -> HyVLAConfig:
         ),
         decoder="dit",
         dit=DiTConfig(width=1024, depth=16, num_heads=16, mlp_hidden=4096, use_state=True),
-        flow=FlowConfig(time_sampler="beta"),
     )
 
 

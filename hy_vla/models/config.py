@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hy_vla.flow.flow_matching import FlowConfig
 from hy_vla.models.action_expert import ActionExpertConfig
 from hy_vla.models.backbone import BackboneConfig
 from hy_vla.models.decoders import DECODERS
@@ -68,7 +67,6 @@ class HyVLAConfig:
     vision: VisionConfig = field(default_factory=VisionConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     expert: ActionExpertConfig = field(default_factory=ActionExpertConfig)
-    flow: FlowConfig = field(default_factory=FlowConfig)
     # Action decoder (hy_vla.models.decoders): "dual_tower" | "mot_expert" | "dit" | "hybrid", and its options.
     decoder: str = "dual_tower"
     dit: DiTConfig = field(default_factory=DiTConfig)  # decoder "dit" (Qwen-VLA)
@@ -165,7 +163,6 @@ class HyVLAConfig:
             "vision": VisionConfig,
             "backbone": BackboneConfig,
             "expert": ActionExpertConfig,
-            "flow": FlowConfig,
             "dit": DiTConfig,
             "mof": MoFConfig,
             "mpg": MPGConfig,

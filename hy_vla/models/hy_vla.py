@@ -177,19 +177,24 @@ class HyVLA(nn.Module):
 
     # -- training -----------------------------------------------------------------------------
     def compute_loss(
-        self, batch: dict[str, Any], generator: torch.Generator | None = None, text_only: bool = False
+        self,
+        batch: dict[str, Any],
+        generator: torch.Generator | None = None,
+        text_only: bool = False,
+        flow: fm.FlowConfig | None = None,
     ) -> tuple[Tensor, dict]:
         """Flow-matching loss on the action chunk (+ the decoder's own terms, + the attached training objectives'
-        terms: `hy_vla.training.objectives`); returns (scalar loss, metrics). text_only: see `embed_prefix`."""
+        terms: `hy_vla.training.objectives`); returns (scalar loss, metrics). text_only: see `embed_prefix`;
+        flow: how flow times are drawn (a training setting, `TrainConfig.flow`; default: `FlowConfig()`)."""
         cfg, dev, dtype = self.config, self.device, self.dtype
         actions, mask = (t.to(dev) for t in inputs.action_target(batch, cfg, torch.float32))
-        flow = decoders.flow_training_inputs(cfg, actions, mask, batch, generator)  # noise, times, committed prefix
+        draw = decoders.flow_training_inputs(flow or fm.FlowConfig(), actions, mask, batch, generator)  # noise, t
         state, state_mask = (t.to(dev) for t in inputs.state(batch, cfg, dtype))
         ctx = self.expert.context(self.backbone, self.embed_prefix(batch, text_only), batch)  # encoded once
-        v = self.expert.velocity(ctx, state, state_mask, flow.x_t.to(dtype), flow.t, flow.actions.to(dtype))
-        loss = fm.masked_flow_loss(v, fm.target_velocity(flow.noise, flow.actions), flow.mask)
+        v = self.expert.velocity(ctx, state, state_mask, draw.x_t.to(dtype), draw.t, draw.actions.to(dtype))
+        loss = fm.masked_flow_loss(v, fm.target_velocity(draw.noise, draw.actions), draw.mask)
         metrics: dict[str, float] = {"flow_loss": float(loss.detach())}
-        for name, term in self.expert.extra_losses(ctx, flow).items():  # e.g. HybridVLA's AR cross-entropy
+        for name, term in self.expert.extra_losses(ctx, draw).items():  # e.g. HybridVLA's AR cross-entropy
             loss = loss + term
             metrics[name] = float(term.detach())
         loss = self._objective_losses(batch, ctx, loss, metrics, text_only)  # unchanged without objectives
@@ -229,10 +234,14 @@ class HyVLA(nn.Module):
         return hidden
 
     def forward(
-        self, batch: dict[str, Any], generator: torch.Generator | None = None, text_only: bool = False
+        self,
+        batch: dict[str, Any],
+        generator: torch.Generator | None = None,
+        text_only: bool = False,
+        flow: fm.FlowConfig | None = None,
     ) -> tuple[Tensor, dict]:
         """`compute_loss` (the entry DistributedDataParallel and FSDP call)."""
-        return self.compute_loss(batch, generator, text_only)
+        return self.compute_loss(batch, generator, text_only, flow)
 
     # -- inference ----------------------------------------------------------------------------
     @torch.no_grad()

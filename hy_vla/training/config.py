@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from hy_vla.flow.flow_matching import FlowConfig
 from hy_vla.training.objectives.env_state import EnvStateConfig
 from hy_vla.training.objectives.hy_embodied import AuxLossConfig
 from hy_vla.utils.configs import build_config
@@ -51,6 +52,8 @@ class TrainConfig:
     num_workers: int = 0  # DataLoader worker processes
     cache_frames: bool = False  # decode every frame once into RAM at the model's image size (small datasets)
     augment_shift: int = 0  # random-shift augmentation: +- pixels at the model's image size (0 = off)
+    # How flow times are drawn for the action loss (hy_vla.flow.flow_matching.FlowConfig: beta by default, as pi0)
+    flow: FlowConfig = field(default_factory=FlowConfig)
     # Auxiliary target on the simulator's object/goal positions (hy_vla.training.objectives.env_state; off)
     env_state: EnvStateConfig = field(default_factory=EnvStateConfig)
     # HY-Embodied pretraining losses: latent alignment, next visual code (hy_vla.training.objectives.hy_embodied; off)
@@ -65,6 +68,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.env_state, dict):
             self.env_state = build_config(EnvStateConfig, self.env_state, "TrainConfig.env_state")
+        if isinstance(self.flow, dict):
+            self.flow = build_config(FlowConfig, self.flow, "TrainConfig.flow")
         if isinstance(self.aux, dict):
             self.aux = build_config(AuxLossConfig, self.aux, "TrainConfig.aux")
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]

@@ -36,7 +36,7 @@ from hy_vla.embodiments.registry import default_representation
 from hy_vla.models.config import HyVLAConfig
 from hy_vla.training.config import TrainConfig
 from hy_vla.training.objectives import check_objectives, sample_inputs
-from hy_vla.utils.legacy import legacy_aux, legacy_env_state
+from hy_vla.utils.legacy import legacy_aux, legacy_env_state, legacy_flow
 from hy_vla.utils.overrides import typed
 
 RUN_CONFIG = "train_config.json"
@@ -69,7 +69,9 @@ class RunConfig:
             raise ValueError(f"not a Hy-VLA training run config (format {d.get('format')!r})")
         train = dict(d["train"])
         # older runs configured these training objectives in the model config
-        for key, old in (("env_state", legacy_env_state(d["model"])), ("aux", legacy_aux(d["model"]))):
+        olds = (("env_state", legacy_env_state(d["model"])), ("aux", legacy_aux(d["model"])),
+                ("flow", legacy_flow(d["model"])))  # fmt: skip
+        for key, old in olds:
             if old is not None and key not in train:
                 train[key] = old
         return cls(

@@ -236,7 +236,9 @@ class Trainer:
             total=c.steps, initial=self.step, desc=c.stage, unit="step", dynamic_ncols=True, disable=not ctx.is_main
         )
         trainable = [p for p in model.parameters() if p.requires_grad]
-        stage_args = {"text_only": True} if c.stage == "t2a" else {}  # T2A: a prefix of the instruction alone
+        stage_args: dict[str, Any] = {"flow": c.flow}  # how flow times are drawn (a training setting)
+        if c.stage == "t2a":  # T2A: a prefix of the instruction alone
+            stage_args["text_only"] = True
         t_log, samples_since = time.perf_counter(), 0
         t_start, samples_total = t_log, 0
         try:

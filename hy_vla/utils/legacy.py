@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 # top-level HyVLAConfig fields and nested "<section>.<field>" entries that no longer exist
-RETIRED_MODEL_FIELDS = ("env_state", "aux", "keypoint_targets", "flow.train_draws", "vision.pos_init")
+RETIRED_MODEL_FIELDS = ("env_state", "aux", "flow", "keypoint_targets", "vision.pos_init")
 # weights of retired in-model heads: old name prefix -> new training-state name prefix
 RENAMED_WEIGHTS = {"env_state_head.mlp.": "objectives.env_state.head.", "aux_losses.": "objectives.hy_embodied."}
 
@@ -41,6 +41,14 @@ def legacy_env_state(model: dict[str, Any]) -> dict[str, Any] | None:
     if frame not in ("current", "first"):
         raise ValueError(f"this run trained the env-state target on frame {frame!r}, an option that was removed")
     return {"weight": old["weight"], "dim": old.get("dim", 0), "frame": frame}
+
+
+def legacy_flow(model: dict[str, Any]) -> dict[str, Any] | None:
+    """An old model config's flow-time sampling as `TrainConfig.flow` (without the retired `train_draws`)."""
+    old = model.get("flow")
+    if not isinstance(old, dict):
+        return None
+    return {k: v for k, v in old.items() if k != "train_draws"}
 
 
 def legacy_aux(model: dict[str, Any]) -> dict[str, Any] | None:

@@ -47,3 +47,23 @@ def test_training_uses_the_embodiment_action_representation():
     assert sample_config_for(model_config("hy-vla-tiny").replace(embodiment="unregistered")).representation == {
         "kind": "absolute"
     }
+
+
+def test_flow_time_sampling_is_a_training_setting_and_old_configs_move_it() -> None:
+    """The model config holds architecture only: how training draws flow times lives in TrainConfig.flow."""
+    from model_fixtures import micro_config
+
+    from hy_vla.flow.flow_matching import FlowConfig
+    from hy_vla.models.config import HyVLAConfig
+    from hy_vla.training.run_config import RunConfig, sample_config_for
+
+    cfg = micro_config()
+    assert "flow" not in cfg.to_dict(all_sections=True)
+    old_flow = {"time_sampler": "logit_normal", "beta_alpha": 1.5, "beta_beta": 1.0, "beta_s": 0.999,
+                "logit_mean": 0.0, "logit_std": 1.0, "train_draws": 1}  # fmt: skip
+    assert HyVLAConfig.from_dict({**cfg.to_dict(), "flow": old_flow}) == cfg
+    run = RunConfig(cfg, sample_config_for(cfg), TrainConfig(), "unused").to_dict()
+    run["model"]["flow"] = old_flow
+    del run["train"]["flow"]
+    assert RunConfig.from_dict(run).train.flow == FlowConfig(time_sampler="logit_normal")
+    assert TrainConfig.from_dict(TrainConfig(flow=FlowConfig(logit_std=2.0)).to_dict()).flow.logit_std == 2.0

@@ -124,7 +124,7 @@ class Regressor(nn.Module):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 2))
 
-    def compute_loss(self, batch: dict, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+    def compute_loss(self, batch: dict, generator: torch.Generator | None = None, **_) -> tuple[torch.Tensor, dict]:
         loss = (self.net(batch[keys.STATE]) - batch[keys.ACTION]).pow(2).mean()
         return loss, {"loss": float(loss.detach())}
 

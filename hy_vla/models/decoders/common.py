@@ -47,16 +47,18 @@ class FlowInputs:
 
 
 def flow_training_inputs(
-    cfg: Any, actions: Tensor, mask: Tensor, batch: dict[str, Any], generator: torch.Generator | None
+    times: fm.FlowConfig, actions: Tensor, mask: Tensor, batch: dict[str, Any], generator: torch.Generator | None
 ) -> FlowInputs:
-    """Draw noise and times for a target chunk (B, H, A) on its device (incl. UAC's clean committed prefix)."""
+    """Draw noise and times (from `times`, a training setting) for a target chunk (B, H, A) on its device (incl.
+    UAC's clean committed prefix)."""
     dev = actions.device
+    horizon = actions.shape[1]
     b = actions.shape[0]
     noise = torch.randn(actions.shape, generator=generator).to(dev)
-    t = cfg.flow.sample((b,), generator).to(dev).unsqueeze(1).expand(b, cfg.horizon).clone()  # (B, H)
+    t = times.sample((b,), generator).to(dev).unsqueeze(1).expand(b, horizon).clone()  # (B, H)
     if keys.ACTION_PREFIX_LEN in batch:
         d = torch.as_tensor(batch[keys.ACTION_PREFIX_LEN], device=dev).view(-1, 1)
-        committed = torch.arange(cfg.horizon, device=dev).view(1, -1) < d  # (B, H)
+        committed = torch.arange(horizon, device=dev).view(1, -1) < d  # (B, H)
         t = torch.where(committed, torch.ones_like(t), t)
         mask = mask & ~committed.unsqueeze(-1)
     return FlowInputs(actions, mask, noise, t, fm.interpolate(noise, actions, t))
