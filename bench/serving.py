@@ -19,6 +19,10 @@ request at a time (`max_batch=1`) and against batched answering (`--max-batch`, 
 prints p50 / p99 latency and throughput side by side:
 
     .venv/bin/python bench/serving.py --checkpoint CKPT --compare-batching --seconds 20
+
+`--stall` measures what the largest images the server accepts cost the other sessions: one client sends
+ordinary requests for --seconds alone, then again while a second client sends requests whose every image has
+the largest accepted side (resized by the server); the first client's p50 / p99 are compared.
 """
 
 from __future__ import annotations
@@ -198,6 +202,69 @@ def compare_batching(ckpt: str, seconds: float, max_batch: int, json_out: str | 
         Path(json_out).write_text(json.dumps({"client": kind, "checkpoint": ckpt, "rows": rows}, indent=2))
 
 
+def stall_probe(ckpt: str, seconds: float, json_out: str | None) -> None:
+    """An ordinary client's latency alone and beside a client sending the largest accepted images."""
+    import threading
+
+    from hy_vla.serving.client import RemotePolicy
+    from hy_vla.serving.server import ServerConfig, checkpoint_server
+    from hy_vla.serving.spec import max_image_side
+
+    server = checkpoint_server(ckpt, ServerConfig(port=0))
+    port = server.start_in_thread()
+    meta = server.metadata
+    rng = np.random.default_rng(0)
+    side = max_image_side(meta["image_size"])
+
+    def obs(big: bool) -> dict:
+        out = {}
+        for k, s in meta["observation_spec"].items():
+            shape = [side, side, 3] if big and s["dtype"] == "uint8" else s["shape"]
+            out[k] = (
+                rng.integers(0, 255, shape, dtype=np.uint8) if s["dtype"] == "uint8" else np.zeros(shape, np.float32)
+            )
+        return {**out, "prompt": "reach the goal"}
+
+    def ordinary(lat: list[float], stop: threading.Event) -> None:
+        with RemotePolicy("127.0.0.1", port) as p:
+            o = obs(False)
+            while not stop.is_set():
+                t = time.perf_counter()
+                p.infer(o)
+                lat.append((time.perf_counter() - t) * 1000)
+
+    def big_sender(stop: threading.Event, sent: list[int]) -> None:
+        with RemotePolicy("127.0.0.1", port) as p:
+            o = obs(True)
+            while not stop.is_set():
+                p.infer(o)
+                sent.append(1)
+
+    results = {}
+    for label, with_big in (("alone", False), ("beside largest images", True)):
+        lat: list[float] = []
+        sent: list[int] = []
+        stop = threading.Event()
+        threads = [threading.Thread(target=ordinary, args=(lat, stop))]
+        if with_big:
+            threads.append(threading.Thread(target=big_sender, args=(stop, sent)))
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join(60)
+        results[label] = {"requests": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "big_sent": len(sent)}
+        print(
+            f"{label}: "
+            + json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in results[label].items()})
+        )
+    server.stop_thread()
+    results["largest_side_px"] = side
+    if json_out:
+        Path(json_out).write_text(json.dumps(results, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None)
@@ -209,6 +276,7 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     ap.add_argument("--compare-batching", action="store_true", help="max_batch 1 vs --max-batch at 1/4/16 clients")
     ap.add_argument("--max-batch", type=int, default=8)
+    ap.add_argument("--stall", action="store_true", help="ordinary client alone vs beside a largest-image client")
     args = ap.parse_args()
 
     import torch
@@ -224,6 +292,9 @@ def main() -> None:
     ckpt = args.checkpoint or str(make_tiny_checkpoint(Path(tmp.name) / "ckpt"))
     if args.compare_batching:
         compare_batching(ckpt, args.seconds, args.max_batch, args.json)
+        return
+    if args.stall:
+        stall_probe(ckpt, args.seconds, args.json)
         return
     server = checkpoint_server(ckpt, ServerConfig(port=0))
     port = server.start_in_thread()

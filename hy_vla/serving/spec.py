@@ -12,8 +12,8 @@ The metadata frame (one binary msgpack map, sent first on every connection) hold
     auth               how to authenticate, or None
 
 A request must hold every `observation_spec` key. Images are uint8, HWC or CHW with 3 channels, of any
-size up to `MAX_IMAGE_SIDE` (`image_size` square is what the model reads; others are resized by the
-policy); the state must have exactly its shape, any float dtype (cast to float32), finite. Unknown keys
+size up to `max_image_side(image_size)` (`image_size` square is what the model reads; others are resized
+by the policy, so the bound keeps one request from costing the other sessions much more than an inference); the state must have exactly its shape, any float dtype (cast to float32), finite. Unknown keys
 are dropped (openpi clients may send extras), so the policy only ever sees validated values.
 
 Stock openpi clients send their own layouts (LIBERO: "observation/image", "observation/state"; ALOHA:
@@ -32,7 +32,9 @@ from hy_vla.keys import IMAGE_PREFIX, STATE
 from hy_vla.policy.protocol import ACTION_PREFIX_KEY, ACTION_PREFIX_WEIGHTS_KEY, PROMPT_KEY, SUPPORTS_PREFIX
 
 RESET_KEY = "reset"  # optional bool: clear this session's frame history before using the observation
-MAX_IMAGE_SIDE = 4096  # larger images are refused (a bound on what one request may make the policy resize)
+def max_image_side(image_size: int) -> int:
+    """The largest image side accepted: 4x the model's input, and at least 1024 px (a 224 px client always fits)."""
+    return max(1024, 4 * int(image_size))
 PROTOCOL = "openpi-msgpack-numpy/1"
 AUTH_HEADER_HELP = "send the HTTP header 'Authorization: Api-Key <KEY>' when connecting"
 
@@ -151,10 +153,11 @@ def validate_observation(obs: Any, meta: dict[str, Any]) -> dict[str, Any]:
                 raise ObservationError(f"{key!r} must be a uint8 numpy array, got {type(v).__name__}")
             if v.dtype != np.uint8:
                 raise ObservationError(f"{key!r} must have dtype uint8, got {v.dtype}")
-            if v.ndim != 3 or 3 not in (v.shape[0], v.shape[-1]) or max(v.shape) > MAX_IMAGE_SIDE or 0 in v.shape:
+            side = max_image_side(shape[0])
+            if v.ndim != 3 or 3 not in (v.shape[0], v.shape[-1]) or max(v.shape) > side or 0 in v.shape:
                 raise ObservationError(
                     f"{key!r} has shape {list(v.shape)}; expected {list(shape)} (HWC; CHW and other sizes up to "
-                    f"{MAX_IMAGE_SIDE} px are resized)"
+                    f"{side} px are resized)"
                 )
             clean[key] = v
         else:
