@@ -13,8 +13,9 @@ The metadata frame (one binary msgpack map, sent first on every connection) hold
 
 A request must hold every `observation_spec` key. Images are uint8, HWC or CHW with 3 channels, of any
 size up to `max_image_side(image_size)` (`image_size` square is what the model reads; others are resized
-by the policy, so the bound keeps one request from costing the other sessions much more than an inference); the state must have exactly its shape, any float dtype (cast to float32), finite. Unknown keys
-are dropped (openpi clients may send extras), so the policy only ever sees validated values.
+by the policy, and the bound limits what one request's resizing costs the other sessions); the state must
+have exactly its shape, any float dtype (cast to float32), finite. Unknown keys are dropped (openpi clients
+may send extras), so the policy only ever sees validated values.
 
 Stock openpi clients send their own layouts (LIBERO: "observation/image", "observation/state"; ALOHA:
 "images": {"cam_high": ...}, "state"). An observation map (`hy-vla serve --obs-map THEIRS=OURS`) renames
