@@ -33,9 +33,13 @@ from hy_vla.keys import IMAGE_PREFIX, STATE
 from hy_vla.policy.protocol import ACTION_PREFIX_KEY, ACTION_PREFIX_WEIGHTS_KEY, PROMPT_KEY, SUPPORTS_PREFIX
 
 RESET_KEY = "reset"  # optional bool: clear this session's frame history before using the observation
+
+
 def max_image_side(image_size: int) -> int:
     """The largest image side accepted: 4x the model's input, and at least 1024 px (a 224 px client always fits)."""
     return max(1024, 4 * int(image_size))
+
+
 PROTOCOL = "openpi-msgpack-numpy/1"
 AUTH_HEADER_HELP = "send the HTTP header 'Authorization: Api-Key <KEY>' when connecting"
 
