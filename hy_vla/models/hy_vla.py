@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.profiler import record_function
 
 from hy_vla import keys
 from hy_vla.flow import flow_matching as fm
@@ -190,14 +191,19 @@ class HyVLA(nn.Module):
         actions, mask = (t.to(dev) for t in inputs.action_target(batch, cfg, torch.float32))
         draw = decoders.flow_training_inputs(flow or fm.FlowConfig(), actions, mask, batch, generator)  # noise, t
         state, state_mask = (t.to(dev) for t in inputs.state(batch, cfg, dtype))
-        ctx = self.expert.context(self.backbone, self.embed_prefix(batch, text_only), batch)  # encoded once
-        v = self.expert.velocity(ctx, state, state_mask, draw.x_t.to(dtype), draw.t, draw.actions.to(dtype))
+        with record_function("hy_vla.embed_prefix"):  # named ranges for profilers (bench/step_profile.py)
+            prefix = self.embed_prefix(batch, text_only)
+        with record_function("hy_vla.encode_prefix"):
+            ctx = self.expert.context(self.backbone, prefix, batch)  # encoded once
+        with record_function("hy_vla.decoder"):
+            v = self.expert.velocity(ctx, state, state_mask, draw.x_t.to(dtype), draw.t, draw.actions.to(dtype))
         loss = fm.masked_flow_loss(v, fm.target_velocity(draw.noise, draw.actions), draw.mask)
         metrics: dict[str, float] = {"flow_loss": float(loss.detach())}
         for name, term in self.expert.extra_losses(ctx, draw).items():  # e.g. HybridVLA's AR cross-entropy
             loss = loss + term
             metrics[name] = float(term.detach())
-        loss = self._objective_losses(batch, ctx, loss, metrics, text_only)  # unchanged without objectives
+        with record_function("hy_vla.objectives"):
+            loss = self._objective_losses(batch, ctx, loss, metrics, text_only)  # unchanged without objectives
         return loss, {"loss": float(loss.detach()), **metrics}
 
     def _objective_losses(
