@@ -4,8 +4,8 @@
 record as a training-time target for hy-vla's auxiliary head. LeRobot's ACT and Diffusion would take an ENV
 feature as a policy INPUT, i.e. read the simulator's object and goal positions: the peers get cameras and the
 robot state only, exactly what hy-vla's policy sees. LeRobot types every other `observation.*` column as STATE,
-so the image positions of the object and goal (`observation.environment_pixels`, another training-time target)
-would pass as "state": the only state a peer reads is `observation.state`.
+so any other recorded column (e.g. the object/goal image positions older datasets carry as
+`observation.environment_pixels`) would pass as "state": the only state a peer reads is `observation.state`.
 """
 
 from __future__ import annotations
