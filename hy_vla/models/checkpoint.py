@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from hy_vla.models.config import CONFIG_NAME, HyVLAConfig
+from hy_vla.models.objective_context import OBJECTIVES_PREFIX
 from hy_vla.models.tokenizer import load_tokenizer
 from hy_vla.utils.atomic import atomic_write_text, save_tensors
 from hy_vla.utils.legacy import rename_weights
@@ -131,7 +132,7 @@ def load_model(
     model = cls(config, tokenizer=tokenizer)
     state = load_file(str(directory / WEIGHTS_NAME)) if weights is None else weights
     # older checkpoints saved training-only heads with the network: they are not part of it any more
-    state = {k: v for k, v in rename_weights(state).items() if not k.startswith("objectives.")}
+    state = {k: v for k, v in rename_weights(state).items() if not k.startswith(OBJECTIVES_PREFIX)}
     own = model.state_dict()
     for name, tensor in state.items():
         if name in own and own[name].shape != tensor.shape:

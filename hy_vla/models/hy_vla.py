@@ -26,13 +26,12 @@ from hy_vla.models.decoders import common as decoders
 from hy_vla.models.decoders.common import DecoderContext
 from hy_vla.models.decoders.registry import build_decoder
 from hy_vla.models.dual_tower import Prefix, encode_prefix
-from hy_vla.models.objective_context import ObjectiveContext
+from hy_vla.models.objective_context import OBJECTIVES_PREFIX, ObjectiveContext
 from hy_vla.models.text_patch import TextPatcher, apply_text_patch
 from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
 from hy_vla.models.vision import VisionEncoder, merge_tokens
 
 VISION, TEXT = 0, 1  # modality indices of MoTBackbone
-OBJECTIVES = "objectives."  # state-dict prefix of the attached training objectives (never saved with the model)
 
 
 class HyVLA(nn.Module):
@@ -165,7 +164,7 @@ class HyVLA(nn.Module):
         cfg, dev = self.config, self.device
         imgs, frame_valid = inputs.images(batch, cfg, b, self.dtype)
         n_cam = len(cfg.camera_names)
-        patches, keypoint, _ = self.vision.encode(imgs.to(dev), None if frame_valid is None else frame_valid.to(dev))
+        patches, keypoint = self.vision.encode(imgs.to(dev), None if frame_valid is None else frame_valid.to(dev))
         tokens = merge_tokens(patches, cfg.vision.token_merge)  # (B*C, P / m^2, m^2 * Dv)
         if keypoint is not None:  # the spatial-softmax keypoint token follows the patch tokens
             tokens = torch.cat([tokens, keypoint], dim=1)
@@ -312,7 +311,9 @@ class HyVLA(nn.Module):
     def save_pretrained(self, directory: str | Path, state_dict: dict[str, Tensor] | None = None) -> Path:
         """Write model.safetensors + config.json + norm_stats.json; `state_dict` overrides the weights."""
         weights = self.state_dict() if state_dict is None else state_dict
-        return save_model(self, Path(directory), {k: v for k, v in weights.items() if not k.startswith(OBJECTIVES)})
+        return save_model(
+            self, Path(directory), {k: v for k, v in weights.items() if not k.startswith(OBJECTIVES_PREFIX)}
+        )
 
     @classmethod
     def from_pretrained(

@@ -16,6 +16,10 @@ from torch import Tensor
 
 from hy_vla.models.dual_tower import Prefix
 
+# State-dict prefix of the training objectives attached to a model (`HyVLA.objectives`): saved in the training
+# state, never with the network.
+OBJECTIVES_PREFIX = "objectives."
+
 
 @dataclass
 class ObjectiveContext:

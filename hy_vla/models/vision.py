@@ -157,21 +157,19 @@ class VisionEncoder(nn.Module):
         """images: (N, K, 3, S, S); frame_valid: (N, K) bool (False = padded history frame)."""
         return self.encode(images, frame_valid)[0]
 
-    def encode(self, images: Tensor, frame_valid: Tensor | None = None) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    def encode(self, images: Tensor, frame_valid: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """-> current-frame patch features (N, P, width) and, with keypoints on, the current frame's
-        keypoint token (N, 1, token_width) (the projector's input width, as a merged patch token) and its
-        keypoints (N, Kp, 2) (x, y) in [-1, 1]."""
+        keypoint token (N, 1, token_width) (the projector's input width, as a merged patch token)."""
         n, k = images.shape[:2]
         if not self.memory_enabled and k > 1:
             images, k = images[:, -1:], 1
             frame_valid = None
-        kp = points = None
+        kp = None
         if isinstance(self.patch, ConvStem):
             tap_stride = self.cfg.keypoint_stride if self.keypoint_token is not None else None
             x, tap = self.patch(images.flatten(0, 1), tap_stride)  # (N*K, D, S/p, S/p), (N*K, c, S/s, S/s)
             if tap is not None:  # only asked for when the keypoint token exists
-                points = self.keypoint_token.keypoints(tap.view(n, k, *tap.shape[1:])[:, -1])  # current frame only
-                kp = self.keypoint_token.embed_points(points)
+                kp = self.keypoint_token(tap.view(n, k, *tap.shape[1:])[:, -1])  # current frame only
         else:
             x = self.patch(images.flatten(0, 1))  # (N*K, D, S/p, S/p)
         x = x.flatten(2).transpose(1, 2) + self.pos  # (N*K, P, D)
@@ -184,4 +182,4 @@ class VisionEncoder(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x, temporal if i % self.cfg.temporal_every == 0 else None)
         # Past frames have been mixed into the current one: drop them (constant token count).
-        return self.norm(x[:, -1]), kp, points  # (N, P, D)
+        return self.norm(x[:, -1]), kp  # (N, P, D)

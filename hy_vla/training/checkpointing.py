@@ -31,6 +31,7 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from hy_vla.models.checkpoint import WEIGHTS_NAME, replace_dir
+from hy_vla.models.objective_context import OBJECTIVES_PREFIX
 from hy_vla.training.batches import DataPosition
 from hy_vla.training.ema import EMA
 from hy_vla.utils.atomic import atomic_write_text, save_tensors
@@ -45,7 +46,6 @@ RAW_PREFIX = "raw."  # training-state copy of the raw (non-averaged) weights whe
 STATE_JSON = "training_state.json"
 FORMAT = "hy-vla/training-state"
 _TMP_PREFIX = ".tmp-ckpt-"
-OBJECTIVES = "objectives."  # the training objectives' weights (hy_vla.training.objectives)
 
 
 @dataclass
@@ -209,7 +209,7 @@ def save_checkpoint(
         tensors.update({f"{RAW_PREFIX}{k}": v for k, v in state.weights.items()})
         tensors.update({f"ema.{k}": v for k, v in state.ema.items()})
     else:  # the training objectives' weights are not in model.safetensors (the network alone)
-        tensors.update({k: v for k, v in state.weights.items() if k.startswith(OBJECTIVES)})
+        tensors.update({k: v for k, v in state.weights.items() if k.startswith(OBJECTIVES_PREFIX)})
     save_tensors(tensors, tmp / STATE_TENSORS)
     meta = {
         "format": FORMAT,
@@ -268,7 +268,10 @@ def read_checkpoint(path: str | os.PathLike) -> Resumed:
     tensors = load_file(str(path / STATE_TENSORS))
     raw = {k[len(RAW_PREFIX) :]: v for k, v in tensors.items() if k.startswith(RAW_PREFIX)}
     if not raw:  # EMA runs keep the raw weights in the state; other runs the objectives' only
-        raw = {**load_file(str(path / WEIGHTS_NAME)), **{k: v for k, v in tensors.items() if k.startswith(OBJECTIVES)}}
+        raw = {
+            **load_file(str(path / WEIGHTS_NAME)),
+            **{k: v for k, v in tensors.items() if k.startswith(OBJECTIVES_PREFIX)},
+        }
     weights = rename_weights(raw)  # older checkpoints: training heads inside the network
     for file, named in ((STATE_TENSORS, tensors), (WEIGHTS_NAME, weights)):
         bad = next((k for k, v in named.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)

@@ -25,15 +25,16 @@ def build_config(cls: type[T], values: Any, where: str) -> T:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"unknown field {key!r} in {where}{hint}")
-    hints = _hints(cls)
+    hints = type_hints(cls)
     for key, value in values.items():
         if not _matches(value, hints[key]):
-            raise ValueError(f"{where}.{key}: expected {_describe(hints[key])}, got {value!r:.80}")
+            raise ValueError(f"{where}.{key}: expected {type_name(hints[key])}, got {value!r:.80}")
     return cls(**values)
 
 
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
+def type_hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved field types (cached: configs are checked on every load)."""
     return typing.get_type_hints(cls)
 
 
@@ -69,5 +70,5 @@ def _matches(value: Any, hint: Any) -> bool:
     return True  # anything else is the dataclass's own business
 
 
-def _describe(hint: Any) -> str:
+def type_name(hint: Any) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -8,22 +8,17 @@ ValueError naming what was expected. Dotted keys reach nested config dataclasses
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import types
 import typing
 from typing import Any, Literal, Union
 
+from hy_vla.utils.configs import type_hints, type_name
 from hy_vla.utils.names import did_you_mean
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 _NONE = ("none", "null")
-
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
 
 
 def field_type(cls: type, dotted: str, where: str = "") -> Any:
@@ -38,13 +33,9 @@ def field_type(cls: type, dotted: str, where: str = "") -> Any:
             prefix = f"{where}{'.'.join(walked)}." if walked else where
             known = [f"{prefix}{n}" for n in names]
             raise ValueError(f"--set {prefix}{part}: unknown setting.{did_you_mean(prefix + part, known)}")
-        hint = _hints(hint)[part]
+        hint = type_hints(hint)[part]
         walked.append(part)
     return hint
-
-
-def _name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
 def coerce(raw: str, hint: Any) -> Any:
@@ -59,13 +50,12 @@ def coerce(raw: str, hint: Any) -> Any:
     if origin in (Union, types.UnionType):
         if type(None) in args and text.lower() in _NONE:
             return None
-        errors = []
         for arg in (a for a in args if a is not type(None)):
             try:
                 return coerce(raw, arg)
-            except ValueError as e:
-                errors.append(str(e))
-        raise ValueError(f"expected {' or '.join(_name(a) for a in args)}, got {raw!r}")
+            except ValueError:
+                continue
+        raise ValueError(f"expected {' or '.join(type_name(a) for a in args)}, got {raw!r}")
     if origin is Literal:
         for choice in args:
             if str(choice) == text:
@@ -108,7 +98,7 @@ def coerce(raw: str, hint: Any) -> Any:
         return value
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         raise ValueError(f"is a nested config: set its fields one by one (<key>.<field>=...), got {raw!r}")
-    raise ValueError(f"cannot parse a value of type {_name(hint)} from {raw!r}")
+    raise ValueError(f"cannot parse a value of type {type_name(hint)} from {raw!r}")
 
 
 def _items(text: str) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import nn
 
+from hy_vla.models.objective_context import OBJECTIVES_PREFIX
 from hy_vla.training.objectives.env_state import EnvStateConfig, EnvStateObjective
 from hy_vla.training.objectives.hy_embodied import AuxLossConfig, HYEmbodiedObjective, check_model
 from hy_vla.training.objectives.next_token import NextTokenObjective
@@ -94,7 +95,7 @@ def load_with_objectives(path: Any) -> Any:
     model = attach_objectives(HyVLA.from_pretrained(ckpt), RunConfig.load(run_dir).train)
     state = read_checkpoint(ckpt).state
     source = state.ema if state.ema is not None else state.weights
-    prefix = "objectives."
-    weights = {k[len(prefix) :]: v for k, v in source.items() if k.startswith(prefix)}
+    n = len(OBJECTIVES_PREFIX)
+    weights = {k[n:]: v for k, v in source.items() if k.startswith(OBJECTIVES_PREFIX)}
     model.objectives.load_state_dict(weights)
     return model
