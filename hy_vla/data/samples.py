@@ -39,6 +39,7 @@ from hy_vla.actions.delta_chunk import future_indices
 from hy_vla.actions.representation import ActionRepresentation
 from hy_vla.data.text_targets import TEXT_TARGETS, MotionCaptions
 from hy_vla.data.transforms import RobotTransforms
+from hy_vla.utils.legacy import upgrade_sample_config
 
 
 @dataclass(frozen=True)
@@ -155,21 +156,6 @@ class SampleConfig:
 
 
 EXTRA_FRAMES = ("current", "first")
-
-
-def upgrade_sample_config(d: dict[str, Any]) -> dict[str, Any]:
-    """An older train_config.json's data section: its env-state fields as `extra_columns` (same samples)."""
-    if not {"env_state_key", "env_state_frame", "env_pixels_key"} & set(d):
-        return d
-    d = dict(d)
-    key, frame = d.pop("env_state_key", None), d.pop("env_state_frame", "current")
-    d.pop("env_pixels_key", None)
-    if key is not None:
-        if frame not in EXTRA_FRAMES:
-            raise ValueError(f"data.env_state_frame {frame!r} was removed (measured and rejected; bench/RESULTS.md)")
-        d["extra_columns"] = {**d.get("extra_columns", {}), "env_state": [key, frame]}
-        d["first_frame_images"] = frame == "first"
-    return d
 
 
 def history_indices(t: int, history: int, stride: int) -> tuple[np.ndarray, np.ndarray]:

@@ -32,15 +32,34 @@ def upgrade_model_config(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
+KEPT_ENV_STATE_FRAMES = ("current", "first")  # "both" was measured and rejected (bench/RESULTS.md)
+
+
+def _kept_frame(frame: str) -> str:
+    if frame not in KEPT_ENV_STATE_FRAMES:
+        raise ValueError(f"this run trained the env-state target on frame {frame!r}, an option that was removed")
+    return frame
+
+
 def legacy_env_state(model: dict[str, Any]) -> dict[str, Any] | None:
     """An old model config's env-state target settings as `TrainConfig.env_state` (None when it had none on)."""
     old = model.get("env_state")
     if not isinstance(old, dict) or not old.get("weight"):
         return None
-    frame = old.get("frame", "current")
-    if frame not in ("current", "first"):
-        raise ValueError(f"this run trained the env-state target on frame {frame!r}, an option that was removed")
-    return {"weight": old["weight"], "dim": old.get("dim", 0), "frame": frame}
+    return {"weight": old["weight"], "dim": old.get("dim", 0), "frame": _kept_frame(old.get("frame", "current"))}
+
+
+def upgrade_sample_config(d: dict[str, Any]) -> dict[str, Any]:
+    """An older train_config.json's data section: its env-state fields as `extra_columns` (same samples)."""
+    if not {"env_state_key", "env_state_frame", "env_pixels_key"} & set(d):
+        return d
+    d = dict(d)
+    key, frame = d.pop("env_state_key", None), d.pop("env_state_frame", "current")
+    d.pop("env_pixels_key", None)
+    if key is not None:
+        d["extra_columns"] = {**d.get("extra_columns", {}), "env_state": [key, _kept_frame(frame)]}
+        d["first_frame_images"] = frame == "first"
+    return d
 
 
 def legacy_flow(model: dict[str, Any]) -> dict[str, Any] | None:
