@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("hy_vla.cli.train", "train a preset on a dataset; re-running with the same --out resumes"),
     "collect": ("hy_vla.cli.collect", "collect scripted-expert demonstrations into a LeRobot v3 dataset"),
     "eval": ("hy_vla.cli.eval", "evaluate a policy in simulation (success rate, Wilson CI, videos)"),
+    "post-train": ("hy_vla.cli.post_train", "post-train a checkpoint in simulation: RL, RFT, preferences"),
 }
 
 

@@ -100,19 +100,17 @@ def integrate(velocity_fn: Callable[[Tensor, float], Tensor], noise: Tensor, num
     return x
 
 
-def masked_flow_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Squared error averaged per active channel over its active steps, then over active channels.
+def per_sample_flow_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Each sample's squared error averaged per active channel over its active steps, then over active channels.
 
     pred, target: (B, H, A); mask: (B, H, A) bool/float, 1 = counts (or None: all count).
-    For each sample b and channel k: l_bk = sum_h m_bhk e_bhk / sum_h m_bhk (Qwen-VLA's per-channel
-    average), then the mean of l_bk over the channels with at least one active step, then the mean
-    over samples that have any active channel. A channel with few valid steps therefore weighs as
-    much as a fully valid one, and padded channels (unused slots of the unified space) never dilute
-    the loss. Returns a scalar.
+    For sample b and channel k: l_bk = sum_h m_bhk e_bhk / sum_h m_bhk (Qwen-VLA's per-channel average), then
+    the mean of l_bk over the channels with at least one active step. Returns (losses (B,), has_any (B,) float:
+    1 where the sample has an active channel).
     """
     err = (pred.float() - target.float()).pow(2)  # (B, H, A)
     if mask is None:
-        return err.mean()
+        return err.mean(dim=(1, 2)), torch.ones(err.shape[0], dtype=err.dtype, device=err.device)
     if mask.shape != err.shape:
         raise ValueError(f"loss mask shape {tuple(mask.shape)} != prediction shape {tuple(err.shape)}")
     m = mask.to(err.dtype)
@@ -121,7 +119,18 @@ def masked_flow_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -
     active = (steps > 0).to(err.dtype)  # (B, A)
     n_active = active.sum(dim=1)  # (B,)
     per_sample = (per_channel * active).sum(dim=1) / n_active.clamp(min=1.0)  # (B,)
-    has_any = (n_active > 0).to(err.dtype)
+    return per_sample, (n_active > 0).to(err.dtype)
+
+
+def masked_flow_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """`per_sample_flow_loss` averaged over the samples that have any active channel -> scalar.
+
+    A channel with few valid steps weighs as much as a fully valid one, and padded channels (unused slots of the
+    unified space) never dilute the loss.
+    """
+    per_sample, has_any = per_sample_flow_loss(pred, target, mask)
+    if mask is None:
+        return per_sample.mean()
     return (per_sample * has_any).sum() / has_any.sum().clamp(min=1.0)
 
 

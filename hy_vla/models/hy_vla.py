@@ -302,6 +302,69 @@ class HyVLA(nn.Module):
         actions = self.expert.sample(ctx, state, state_mask, noise.to(dev, torch.float32), steps, guide).float()
         return slot_layout.unplace(actions, slots)
 
+    # -- post-training: the stochastic denoising chain (hy_vla.flow.stochastic) -------------------
+    def chain_mask(self, batch: dict[str, Any], executed: int | None = None) -> Tensor:
+        """(B, H, max_action_dim) bool, model layout: the robot's action channels in the first `executed` model steps
+        (None: all H); the channels whose noise can change what the robot does."""
+        cfg = self.config
+        b = inputs.batch_size(batch, cfg)
+        steps = cfg.horizon if executed is None else min(max(int(executed), 1), cfg.horizon)
+        robot = torch.zeros(b, cfg.horizon, cfg.max_action_dim, dtype=torch.bool, device=self.device)
+        robot[:, :steps, : cfg.action_dim] = True
+        slots = slot_layout.batch_slots(batch, cfg, "action")
+        return robot if slots is None else slot_layout.place(robot[..., : cfg.action_dim], slots, cfg.max_action_dim)
+
+    def _chain_context(self, batch: dict[str, Any], predict_mode: str | None) -> tuple[DecoderContext, Tensor, Tensor]:
+        state, state_mask = (t.to(self.device) for t in inputs.state(batch, self.config, self.dtype))
+        ctx = self.expert.context(self.backbone, self.embed_prefix(batch), batch)
+        if predict_mode is not None:
+            ctx.extra["predict_mode"] = predict_mode
+        return ctx, state, state_mask
+
+    @torch.no_grad()
+    def sample_chain(
+        self,
+        batch: dict[str, Any],
+        sigma: float,
+        mask: Tensor,
+        noise: Tensor,
+        num_steps: int | None = None,
+        generator: torch.Generator | None = None,
+        predict_mode: str | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """A stochastic denoising chain (post-training rollouts) -> (states (K+1, B, H, max_action_dim) and the
+        transitions' means (K, B, H, max_action_dim), both in the model's layout; actions (B, H, max_action_dim)
+        normalized in the robot's leading layout = the last state).
+
+        mask: `chain_mask`; noise (B, H, max_action_dim): x_0; sigma 0: the deterministic chain. A decoder without
+        a Gaussian chain refuses.
+        """
+        ctx, state, state_mask = self._chain_context(batch, predict_mode)
+        steps = num_steps or self.config.num_inference_steps
+        states, means = self.expert.sample_chain(
+            ctx, state, state_mask, noise.to(self.device, torch.float32), steps, sigma, mask, generator
+        )
+        return states, means, slot_layout.unplace(states[-1], slot_layout.batch_slots(batch, self.config, "action"))
+
+    def chain_means(self, batch: dict[str, Any], states: Tensor, predict_mode: str | None = None) -> Tensor:
+        """The transitions' means under the current parameters (differentiable): states (K+1, B, H, A) -> (K, B, H, A).
+
+        The prefix is encoded afresh, so gradients reach the vision encoder and backbone too.
+        """
+        ctx, state, state_mask = self._chain_context(batch, predict_mode)
+        return self.expert.chain_means(ctx, state, state_mask, states.to(self.device))
+
+    def flow_losses(self, batch: dict[str, Any], noise: Tensor, t: Tensor) -> Tensor:
+        """Each sample's flow-matching loss for a given draw -> (B,) (differentiable; preference optimization
+        compares two chunks of one observation under the same noise (B, H, max_action_dim) and times t (B,))."""
+        cfg, dev, dtype = self.config, self.device, self.dtype
+        actions, mask = (x.to(dev) for x in inputs.action_target(batch, cfg, torch.float32))
+        tt = t.to(dev).view(-1, 1).expand(-1, cfg.horizon)  # (B, H)
+        x_t = fm.interpolate(noise.to(dev), actions, tt)
+        ctx, state, state_mask = self._chain_context(batch, None)
+        v = self.expert.velocity(ctx, state, state_mask, x_t.to(dtype), tt, actions.to(dtype))
+        return fm.per_sample_flow_loss(v, fm.target_velocity(noise.to(dev), actions), mask)[0]
+
     @torch.no_grad()
     def forward_evaluate(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         """The model card's call: {"pred": (B, horizon, max_action_dim)} normalized actions."""

@@ -11,6 +11,7 @@ A capability only some decoders have is a class attribute (`supports_uncached`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from torch import Tensor, nn
 
 from hy_vla import keys
 from hy_vla.flow import flow_matching as fm
+from hy_vla.flow import stochastic
 from hy_vla.models.backbone import LayerKV
 from hy_vla.models.dual_tower import Prefix, encode_prefix
 
@@ -93,6 +95,33 @@ class FlowDecoder(nn.Module):
         """Weighted loss terms added to the flow loss (e.g. HybridVLA's AR cross-entropy)."""
         return {}
 
+    def stepper(
+        self, ctx: DecoderContext, state: Tensor, state_mask: Tensor, guide: tuple[Tensor, Tensor] | None = None
+    ) -> Callable[[Tensor, float], Tensor]:
+        """The velocity field of one denoising chain, called once per Euler step in time order: (x, t) -> v.
+
+        It keeps the running clean estimate (for MPG), so the same calls on the same states give the same
+        velocities: the deterministic sampler, the stochastic chain and its recomputation all use it.
+        guide: (target, weights) of `hy_vla.flow.guidance.full_prefix` (inference-time real-time chunking).
+        """
+        dtype = state.dtype
+        memo: dict[str, Tensor | None] = {"clean": None}
+
+        def velocity(x: Tensor, t: float) -> Tensor:
+            tt = torch.full(x.shape[:2], t, device=x.device)
+            v = self.velocity(ctx, state, state_mask, x.to(dtype), tt, memo["clean"])
+            if guide is not None:
+                from hy_vla.flow.guidance import guided_velocity
+
+                v = guided_velocity(x, v, t, *guide)
+            memo["clean"] = x + (1.0 - t) * v  # one-step estimate of the clean chunk
+            return v
+
+        return velocity
+
+    def check_chain(self, ctx: DecoderContext) -> None:
+        """Raise a ValueError when this decoder, as configured, has no Gaussian denoising chain (post-training)."""
+
     def sample(
         self,
         ctx: DecoderContext,
@@ -102,22 +131,47 @@ class FlowDecoder(nn.Module):
         num_steps: int,
         guide: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
-        """Euler integration from noise (t=0) to actions (t=1); keeps the running clean estimate for MPG.
+        """Euler integration from noise (t=0) to actions (t=1) -> (B, H, A)."""
+        return fm.integrate(self.stepper(ctx, state, state_mask, guide), noise, num_steps)
 
-        guide: (target, weights) of `hy_vla.flow.guidance.full_prefix` (inference-time real-time chunking).
+    def sample_chain(
+        self,
+        ctx: DecoderContext,
+        state: Tensor,
+        state_mask: Tensor,
+        noise: Tensor,
+        num_steps: int,
+        sigma: float,
+        mask: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """The stochastic chain (`hy_vla.flow.stochastic`): noise (B, H, A) -> (states x_0..x_K (K+1, B, H, A),
+        the transitions' means (K, B, H, A)).
+
+        mask (B, H, A) bool: the channels that get noise (the others follow the deterministic Euler step).
+        sigma 0 gives the deterministic chain.
         """
-        b, h, _ = noise.shape
-        dtype = state.dtype
-        memo: dict[str, Tensor | None] = {"clean": None}
+        self.check_chain(ctx)
+        velocity = self.stepper(ctx, state, state_mask)
+        x, dt, states, means = noise, 1.0 / num_steps, [noise], []
+        for t in fm.euler_times(num_steps):
+            mean = stochastic.transition_mean(x, velocity(x, t).float(), dt)
+            eps = torch.randn(x.shape, generator=generator).to(x.device)
+            x = stochastic.noisy_step(mean, sigma, mask, eps)
+            states.append(x)
+            means.append(mean)
+        return torch.stack(states), torch.stack(means)
 
-        def velocity(x: Tensor, t: float) -> Tensor:
-            tt = torch.full((b, h), t, device=x.device)
-            v = self.velocity(ctx, state, state_mask, x.to(dtype), tt, memo["clean"])
-            if guide is not None:
-                from hy_vla.flow.guidance import guided_velocity
+    def chain_means(self, ctx: DecoderContext, state: Tensor, state_mask: Tensor, states: Tensor) -> Tensor:
+        """Each transition's mean under the current parameters: states (K+1, B, H, A) -> means (K, B, H, A).
 
-                v = guided_velocity(x, v, t, *guide)
-            memo["clean"] = x + (1.0 - t) * v  # one-step estimate of the clean chunk
-            return v
-
-        return fm.integrate(velocity, noise, num_steps)
+        Differentiable; with unchanged parameters it reproduces the means `sample_chain` drew around.
+        """
+        self.check_chain(ctx)
+        num_steps = states.shape[0] - 1
+        velocity = self.stepper(ctx, state, state_mask)
+        dt = 1.0 / num_steps
+        return torch.stack(
+            [stochastic.transition_mean(states[k], velocity(states[k], t).float(), dt) for k, t in
+             enumerate(fm.euler_times(num_steps))]
+        )  # fmt: skip

@@ -137,6 +137,14 @@ class HybridDecoder(FlowDecoder):
         actions = self.tokens.decode(ids).view(b, self.horizon, self.action_dim)
         return F.pad(actions, (0, max_action_dim - self.action_dim)), mean_confidence(torch.stack(probs, dim=1))
 
+    def check_chain(self, ctx: DecoderContext) -> None:
+        mode = ctx.extra.get("predict_mode", self.cfg.predict_mode)
+        if mode != "diff":
+            raise ValueError(
+                f"HybridVLA predict_mode {mode!r} mixes in autoregressive tokens, which have no Gaussian denoising "
+                "chain: post-train with predict_mode 'diff'"
+            )
+
     def sample(
         self,
         ctx: DecoderContext,

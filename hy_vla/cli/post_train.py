@@ -1,0 +1,57 @@
+"""`hy-vla post-train`: RL (grpo), rejection-sampling fine-tuning (rft), preference optimization (pref) or
+continued supervised training (sft, the control) from a checkpoint, in simulation; re-running resumes."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+
+from hy_vla.posttrain.config import METHODS, PostTrainConfig
+
+
+def _default(name: str) -> object:
+    return next(f.default for f in fields(PostTrainConfig) if f.name == name)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hy_vla.sim.registry import SUITES
+
+    d = _default
+    parser.add_argument("--checkpoint", required=True, help="supervised checkpoint (or training run folder)")
+    parser.add_argument("--method", default=d("method"), choices=list(METHODS),
+                        help=f"grpo (RL), rft (rejection sampling), pref (preferences), sft (control) "
+                             f"(default: {d('method')})")  # fmt: skip
+    parser.add_argument("--env", default=d("suite"), choices=list(SUITES), help=f"simulator (default: {d('suite')})")
+    parser.add_argument("--tasks", required=True, help="comma-separated task names, or 'all'")
+    parser.add_argument("--out", required=True, help="run folder; re-running the same command resumes")
+    parser.add_argument("--iterations", type=int, default=d("iterations"), help="(default: %(default)s)")
+    parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget for rollouts + updates "
+                        "(default: none, run all iterations)")  # fmt: skip
+    for name, typ in (("layouts", int), ("group", int), ("sigma", float), ("lr", float), ("epochs", int),
+                      ("minibatch", int), ("clip", float), ("kl_weight", float), ("ema_decay", float),
+                      ("steps_per_iteration", int), ("demo_fraction", float), ("pref_beta", float),
+                      ("pref_prox", float), ("pairs_per_episode", int), ("eval_episodes", int),
+                      ("eval_every", int), ("save_every", int), ("workers", int), ("seed", int),
+                      ("train_seed", int)):  # fmt: skip
+        parser.add_argument(f"--{name.replace('_', '-')}", type=typ, default=d(name), help="(default: %(default)s)")
+    parser.add_argument("--shaped-reward", action="store_true", help="grpo: add the env's shaped return")
+    parser.add_argument("--demo-dataset", default=None, help="demonstrations (default: the checkpoint's dataset)")
+    parser.add_argument("--n-action-steps", type=int, default=None, help="actions executed per chunk (default: all)")
+    parser.add_argument("--image-size", type=int, default=None, help="rendered image side (default: the suite's)")
+    parser.add_argument("--max-steps", type=int, default=None, help="episode cap (default: the suite's)")
+    parser.add_argument("--num-steps", type=int, default=None, help="denoising steps (default: the checkpoint's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hy_vla.cli.eval import resolve_tasks
+    from hy_vla.posttrain.loop import post_train
+
+    names = [f.name for f in fields(PostTrainConfig)]
+    values = {k: getattr(args, k) for k in names if hasattr(args, k)}
+    values.update(suite=args.env, tasks=resolve_tasks(args.env, args.tasks), out=str(Path(args.out)))
+    report = post_train(PostTrainConfig(**values))
+    b, a = report["before"]["overall"], report["after"]["overall"]
+    print(f"success {b['success_rate']:.0%} -> {a['success_rate']:.0%} ({report['compute']['minutes']:.1f} min, "
+          f"{report['compute']['iterations']} iterations); report: {Path(args.out) / 'report.json'}")  # fmt: skip
+    return 0
