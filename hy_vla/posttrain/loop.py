@@ -159,6 +159,7 @@ class PostTrainer:
             demos, run_train = _demo_batches(cfg, model, start, size, position)
         updater = Updater(model, optimizer, cfg, reference, ema, demos[0] if demos else None,
                           run_train.flow if run_train is not None else None)  # fmt: skip
+        updater.steps = int(history[-1]["optimizer_steps"]) if history else 0
         before = self.evaluate(start, "before")
         pool = RolloutPool(WorkerSetup(recipe, str(out), cfg.n_action_steps, None), cfg.workers)
         loggers = MetricLoggers(SimpleNamespace(tensorboard=True, wandb=False), out, iteration)
