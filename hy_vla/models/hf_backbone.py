@@ -125,6 +125,18 @@ class HFBackbone(nn.Module):
         return inner.language_model if hasattr(inner, "language_model") else inner.text_model
 
     @property
+    def vision_tower(self) -> nn.Module:
+        """The vision encoder (Qwen-VL's includes its patch merger, the projector into the LM)."""
+        inner = self.model.model
+        return next(getattr(inner, n) for n in ("visual", "vision_model", "vision_tower") if hasattr(inner, n))
+
+    @property
+    def projector(self) -> nn.Module | None:
+        """The vision-to-LM projector when it sits outside the vision tower (SmolVLM, PaliGemma)."""
+        inner = self.model.model
+        return next((getattr(inner, n) for n in ("connector", "multi_modal_projector") if hasattr(inner, n)), None)
+
+    @property
     def embed(self) -> nn.Module:
         if self.family == "bert":
             return self.model.embeddings.word_embeddings

@@ -197,3 +197,26 @@ def test_rope_theta_from_either_config_layout():
     assert rope_theta(SimpleNamespace(rope_theta=1e6)) == 1e6
     with pytest.raises(ValueError, match="no RoPE theta"):
         rope_theta(SimpleNamespace())
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "paligemma"])
+def test_lora_targets_and_freezing_by_name_on_a_transformers_backbone(family, hf_dirs):
+    """Default LoRA targets name transformers' attention projections of the LM (not the vision tower); the freeze
+    options find the vision tower / projector / language model of a transformers backbone."""
+    from hy_vla.models.lora import LoRAConfig
+    from hy_vla.training.config import TrainConfig
+    from hy_vla.training.parameters import apply_freeze
+
+    model = HyVLA(_config(family, hf_dirs[family], lora=LoRAConfig(rank=2)))
+    adapters = [n for n, p in model.named_parameters() if p.requires_grad and ".lora_" in n]
+    assert {n.split(".")[-2] for n in adapters} == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    assert all(".language_model." in n for n in adapters) and len(adapters) == 2 * 4 * 2  # A, B x 4 x 2 layers
+
+    model = HyVLA(_config(family, hf_dirs[family]))
+    frozen = apply_freeze(model, TrainConfig(freeze_vision=True, freeze_projector=True, freeze_backbone=True))
+    assert frozen == ["vision", "projector", "backbone"]
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith("expert.") for n in trainable)
+    loss, _ = model.compute_loss(micro_batch(model.config))
+    loss.backward()  # the expert still trains through the frozen backbone's KV
+    assert model.expert.layers[0].qkv.weight.grad is not None
