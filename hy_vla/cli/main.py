@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compute-norm": ("hy_vla.cli.compute_norm", "compute norm_stats.json over the trained action representation"),
     "train": ("hy_vla.cli.train", "train a preset on a dataset; re-running with the same --out resumes"),
     "collect": ("hy_vla.cli.collect", "collect scripted-expert demonstrations into a LeRobot v3 dataset"),
+    "export": ("hy_vla.cli.export", "merge a LoRA checkpoint's adapters into its weights: a plain checkpoint"),
     "eval": ("hy_vla.cli.eval", "evaluate a policy in simulation (success rate, Wilson CI, videos)"),
     "post-train": ("hy_vla.cli.post_train", "post-train a checkpoint in simulation: RL, RFT, preferences"),
 }

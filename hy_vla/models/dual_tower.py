@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -33,6 +34,9 @@ class Prefix:
     bidirectional: Tensor  # (B, Tp) bool
     valid: Tensor  # (B, Tp) bool, False on text padding
     positions: Tensor  # (B, Tp) long, counts only valid tokens (padding-invariant)
+    # What a pretrained transformers backbone runs on besides x (its processor's ids, the vision tower's output;
+    # hf_backbone.HFBackbone.embed_prefix); empty for the native MoT
+    backbone_inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_valid(self) -> Tensor:
@@ -43,14 +47,20 @@ class Prefix:
 
 
 def suffix_positions(prefix: Prefix, horizon: int) -> Tensor:
-    """State and action tokens continue the prefix's positions -> (B, 1 + H)."""
+    """State and action tokens continue after the prefix's largest valid position -> (B, 1 + H).
+
+    For the native prefix (positions count valid tokens) that is `num_valid`; a pretrained VLM numbers its
+    tokens its own way (Qwen's M-RoPE image positions, PaliGemma's from 1), and the seeds append the state
+    and action tokens after it.
+    """
     offs = torch.arange(1 + horizon, device=prefix.valid.device)
-    return prefix.num_valid.unsqueeze(1) + offs
+    last = prefix.positions.masked_fill(~prefix.valid, -1).amax(dim=1, keepdim=True)  # (B, 1)
+    return last + 1 + offs
 
 
 def encode_prefix(backbone: MoTBackbone, prefix: Prefix) -> tuple[Tensor, list[LayerKV]]:
     """Run the backbone once: final hidden states (B, Tp, D) and per-layer keys/values."""
-    return backbone(prefix.x, prefix.segments, prefix.positions, prefix.mask())
+    return backbone(prefix.x, prefix.segments, prefix.positions, prefix.mask(), **prefix.backbone_inputs)
 
 
 def expert_forward(

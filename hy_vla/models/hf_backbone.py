@@ -4,25 +4,25 @@
 (text-only, e.g. the installed all-MiniLM-L6-v2) and speaks the MoT backbone's
 interface, so every action decoder attaches unchanged:
 
-- `embed_prefix(model, batch) -> Prefix`: each camera's current frame through the
-  model's own vision tower + projector (+ our learned camera embedding), then the
-  instruction's token embeddings; one sequence [cam 1 tokens, ..., text], no
-  placeholder ids (the image features are placed directly, so no processor is needed);
-- `forward(x, segments, positions, allowed) -> (final hidden (B, T, D), per-layer KV)`:
-  runs the language model on those embeddings. Decoder LMs return their KV cache
-  (keys after rotary, grouped KV heads repeated to the query heads); BERT's keys/values
-  are read off its key/value projections. The dual tower / MoT expert attend to the KV,
+- `embed_prefix(frames, camera_embed, texts) -> Prefix`: a VLM reads exactly what its own
+  processor would give it (`hy_vla.models.hf_inputs`: chat template, image placeholder and
+  marker tokens, the image processor's resizing and normalization); each camera's current frame
+  goes through the model's own vision tower + projector, plus our learned camera embedding (zero
+  at start, so an untrained model computes what the pretrained VLM computes);
+- `forward(x, segments, positions, allowed, **backbone_inputs) -> (final hidden (B, T, D), per-layer KV)`:
+  the family's own multimodal forward (`model.model(input_ids, ..., mm_encoder_outputs=...)`), so its
+  position ids (Qwen's 3-D M-RoPE via `get_rope_index`, PaliGemma's 1-based ones), attention mask
+  (PaliGemma's bidirectional prefix) and Qwen3-VL's deepstack injection are the model's. Decoder LMs
+  return their KV cache (keys after rotary, grouped KV heads repeated to the query heads); BERT's
+  keys/values are read off its key/value projections. The dual tower / MoT expert attend to the KV,
   the DiT to the hidden states;
-- `rope(positions)`: rotary tables with the LM's theta (identity for BERT), for the
-  expert's own tokens.
+- `rope(positions)`: rotary tables with the LM's theta (identity for BERT), for the expert's own
+  tokens, which continue after the prefix's largest position (`dual_tower.suffix_positions`).
 
-Deliberate simplifications (documented, not hidden): padding and causality come from the
-LM itself (a 2-D attention mask: images are causal inside a decoder LM, as in the
-pretrained VLMs); positions are 1-D (for Qwen's M-RoPE this equals text-style RoPE);
-the vision start/end marker tokens are left out. Qwen3-VL's deepstack features are
-injected. The HF config is stored in our config (`hf_config`), so a saved Hy-VLA
-checkpoint rebuilds the backbone without the original directory; when `path` still
-exists the pretrained weights are loaded first (then overwritten by the checkpoint).
+The HF config is stored in our config (`hf_config`) and the tokenizer, chat template and image
+processor travel in the checkpoint (`tokenizer.HFTokenizer`), so a saved Hy-VLA checkpoint rebuilds
+the backbone without the original directory; when `path` still exists the pretrained weights are
+loaded first (then overwritten by the checkpoint).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from hy_vla.models.backbone import BackboneConfig, LayerKV, Segment
 from hy_vla.models.dual_tower import Prefix
+from hy_vla.models.hf_inputs import QWEN_VL, VLM_FAMILIES, VLMProcessor
 from hy_vla.models.layers import rope_cos_sin, split_heads
 
 FAMILIES = ("qwen2_5_vl", "qwen3_vl", "smolvlm", "paligemma", "bert")
@@ -46,9 +47,8 @@ _CLASSES = {
     "paligemma": "PaliGemmaForConditionalGeneration",
     "bert": "BertModel",
 }
-_CLIP_MEAN, _CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
-_PIXEL_NORM = {"qwen2_5_vl": (_CLIP_MEAN, _CLIP_STD)}  # the others (SigLIP-style) use mean = std = 0.5
-VISION, TEXT = 0, 1
+_EXTRA_INPUTS = ("mm_token_type_ids", "token_type_ids")  # the processor outputs the family's forward reads
+TEXT = 1  # the one modality index of a dense LM
 
 
 @dataclass
@@ -83,7 +83,7 @@ def _load_hf(cfg: HFBackboneConfig) -> nn.Module:
 
 
 class HFBackbone(nn.Module):
-    def __init__(self, cfg: HFBackboneConfig, decoder: str = "dual_tower") -> None:
+    def __init__(self, cfg: HFBackboneConfig, decoder: str = "dual_tower", tokenizer: Any = None) -> None:
         super().__init__()
         if decoder == "hybrid":
             raise ValueError("decoder 'hybrid' runs inside the native MoT's text towers; use the native backbone")
@@ -92,11 +92,19 @@ class HFBackbone(nn.Module):
         self.model = _load_hf(cfg)
         if hasattr(self.model, "lm_head"):  # unused by every decoder, and often tied to the embedding
             self.model.lm_head = nn.Identity()  # (shared tensors cannot go into one safetensors file)
+        self.processor = None
+        if self.family in VLM_FAMILIES:
+            if not hasattr(tokenizer, "tok"):
+                raise ValueError(
+                    f"hf_backbone {self.family!r} reads its own tokenizer, chat template and image processor: set "
+                    "tokenizer='hf' (tokenizer_path defaults to hf_backbone.path)"
+                )
+            self.processor = VLMProcessor(self.family, tokenizer.tok, tokenizer.image_processor, self.model.config)
         tc = self.model.config.get_text_config()
         heads = tc.num_attention_heads
         head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // heads
         self.num_kv_heads = getattr(tc, "num_key_value_heads", None) or heads
-        self.rope_theta = float((getattr(tc, "rope_parameters", None) or {}).get("rope_theta", 10000.0))
+        self.rope_theta = 0.0 if self.family == "bert" else rope_theta(tc)  # BERT: absolute positions, no RoPE
         # The interface numbers the decoders size themselves against (dense: one set of weights).
         self.cfg = BackboneConfig(
             width=tc.hidden_size,
@@ -117,6 +125,18 @@ class HFBackbone(nn.Module):
         return inner.language_model if hasattr(inner, "language_model") else inner.text_model
 
     @property
+    def vision_tower(self) -> nn.Module:
+        """The vision encoder (Qwen-VL's includes its patch merger, the projector into the LM)."""
+        inner = self.model.model
+        return next(getattr(inner, n) for n in ("visual", "vision_model", "vision_tower") if hasattr(inner, n))
+
+    @property
+    def projector(self) -> nn.Module | None:
+        """The vision-to-LM projector when it sits outside the vision tower (SmolVLM, PaliGemma)."""
+        inner = self.model.model
+        return next((getattr(inner, n) for n in ("connector", "multi_modal_projector") if hasattr(inner, n)), None)
+
+    @property
     def embed(self) -> nn.Module:
         if self.family == "bert":
             return self.model.embeddings.word_embeddings
@@ -128,71 +148,109 @@ class HFBackbone(nn.Module):
             return torch.ones(shape, device=positions.device), torch.zeros(shape, device=positions.device)
         return rope_cos_sin(positions, self.cfg.head_dim, self.rope_theta)
 
-    # -- images ---------------------------------------------------------------------------------
-    def image_tokens(self, images: Tensor) -> tuple[Tensor, list[Tensor] | None]:
-        """images (N, 3, S, S) in [-1, 1] -> features (N, P, D) in the LM's width (+ Qwen3-VL deepstack)."""
-        mean, std = _PIXEL_NORM.get(self.family, ((0.5,) * 3, (0.5,) * 3))
-        x = ((images.float() + 1.0) / 2.0 - torch.tensor(mean, device=images.device).view(1, 3, 1, 1)) / torch.tensor(
-            std, device=images.device
-        ).view(1, 3, 1, 1)
-        x = x.to(self.embed.weight.dtype)
-        inner = self.model.model
-        if self.family in ("qwen2_5_vl", "qwen3_vl"):
-            pixels, grid = qwen_patchify(x, self.model.config.vision_config)
-            out = inner.get_image_features(pixels, grid)
-            feats = torch.stack(list(out.pooler_output))  # same size for every image
-            deep = None
-            if self.family == "qwen3_vl":
-                deep = [torch.cat(list(f)) for f in out.deepstack_features]
-            return feats, deep
-        if self.family == "smolvlm":
-            out = inner.get_image_features(x.unsqueeze(1))  # (N, 1 image, 3, S, S)
-            return torch.stack([f.view(-1, f.shape[-1]) for f in out.pooler_output]), None
-        out = inner.get_image_features(x)  # paligemma
-        return out.pooler_output, None
-
     @property
     def reads_images(self) -> bool:
         return self.family != "bert"  # BERT is text-only: the cameras are not read
 
-    def embed_prefix(self, images: Tensor | None, camera_embed: Tensor, ids: Tensor, text_valid: Tensor) -> Prefix:
-        """Images (B, C, 3, S, S) in [-1, 1], the current frame per camera through the HF vision tower (None: no
-        image tokens), + camera embeddings (C, D) + instruction ids / validity (B, L) -> Prefix."""
-        b, dev = ids.shape[0], ids.device
-        parts: list[Tensor] = []
-        self._deepstack = None
-        if images is not None:
-            n_cam = images.shape[1]
-            feats, deep = self.image_tokens(images.flatten(0, 1))  # (B * C, P, D)
-            feats = feats.view(b, n_cam, -1, feats.shape[-1]) + camera_embed.view(1, n_cam, 1, -1).to(feats)
-            parts.append(feats.flatten(1, 2))
-            self._deepstack = deep
-        parts.append(self.embed(ids))
-        x = torch.cat(parts, dim=1)
-        nv, nt = x.shape[1] - ids.shape[1], ids.shape[1]
-        valid = torch.cat([torch.ones(b, nv, dtype=torch.bool, device=dev), text_valid], dim=1)
-        positions = (valid.long().cumsum(dim=1) - 1).clamp(min=0)
-        block_ids = torch.arange(nv + nt, device=dev).expand(b, -1)  # causal: the LM's own attention pattern
-        bidir = torch.zeros(b, nv + nt, dtype=torch.bool, device=dev)
-        segments = [Segment(VISION, 0, nv), Segment(TEXT, nv, nv + nt)] if nv else [Segment(TEXT, 0, nt)]
-        return Prefix(x, segments, block_ids, bidir, valid, positions)
+    # -- the prefix -----------------------------------------------------------------------------
+    def image_outputs(self, inputs: dict[str, Tensor], camera_embed: Tensor, n_images: int) -> tuple[Any, Tensor]:
+        """The vision tower's output for the processor's pixels, with camera c's embedding added to the tokens of
+        every image c (images are sample-major) -> (the model's image output, its tokens (N_tok, D) in order)."""
+        inner, dtype = self.model.model, self.embed.weight.dtype
+        pixels = inputs["pixel_values"].to(camera_embed.device, dtype)
+        if self.family in QWEN_VL:
+            out = inner.get_image_features(pixels, inputs["image_grid_thw"].to(pixels.device), return_dict=True)
+        elif self.family == "smolvlm":
+            mask = inputs.get("pixel_attention_mask")
+            out = inner.get_image_features(pixels, None if mask is None else mask.to(pixels.device), return_dict=True)
+        else:
+            out = inner.get_image_features(pixels, return_dict=True)
+        pooled = out.pooler_output  # a tuple per image (Qwen-VL) or (images or tiles, P, D)
+        flat = torch.cat(list(pooled)) if isinstance(pooled, (list, tuple)) else pooled.reshape(-1, pooled.shape[-1])
+        per_image = flat.view(n_images, -1, flat.shape[-1])  # every image of a batch has the same size
+        cams = camera_embed.to(flat.dtype).repeat(n_images // camera_embed.shape[0], 1)  # image i: camera i % C
+        flat = (per_image + cams.unsqueeze(1)).flatten(0, 1)  # (N_tok, D)
+        if isinstance(pooled, (list, tuple)):
+            out.pooler_output = tuple(flat.split([p.shape[0] for p in pooled]))
+        else:
+            out.pooler_output = flat.view_as(pooled)
+        return out, flat
+
+    def embed_prefix(self, frames: list[list[Tensor]] | None, camera_embed: Tensor, texts: list[str]) -> Prefix:
+        """frames[b] = sample b's current frame per camera, (3, H, W) uint8 or float in [0, 1] (None: no image
+        tokens), + camera embeddings (C, D) + instructions -> the Prefix the family's processor would give."""
+        assert self.processor is not None, "embed_prefix is the VLM families'; BERT uses embed_text_prefix"
+        dev = camera_embed.device
+        inputs = self.processor(frames, texts)
+        ids, valid = inputs["input_ids"].to(dev), inputs["attention_mask"].to(dev).bool()
+        b, t = ids.shape
+        x = self.embed(ids.clamp(max=self.embed.num_embeddings - 1))  # (B, T, D); placeholders get the images
+        model_inputs = {k: inputs[k].to(dev) for k in ("input_ids", "attention_mask", *_EXTRA_INPUTS) if k in inputs}
+        image_out = None
+        if frames:
+            image_out, feats = self.image_outputs(inputs, camera_embed, b * len(frames[0]))
+            x = x.masked_scatter((ids == self.processor.image_token_id).unsqueeze(-1), feats.to(x.dtype))
+            if "image_grid_thw" in inputs:
+                model_inputs["image_grid_thw"] = inputs["image_grid_thw"].to(dev)
+        positions = self.prefix_positions(model_inputs, valid)
+        if self.family == "paligemma":  # the prefix-LM mask: the whole prefix (images + prompt) sees itself
+            block_ids, bidir = torch.zeros(b, t, dtype=torch.long, device=dev), torch.ones_like(valid)
+        else:  # causal, as the LM attends
+            block_ids, bidir = torch.arange(t, device=dev).expand(b, -1), torch.zeros_like(valid)
+        backbone_inputs = {"model_inputs": model_inputs, "image_outputs": image_out}
+        return Prefix(x, [Segment(TEXT, 0, t)], block_ids, bidir, valid, positions, backbone_inputs)
+
+    def prefix_positions(self, model_inputs: dict[str, Tensor], valid: Tensor) -> Tensor:
+        """(B, T) each token's position as the family numbers it; for Qwen's M-RoPE the largest of its three
+        (temporal, height, width) components, so the expert's tokens continue after the last one."""
+        b, t = valid.shape
+        if self.family in QWEN_VL and "image_grid_thw" in model_inputs:
+            pos, _ = self.model.model.get_rope_index(
+                model_inputs["input_ids"],
+                mm_token_type_ids=model_inputs["mm_token_type_ids"],
+                image_grid_thw=model_inputs["image_grid_thw"],
+                attention_mask=model_inputs["attention_mask"],
+            )  # (3, B, T)
+            return pos.amax(dim=0)
+        if self.family == "paligemma":  # PaliGemma numbers positions from 1
+            return torch.arange(1, t + 1, device=valid.device).expand(b, -1)
+        return (valid.long().cumsum(dim=1) - 1).clamp(min=0)
+
+    def embed_text_prefix(self, ids: Tensor, text_valid: Tensor) -> Prefix:
+        """BERT: instruction ids / validity (B, L) -> a text-only Prefix."""
+        b, t = ids.shape
+        positions = (text_valid.long().cumsum(dim=1) - 1).clamp(min=0)
+        block_ids = torch.arange(t, device=ids.device).expand(b, -1)
+        bidir = torch.zeros(b, t, dtype=torch.bool, device=ids.device)
+        return Prefix(self.embed(ids), [Segment(TEXT, 0, t)], block_ids, bidir, text_valid, positions)
 
     # -- the language model ---------------------------------------------------------------------
+    def run_model(
+        self, model_inputs: dict[str, Tensor], image_outputs: Any = None, output_hidden_states: bool = False
+    ) -> Any:
+        """The family's own multimodal forward on the processor's inputs, the vision tower's output passed in."""
+        return self.model.model(
+            **model_inputs,
+            mm_encoder_outputs=None if image_outputs is None else {"image": image_outputs},
+            use_cache=True,
+            output_hidden_states=output_hidden_states,
+        )
+
     def forward(
-        self, x: Tensor, segments: list[Segment], positions: Tensor, allowed: Tensor
+        self,
+        x: Tensor,
+        segments: list[Segment],
+        positions: Tensor,
+        allowed: Tensor,
+        model_inputs: dict[str, Tensor] | None = None,
+        image_outputs: Any = None,
     ) -> tuple[Tensor, list[LayerKV]]:
         """x: (B, T, D) prefix embeddings -> final hidden (B, T, D), per-layer (k, v) each (B, nh, T, hd)."""
-        valid = allowed.any(dim=1)  # (B, T): keys someone may see are the non-padding ones
         if self.family == "bert":
-            return self._bert_forward(x, valid)
-        kwargs: dict[str, Any] = {}
-        if self.family == "qwen3_vl" and self._deepstack is not None:
-            vis = torch.zeros_like(valid)
-            vis[:, : segments[0].end] = segments[0].modality == VISION
-            kwargs = {"visual_pos_masks": vis, "deepstack_visual_embeds": self._deepstack}
-        out = self.language_model(
-            inputs_embeds=x, attention_mask=valid.long(), position_ids=positions, use_cache=True, **kwargs
-        )
+            return self._bert_forward(x, allowed.any(dim=1))
+        if model_inputs is None:
+            raise ValueError(f"the {self.family} backbone runs on the inputs its embed_prefix returns")
+        out = self.run_model(model_inputs, image_outputs)
         rep = self.cfg.num_heads // self.num_kv_heads
         kv = [
             (layer.keys.repeat_interleave(rep, dim=1), layer.values.repeat_interleave(rep, dim=1))
@@ -217,20 +275,10 @@ class HFBackbone(nn.Module):
         return hidden, kv
 
 
-def qwen_patchify(images: Tensor, vcfg: Any) -> tuple[Tensor, Tensor]:
-    """Qwen2-VL-style vision input: (N, 3, S, S) -> flattened patches (N * gh * gw, 3 * tp * p * p), grid (N, 3).
-
-    One still frame is repeated `temporal_patch_size` times; patches are ordered so that each
-    `spatial_merge_size`^2 group (merged into one LM token by the vision tower) is contiguous.
-    """
-    n, c, h, w = images.shape
-    p, tp, m = vcfg.patch_size, vcfg.temporal_patch_size, vcfg.spatial_merge_size
-    if h % (p * m) or w % (p * m):
-        raise ValueError(f"image size {h}x{w} must be a multiple of patch_size*spatial_merge_size={p * m}")
-    gh, gw = h // p, w // p
-    x = images.unsqueeze(1).expand(n, tp, c, h, w)  # (N, tp, C, H, W)
-    x = x.reshape(n, tp, c, gh // m, m, p, gw // m, m, p)
-    x = x.permute(0, 3, 6, 4, 7, 2, 1, 5, 8)  # (N, gh/m, gw/m, m, m, C, tp, p, p)
-    pixels = x.reshape(n * gh * gw, c * tp * p * p)
-    grid = torch.tensor([[1, gh, gw]] * n, device=images.device)
-    return pixels, grid
+def rope_theta(text_config: Any) -> float:
+    """The LM's RoPE base: transformers 5 keeps it in `rope_parameters`, 4.x in `rope_theta`."""
+    params = getattr(text_config, "rope_parameters", None) or {}
+    theta = params.get("rope_theta", getattr(text_config, "rope_theta", None))
+    if theta is None:
+        raise ValueError(f"{type(text_config).__name__} names no RoPE theta (rope_parameters / rope_theta)")
+    return float(theta)

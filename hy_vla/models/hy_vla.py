@@ -38,12 +38,14 @@ class HyVLA(nn.Module):
     def __init__(self, config: HyVLAConfig, tokenizer: Tokenizer | None = None) -> None:
         super().__init__()
         self.config = config
-        self.tokenizer = tokenizer or load_tokenizer(config.tokenizer, config.tokenizer_path)
+        # A transformers backbone's tokenizer (and image processor) defaults to the files in its directory.
+        tok_path = config.tokenizer_path or (config.hf_backbone.path if config.hf_backbone.enabled else None)
+        self.tokenizer = tokenizer or load_tokenizer(config.tokenizer, tok_path)
         bb = config.backbone
         if config.hf_backbone.enabled:  # a transformers VLM/LM, with its own vision tower, as the backbone
             from hy_vla.models.hf_backbone import HFBackbone
 
-            self.backbone = HFBackbone(config.hf_backbone, config.decoder)
+            self.backbone = HFBackbone(config.hf_backbone, config.decoder, self.tokenizer)
             bb = self.backbone.cfg
         else:
             self.vision = VisionEncoder(config.vision)
@@ -138,16 +140,19 @@ class HyVLA(nn.Module):
         return Prefix(x, segments, block_ids, bidir.expand(b, -1), valid, positions)
 
     def _hf_prefix(self, batch: dict[str, Any], text_only: bool) -> Prefix:
-        """The prefix of a transformers backbone: its own vision tower reads each camera's current frame."""
+        """The prefix of a transformers backbone: the family's own input layout over each camera's current frame."""
         cfg, dev = self.config, self.device
         b = inputs.batch_size(batch, cfg)
-        images = None
-        if self.backbone.reads_images and not text_only:  # text-to-action batches carry no images
-            imgs, _ = inputs.images(batch, cfg, b, torch.float32)  # (B * C, K, 3, S, S)
-            images = imgs[:, -1].view(b, len(cfg.camera_names), *imgs.shape[2:]).to(dev)
         texts = self.instruction_texts(batch, inputs.tasks(batch, b))
-        ids, text_valid = self.tokenizer.encode_batch(texts, cfg.max_text_len)
-        return self.backbone.embed_prefix(images, self.camera_embed, ids.to(dev), text_valid.to(dev))
+        if not self.backbone.reads_images:  # BERT: the instruction alone
+            ids, text_valid = self.tokenizer.encode_batch(texts, cfg.max_text_len)
+            return self.backbone.embed_text_prefix(ids.to(dev), text_valid.to(dev))
+        frames = None
+        if not text_only:  # text-to-action batches carry no images
+            imgs, _ = inputs.images(batch, cfg, b, torch.float32)  # (B * C, K, 3, S, S) in [-1, 1]
+            current = ((imgs[:, -1] + 1.0) / 2.0).view(b, len(cfg.camera_names), *imgs.shape[2:])  # [0, 1]
+            frames = [list(current[i]) for i in range(b)]
+        return self.backbone.embed_prefix(frames, self.camera_embed, texts)
 
     def image_prefix(self, batch: dict[str, Any], b: int) -> tuple[Prefix, int]:
         """A prefix of the image blocks alone (no instruction) -> (prefix, tokens per image); image tokens never

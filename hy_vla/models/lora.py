@@ -8,7 +8,13 @@ nn.Linear (same `weight`/`bias` names), so a LoRA model still loads a plain chec
 - `apply_lora(model, cfg)`: wrap every Linear whose qualified name matches one of
   `cfg.targets` (regular expressions, `re.search`), freeze everything except the adapters
   and the modules matching `cfg.trainable` (e.g. the action decoder, trained fully);
-- `merge_lora` / `unmerge_lora`: fold the update into `weight` for inference speed, and back.
+- `merge_lora` / `unmerge_lora`: fold the update into `weight` for inference speed, and back;
+- `plain_state_dict`: the weights with every update folded in and no adapter tensors, what a model
+  without LoRA loads (`hy-vla export`).
+
+The default targets are the attention projections of the language model under both naming schemes:
+the native MoT's `qkv` / `out`, and transformers' `q_proj` / `k_proj` / `v_proj` / `o_proj` inside a
+pretrained backbone's language model (its vision tower is left alone).
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+NATIVE_TARGETS = r"^backbone\.layers\..*\.(qkv|out)$"  # MoTBackbone towers
+TRANSFORMERS_TARGETS = r"^backbone\.model\.model\.(language_model|text_model)\..*\.(q_proj|k_proj|v_proj|o_proj)$"
+
 
 @dataclass
 class LoRAConfig:
     rank: int = 0  # 0 = LoRA off
     alpha: float = 16.0
     dropout: float = 0.0
-    targets: tuple[str, ...] = (r"backbone\..*\.qkv$", r"backbone\..*\.out$")
+    targets: tuple[str, ...] = (NATIVE_TARGETS, TRANSFORMERS_TARGETS)
     trainable: tuple[str, ...] = (r"^expert\.",)  # modules left fully trainable next to the adapters
 
     def __post_init__(self) -> None:
@@ -128,3 +137,16 @@ def unmerge_lora(model: nn.Module) -> int:
     for m in mods:
         m.unmerge()
     return len(mods)
+
+
+def plain_state_dict(model: nn.Module) -> dict[str, Tensor]:
+    """The model's weights with every adapter folded into its base weight and the adapter tensors dropped."""
+    state = dict(model.state_dict())
+    for name, module in model.named_modules():
+        if isinstance(module, LoRALinear):
+            prefix = f"{name}." if name else ""
+            if not module.merged:
+                state[f"{prefix}weight"] = (module.weight + module.delta().to(module.weight.dtype)).detach()
+            for key in ("lora_A", "lora_B", "lora_merged"):
+                state.pop(f"{prefix}{key}")
+    return state

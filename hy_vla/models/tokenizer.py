@@ -1,5 +1,9 @@
 """Instruction tokenizers: a built-in byte-level one, or any transformers tokenizer in a local directory.
 
+A transformers model directory may also hold an image processor and a chat template (a VLM's processor
+files): `HFTokenizer` loads and saves them with the tokenizer, so a checkpoint carries everything a
+pretrained VLM backbone needs to lay out its input (`hy_vla.models.hf_inputs`).
+
 Both return right-padded id tensors plus a validity mask; positions inside the model
 count only valid tokens, so the amount of padding never changes the output.
 """
@@ -58,12 +62,32 @@ class HFTokenizer:
             raise ValueError(f"tokenizer in {path}: {e}") from None
         self.pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
         self.vocab_size = len(self.tok)
+        if not getattr(self.tok, "chat_template", None):  # a VLM's template may sit with its processor's files
+            self.tok.chat_template = _processor_chat_template(path)
+        self.image_processor = None
+        if (path / "preprocessor_config.json").is_file():
+            from transformers import AutoImageProcessor
+
+            self.image_processor = AutoImageProcessor.from_pretrained(str(path), local_files_only=True)
 
     def encode_batch(self, texts: list[str], max_len: int) -> tuple[Tensor, Tensor]:
         return _pad([self.tok(t)["input_ids"] for t in texts], max_len, self.pad_id)
 
     def save(self, directory: Path) -> None:
         self.tok.save_pretrained(str(directory))
+        if self.image_processor is not None:
+            self.image_processor.save_pretrained(str(directory))
+
+
+def _processor_chat_template(directory: Path) -> str | None:
+    """The chat template a processor saved next to the tokenizer (chat_template.jinja or .json), if any."""
+    import json
+
+    if (directory / "chat_template.jinja").is_file():
+        return (directory / "chat_template.jinja").read_text()
+    if (directory / "chat_template.json").is_file():
+        return json.loads((directory / "chat_template.json").read_text()).get("chat_template")
+    return None
 
 
 def _pad(seqs: list[list[int]], max_len: int, pad_id: int) -> tuple[Tensor, Tensor]:

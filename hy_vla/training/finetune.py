@@ -19,6 +19,11 @@ What carries over and what may change:
 
 Anything else that changes a parameter's shape (image size, widths, depths, decoder, vocabulary) is
 refused, naming the parameter and the config fields that differ from the checkpoint's.
+
+LoRA (`--set model.lora.rank=8`) on a checkpoint without adapters: the checkpoint loads into the plain
+model, then fresh adapters are added (zero update: the run starts from the checkpoint's exact outputs)
+and only they, plus `lora.trainable`, train. `export_plain` folds the adapters back in and writes a
+plain checkpoint (`hy-vla export`).
 """
 
 from __future__ import annotations
@@ -70,17 +75,40 @@ def load_for_finetuning(directory: str | Path, config: HyVLAConfig) -> Any:
     """A HyVLA built from the run's `config` with the checkpoint's weights, adapted to its cameras."""
     from hy_vla.models.checkpoint import WEIGHTS_NAME, load_model
     from hy_vla.models.hy_vla import HyVLA
+    from hy_vla.models.lora import LoRAConfig, apply_lora
 
     directory = Path(directory)
     source = HyVLAConfig.from_pretrained(directory)
     weights = load_file(str(directory / WEIGHTS_NAME))
     if "camera_embed" in weights and source.camera_names != config.camera_names:
         weights["camera_embed"] = camera_embedding(weights["camera_embed"], source.camera_names, config.camera_names)
+    fresh_lora = config.lora.enabled and not source.lora.enabled  # adapters are new: load, then add them
     try:
-        return load_model(HyVLA, directory, config=config, weights=weights)
+        model = load_model(
+            HyVLA, directory, config=config.replace(lora=LoRAConfig()) if fresh_lora else config, weights=weights
+        )
     except ValueError as e:
-        changed = architecture_changes(source, config)
+        changed = architecture_changes(source.replace(lora=config.lora) if fresh_lora else source, config)
         raise ValueError(
             f"--init {directory}: {e}. Fine-tuning keeps the checkpoint's architecture (only the robot interface "
             f"may change); fields that differ: {', '.join(changed) or 'none'}"
         ) from None
+    if fresh_lora:
+        apply_lora(model, config.lora)
+        model.config = config
+    return model
+
+
+def export_plain(directory: str | Path, out: str | Path) -> Path:
+    """Write the checkpoint at `directory` to `out` with its LoRA adapters folded into the weights: a plain
+    checkpoint (config lora.rank 0, no adapter tensors) whose outputs equal the adapted model's."""
+    from hy_vla.models.hy_vla import HyVLA
+    from hy_vla.models.lora import LoRAConfig, plain_state_dict
+
+    model = HyVLA.from_pretrained(directory)
+    if not model.config.lora.enabled:
+        raise ValueError(f"{directory} has no LoRA adapters (lora.rank is 0): nothing to merge")
+    plain = HyVLA(model.config.replace(lora=LoRAConfig(rank=0)), tokenizer=model.tokenizer)
+    plain.load_state_dict(plain_state_dict(model), strict=True)
+    plain.norm_stats = model.norm_stats
+    return plain.save_pretrained(out)

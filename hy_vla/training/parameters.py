@@ -13,15 +13,23 @@ def apply_freeze(model: nn.Module, config: TrainConfig) -> list[str]:
 
     vision = the ViT (and memory encoder); projector = vision->backbone projection and camera
     embeddings; backbone = the MoT backbone incl. token embeddings and latent tokens; expert layers
-    by index (the expert's input/output heads always train).
+    by index (the expert's input/output heads always train). With a pretrained transformers
+    backbone: vision = its vision tower, projector = its connector (Qwen-VL's merger is part of the
+    vision tower) and camera embeddings, backbone = its language model (the understanding tower)
+    and token embeddings: Being-H0.5's freezing protocol by name on either kind of backbone.
     """
+    hf = not hasattr(model, "vision")  # a transformers backbone carries its own vision tower
     parts: list[tuple[str, list[nn.Module | nn.Parameter]]] = []
     if config.freeze_vision:
-        parts.append(("vision", [model.vision]))
+        parts.append(("vision", [model.backbone.vision_tower if hf else model.vision]))
     if config.freeze_projector:
-        parts.append(("projector", [model.projector, model.camera_embed]))
+        projector = model.backbone.projector if hf else model.projector
+        parts.append(("projector", [m for m in (projector, model.camera_embed) if m is not None]))
     if config.freeze_backbone:
-        parts.append(("backbone", [model.backbone]))
+        if hf and model.backbone.reads_images:
+            parts.append(("backbone", [model.backbone.language_model, model.backbone.embed]))
+        else:
+            parts.append(("backbone", [model.backbone]))
     layers = expert_layers(model.expert) if config.freeze_expert_layers else []
     for i in config.freeze_expert_layers:
         if not -len(layers) <= i < len(layers):

