@@ -54,6 +54,7 @@ class PostTrainConfig:
     pref_beta: float = 5.0  # DPO temperature on flow-loss differences
     pref_prox: float = 0.1  # proximal term: pref_prox * (dw^2 + dl^2) / 2 keeps both chunks' losses near the reference
     pairs_per_episode: int = 3  # pref: rollback points per failed rollout
+    pref_offline: bool = False  # pref: collect pairs in the first iteration only, then train on them without rollouts
     shaped_reward: bool = False  # grpo: add the environment's shaped return (scaled to [0, 1]) to the success reward
     train_seed: int = DEFAULT_TRAIN_SEED
     eval_episodes: int = 50  # per task, seeds 0..eval_episodes-1, before and after
@@ -90,6 +91,8 @@ class PostTrainConfig:
             raise ValueError("need lr > 0, 0 < clip < 1, kl_weight >= 0, max_grad_norm > 0")
         if not (0 <= self.ema_decay < 1 and 0 <= self.demo_fraction < 1):
             raise ValueError("need 0 <= ema_decay < 1 and 0 <= demo_fraction < 1")
+        if self.pref_offline and self.method != "pref":
+            raise ValueError("pref_offline applies to method 'pref'")
         if self.minutes is not None and self.minutes <= 0:
             raise ValueError(f"minutes must be positive, got {self.minutes}")
         if self.workers < 0 or self.eval_every < 0 or self.train_seed < 0:

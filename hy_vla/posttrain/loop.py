@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from hy_vla.posttrain.config import CONFIG_FILE, PostTrainConfig
-from hy_vla.posttrain.pairs import build_pairs
+from hy_vla.posttrain.pairs import build_pairs, load_pairs, save_pairs
 from hy_vla.posttrain.records import EpisodeRollout
 from hy_vla.posttrain.rollouts import RolloutJob, RolloutPool, rollout_job
 from hy_vla.posttrain.updates import Updater
@@ -29,6 +29,7 @@ from hy_vla.utils.progress import progress as tqdm
 
 HISTORY = "history.jsonl"
 POLICY_DIR = ".rollout-policy"  # the weights workers load this iteration
+PAIRS_DIR = "pairs"  # offline preference pairs (safetensors + JSON)
 
 
 def _note(msg: str) -> None:
@@ -102,6 +103,7 @@ class PostTrainer:
         self.config = config
         self.progress = progress
         self.out = Path(config.out)
+        self._pairs: list | None = None
 
     # -- evaluation --------------------------------------------------------------------------
     def evaluate(self, checkpoint: Path, name: str) -> dict[str, Any]:
@@ -198,6 +200,12 @@ class PostTrainer:
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + iteration)
         if cfg.method == "sft":
             return updater.supervised([], gen)
+        stored = self.out / PAIRS_DIR
+        if cfg.pref_offline and (stored / "pairs.json").is_file():  # offline preference: no rollouts after collection
+            if self._pairs is None:
+                self._pairs = load_pairs(stored)
+            t0 = time.perf_counter()
+            return {**updater.preference(self._pairs, gen), "update_s": time.perf_counter() - t0}
         policy_dir = self.out / POLICY_DIR
         model.save_pretrained(policy_dir)  # the raw (not averaged) weights: rollouts are on-policy
         control = cfg.n_action_steps or model.config.horizon * model.config.action_stride
@@ -237,6 +245,11 @@ class PostTrainer:
             upd = updater.supervised(samples, gen)
         else:
             pairs = build_pairs(episodes, model, cfg, pool)
+            if cfg.pref_offline:  # the one collection round: kept for every later iteration (and a resume)
+                if not pairs:
+                    raise ValueError("offline preference: the collection round found no pairs (raise --layouts)")
+                save_pairs(stored, pairs)
+                self._pairs = pairs
             upd = updater.preference(pairs, gen)
         return {**stats, **upd, "update_s": time.perf_counter() - t0}
 

@@ -14,7 +14,9 @@ Both chunks of a pair are compared on the steps the robot executed (the rest is 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,3 +87,42 @@ def build_pairs(episodes: list[EpisodeRollout], model: Any, cfg: PostTrainConfig
         pairs.append((with_target(rec.batch, chunk[..., : mcfg.action_dim], n), with_target(rec.batch,
                       rec.actions(mcfg), n)))  # fmt: skip
     return pairs
+
+
+def save_pairs(directory: Path, pairs: list[Pair]) -> None:
+    """Write pairs as pairs.safetensors (each tensor key stacked over pairs, `w.` / `l.` prefixed) + pairs.json."""
+    from safetensors.torch import save_file
+
+    from hy_vla.utils.atomic import atomic_write_text
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    lists: dict[str, list] = {}
+    for side, idx in (("w", 0), ("l", 1)):
+        for key, value in pairs[0][idx].items():
+            vals = [p[idx][key] for p in pairs]
+            if isinstance(value, torch.Tensor):
+                tensors[f"{side}.{key}"] = torch.cat(vals).contiguous()
+            else:
+                lists[f"{side}.{key}"] = [v for val in vals for v in val]
+    tmp = directory / "pairs.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    tmp.replace(directory / "pairs.safetensors")
+    atomic_write_text(directory / "pairs.json", json.dumps({"count": len(pairs), "lists": lists}) + "\n")
+
+
+def load_pairs(directory: Path) -> list[Pair]:
+    """The pairs `save_pairs` wrote (B = 1 batches again)."""
+    from safetensors.torch import load_file
+
+    meta = json.loads((directory / "pairs.json").read_text())
+    tensors = load_file(str(directory / "pairs.safetensors"))
+    out = []
+    for i in range(meta["count"]):
+        sides = []
+        for side in ("w", "l"):
+            batch: dict[str, Any] = {k[2:]: v[i : i + 1] for k, v in tensors.items() if k.startswith(side + ".")}
+            batch.update({k[2:]: [v[i]] for k, v in meta["lists"].items() if k.startswith(side + ".")})
+            sides.append(batch)
+        out.append((sides[0], sides[1]))
+    return out
