@@ -10,6 +10,7 @@ Unknown names get "did you mean" suggestions. Tiny presets run on a laptop CPU (
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from hy_vla.models.decoders.dit import DiTConfig
 from hy_vla.models.decoders.hybrid import HybridConfig
 from hy_vla.models.decoders.mixture_of_flow import MoFConfig
 from hy_vla.models.decoders.mpg import MPGConfig
+from hy_vla.models.hf_backbone import HFBackboneConfig
 from hy_vla.models.vision import VisionConfig
+from hy_vla.models.vlm_configs import PALIGEMMA_3B, QWEN3VL_2B, QWEN25VL_3B, SMOLVLM2_500M, tiny
 from hy_vla.training.config import TrainConfig
 from hy_vla.training.objectives.env_state import EnvStateConfig
 from hy_vla.utils.names import did_you_mean
@@ -280,11 +283,130 @@ def debug_train() -> TrainConfig:
     return TrainConfig(steps=20, batch_size=4, lr=1e-3, warmup_steps=2, save_every=10, log_every=5)
 
 
-def _metaworld(tiny: Callable[[], HyVLAConfig]) -> Callable[[], HyVLAConfig]:
+def _metaworld(tiny_model: Callable[[], HyVLAConfig]) -> Callable[[], HyVLAConfig]:
     def build() -> HyVLAConfig:
-        return metaworld_model(tiny())
+        return metaworld_model(tiny_model())
 
     return build
+
+
+# -- published VLMs + an action expert ------------------------------------------------------------------------------
+# Each carries its VLM's published architecture (hy_vla.models.vlm_configs) as hf_backbone.hf_config: it counts on
+# the meta device (`hy-vla presets`) without files, and trains once pointed at the model's directory:
+# `--set model.hf_backbone.path=DIR` (weights, tokenizer, chat template and image processor are read from there).
+
+
+def _vlm(family: str, hf_config: dict[str, Any], image_size: int, patch_size: int) -> dict[str, Any]:
+    """The settings every VLM preset shares: the family's tokenizer and backbone, and the frame size handed to its
+    image processor (the only field of `vision` a transformers backbone reads)."""
+    return {
+        "tokenizer": "hf",
+        "history_frames": 1,  # the VLM's vision tower reads each camera's current frame only
+        "vision": VisionConfig(image_size=image_size, patch_size=patch_size),
+        "hf_backbone": HFBackboneConfig(family=family, hf_config=copy.deepcopy(hf_config)),
+    }
+
+
+def hy_vla_qwen25vl_3b() -> HyVLAConfig:
+    """Hy-VLA's recipe on Qwen2.5-VL-3B: the seed's three cameras, H=20 at stride 3, dual-arm EEF, 10 Euler steps,
+    and its dual-tower action expert (width 768, SwiGLU 3072) at the LM's 36 layers and 16 x 128 heads (~480M).
+    224 px frames are 16 x 16 patches of 14 px merged 2 x 2: 64 tokens per camera at the processor's native size."""
+    return dataclasses.replace(hy_vla(), **_vlm("qwen2_5_vl", QWEN25VL_3B, image_size=224, patch_size=14))
+
+
+def qwen_vla_qwen3vl_2b() -> HyVLAConfig:
+    """Qwen-VLA's recipe (`qwen_vla`: ALOHA, chunk 50, embodiment prompt, 16-block DiT of width 1024 reading the
+    last hidden states) on Qwen3-VL-2B, the smallest published Qwen3-VL (the seed's Qwen3.5-VL is not a transformers
+    family here). 224 px frames: 14 x 14 patches of 16 px merged 2 x 2, 49 tokens per camera."""
+    return dataclasses.replace(qwen_vla(), **_vlm("qwen3_vl", QWEN3VL_2B, image_size=224, patch_size=16))
+
+
+def smolvlm_500m_expert() -> HyVLAConfig:
+    """SmolVLA's composition: SmolVLM2-500M and an action expert of 0.75 x its width (720; SwiGLU 1920, the LM's
+    8/3 ratio) over its 32 layers and 15 x 64 heads; LIBERO setting (2 cameras, 8-D state, 7-D actions), chunk 50,
+    10 steps, 512 px frames (one SigLIP tile: 64 tokens after the pixel shuffle, when the directory's image processor
+    does not split images)."""
+    return HyVLAConfig(
+        camera_names=("agentview", "wrist"),
+        horizon=50,
+        action_stride=1,
+        max_state_dim=32,
+        max_action_dim=32,
+        state_dim=8,
+        action_dim=7,
+        num_inference_steps=10,
+        embodiment="libero_franka_eef",
+        expert=ActionExpertConfig(width=720, mlp_hidden=1920),
+        **_vlm("smolvlm", SMOLVLM2_500M, image_size=512, patch_size=16),
+    )
+
+
+def paligemma_3b_expert() -> HyVLAConfig:
+    """pi0's composition: PaliGemma-3B (224 px, 256 image tokens per camera, bidirectional prefix) and a Gemma-300M
+    sized action expert (width 1024, MLP 4096) over its 18 layers and 8 x 256 heads; pi0's padded 32-D state and
+    actions, chunk 50, 10 Euler steps; LIBERO setting (2 cameras, 8-D state, 7-D actions)."""
+    return dataclasses.replace(
+        smolvlm_500m_expert(),
+        expert=ActionExpertConfig(width=1024, mlp_hidden=4096),
+        **_vlm("paligemma", PALIGEMMA_3B, image_size=224, patch_size=14),
+    )
+
+
+def _tiny_vlm(full: Callable[[], HyVLAConfig]) -> Callable[[], HyVLAConfig]:
+    """A VLM preset at CPU-test size: the family's tiny random architecture (vlm_configs.tiny), 64 px frames, H=8,
+    a narrow expert / DiT. Point it at a small directory of the family (the tests write random ones)."""
+
+    def build() -> HyVLAConfig:
+        cfg = full()
+        hf = dataclasses.replace(cfg.hf_backbone, hf_config=tiny(cfg.hf_backbone.hf_config))
+        cfg = dataclasses.replace(
+            cfg,
+            horizon=8,
+            vision=VisionConfig(image_size=64, patch_size=8),
+            hf_backbone=hf,
+            expert=ActionExpertConfig(width=32, mlp_hidden=64),
+        )
+        if cfg.decoder == "dit":  # (a decoder's section is set only when it is chosen: config.json round-trips)
+            cfg = dataclasses.replace(cfg, dit=DiTConfig(width=32, depth=1, num_heads=2, mlp_hidden=64, use_state=True))
+        return cfg
+
+    return build
+
+
+def vlm_train() -> TrainConfig:
+    """Fine-tuning a pretrained VLM with a fresh action expert, as openpi fine-tunes pi0: AdamW (0.9, 0.95),
+    weight decay 1e-10, gradients clipped at 1, lr 2.5e-5 after 1000 warm-up steps, cosine to 2.5e-6 over 30k steps,
+    batch 32, EMA 0.99."""
+    return TrainConfig(
+        steps=30_000,
+        batch_size=32,
+        lr=2.5e-5,
+        min_lr=2.5e-6,
+        warmup_steps=1000,
+        weight_decay=1e-10,
+        ema_decay=0.99,
+        save_every=5000,
+    )
+
+
+def expert_only_train() -> TrainConfig:
+    """SmolVLA's training: the VLM frozen (vision tower, connector, LM), the expert and its projections trained at
+    lr 1e-4 (cosine to 2.5e-6 after 1000 warm-up steps), batch 64, gradients clipped at 10, no EMA."""
+    return dataclasses.replace(
+        vlm_train(),
+        batch_size=64,
+        lr=1e-4,
+        grad_clip=10.0,
+        ema_decay=None,
+        freeze_vision=True,
+        freeze_projector=True,
+        freeze_backbone=True,
+    )
+
+
+def expert_only_cpu_train() -> TrainConfig:
+    """`cpu_train` with SmolVLA's freezing (only the expert trains)."""
+    return dataclasses.replace(cpu_train(), freeze_vision=True, freeze_projector=True, freeze_backbone=True)
 
 
 PRESETS: dict[str, Preset] = {
@@ -323,6 +445,54 @@ PRESETS: dict[str, Preset] = {
         Preset("hybridvla-tiny", "CPU HybridVLA (diffusion + AR action tokens in one LM)", hybridvla_tiny),
         Preset("qwen-vla", "Qwen-VLA (2B dense Qwen-class VLM + 16-block DiT decoder, embodiment prompt)", qwen_vla),
         Preset("qwen-vla-tiny", "CPU Qwen-VLA (DiT decoder with cross-attention + adaLN)", qwen_vla_tiny),
+        Preset(
+            "hy-vla-qwen25vl-3b",
+            "Hy-VLA's recipe and dual-tower expert on Qwen2.5-VL-3B (set model.hf_backbone.path to its weights)",
+            hy_vla_qwen25vl_3b,
+            vlm_train,
+        ),
+        Preset(
+            "qwen-vla-qwen3vl-2b",
+            "Qwen-VLA's recipe and DiT on Qwen3-VL-2B (set model.hf_backbone.path to its weights)",
+            qwen_vla_qwen3vl_2b,
+            vlm_train,
+        ),
+        Preset(
+            "smolvlm-500m-expert",
+            "SmolVLA-style: SmolVLM2-500M, frozen, + a 0.75-width expert (set model.hf_backbone.path)",
+            smolvlm_500m_expert,
+            expert_only_train,
+        ),
+        Preset(
+            "paligemma-3b-expert",
+            "pi0-style: PaliGemma-3B + a Gemma-300M-sized expert (set model.hf_backbone.path to its weights)",
+            paligemma_3b_expert,
+            vlm_train,
+        ),
+        Preset(
+            "hy-vla-qwen25vl-tiny",
+            "CPU hy-vla-qwen25vl-3b (tiny random Qwen2.5-VL)",
+            _tiny_vlm(hy_vla_qwen25vl_3b),
+            cpu_train,
+        ),
+        Preset(
+            "qwen-vla-qwen3vl-tiny",
+            "CPU qwen-vla-qwen3vl-2b (tiny random Qwen3-VL)",
+            _tiny_vlm(qwen_vla_qwen3vl_2b),
+            cpu_train,
+        ),
+        Preset(
+            "smolvlm-expert-tiny",
+            "CPU smolvlm-500m-expert (tiny random SmolVLM)",
+            _tiny_vlm(smolvlm_500m_expert),
+            expert_only_cpu_train,
+        ),
+        Preset(
+            "paligemma-expert-tiny",
+            "CPU paligemma-3b-expert (tiny random PaliGemma)",
+            _tiny_vlm(paligemma_3b_expert),
+            cpu_train,
+        ),
     ]
 }
 

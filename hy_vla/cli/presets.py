@@ -21,13 +21,15 @@ def run(args: argparse.Namespace) -> int:
         preset = get_preset(args.name)
         print("\n".join(settings_lines(preset.model().to_dict(), None, preset.train().to_dict())))
         return 0
-    print(f"{'preset':<20} {'params':>10} {'expert':>9}  description")
+    width = max(len(name) for name in PRESETS)
+    print(f"{'preset':<{width}} {'params':>10} {'expert':>9}  description")
     for p in PRESETS.values():
-        with torch.device("meta"):  # counts parameters without allocating them
-            m = attach_objectives(HyVLA(p.model()), p.train())
+        m = HyVLA.on_meta(p.model())  # counts parameters without allocating them or reading a model directory
+        with torch.device("meta"):
+            m = attach_objectives(m, p.train())
             n_objectives = sum(t.numel() for t in m.objectives.parameters())
         expert = sum(t.numel() for t in m.expert.parameters())
         extra = f" (+{n_objectives / 1e6:.2f}M in training objectives)" if n_objectives else ""
         network = m.num_parameters() - n_objectives
-        print(f"{p.name:<20} {network / 1e6:>9.1f}M {expert / 1e6:>8.1f}M  {p.description}{extra}")
+        print(f"{p.name:<{width}} {network / 1e6:>9.1f}M {expert / 1e6:>8.1f}M  {p.description}{extra}")
     return 0

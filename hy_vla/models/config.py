@@ -22,6 +22,7 @@ from hy_vla.models.decoders.hybrid import HybridConfig
 from hy_vla.models.decoders.mixture_of_flow import MoFConfig
 from hy_vla.models.decoders.mpg import MPGConfig
 from hy_vla.models.hf_backbone import HFBackboneConfig
+from hy_vla.models.hf_inputs import VLM_FAMILIES
 from hy_vla.models.lora import LoRAConfig
 from hy_vla.models.slot_layout import LAYOUTS, check_unified
 from hy_vla.models.vision import VisionConfig
@@ -86,6 +87,11 @@ class HyVLAConfig:
             raise ValueError(
                 "vision.stem / vision.keypoints configure the native ViT; a pretrained hf_backbone brings its own "
                 "vision tower"
+            )
+        if self.hf_backbone.family in VLM_FAMILIES and self.tokenizer != "hf":
+            raise ValueError(
+                f"hf_backbone {self.hf_backbone.family!r} reads its own tokenizer, chat template and image processor: "
+                "set tokenizer='hf' (tokenizer_path defaults to hf_backbone.path)"
             )
         if self.text_patch < 1:
             raise ValueError(f"text_patch must be >= 1, got {self.text_patch}")

@@ -27,6 +27,8 @@ loaded first (then overwritten by the checkpoint).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,16 @@ class HFBackboneConfig:
     def enabled(self) -> bool:
         return bool(self.family)
 
+    def architecture_only(self) -> HFBackboneConfig:
+        """This backbone without its weights: the directory's config.json when there is one, else the stored
+        `hf_config` (a preset's published architecture), and no path to load from."""
+        hf_config = self.hf_config
+        if self.path is not None and (Path(self.path) / "config.json").is_file():
+            hf_config = json.loads((Path(self.path) / "config.json").read_text())
+        if not hf_config:
+            raise ValueError(f"hf_backbone {self.family!r}: no config.json in {self.path!r} and no stored hf_config")
+        return dataclasses.replace(self, path=None, hf_config=hf_config)
+
 
 def _load_hf(cfg: HFBackboneConfig) -> nn.Module:
     try:
@@ -92,13 +104,10 @@ class HFBackbone(nn.Module):
         self.model = _load_hf(cfg)
         if hasattr(self.model, "lm_head"):  # unused by every decoder, and often tied to the embedding
             self.model.lm_head = nn.Identity()  # (shared tensors cannot go into one safetensors file)
+        # A VLM reads its own tokenizer, chat template and image processor (HyVLAConfig asks for tokenizer='hf');
+        # built with a stand-in (`tokenizer.VocabOnly`, counting on the meta device) it has no processor.
         self.processor = None
-        if self.family in VLM_FAMILIES:
-            if not hasattr(tokenizer, "tok"):
-                raise ValueError(
-                    f"hf_backbone {self.family!r} reads its own tokenizer, chat template and image processor: set "
-                    "tokenizer='hf' (tokenizer_path defaults to hf_backbone.path)"
-                )
+        if self.family in VLM_FAMILIES and hasattr(tokenizer, "tok"):
             self.processor = VLMProcessor(self.family, tokenizer.tok, tokenizer.image_processor, self.model.config)
         tc = self.model.config.get_text_config()
         heads = tc.num_attention_heads
@@ -179,7 +188,11 @@ class HFBackbone(nn.Module):
     def embed_prefix(self, frames: list[list[Tensor]] | None, camera_embed: Tensor, texts: list[str]) -> Prefix:
         """frames[b] = sample b's current frame per camera, (3, H, W) uint8 or float in [0, 1] (None: no image
         tokens), + camera embeddings (C, D) + instructions -> the Prefix the family's processor would give."""
-        assert self.processor is not None, "embed_prefix is the VLM families'; BERT uses embed_text_prefix"
+        if self.processor is None:
+            raise RuntimeError(
+                f"the {self.family} backbone was built without its tokenizer and image processor (BERT reads text "
+                "through embed_text_prefix); point hf_backbone.path at the model directory"
+            )
         dev = camera_embed.device
         inputs = self.processor(frames, texts)
         ids, valid = inputs["input_ids"].to(dev), inputs["attention_mask"].to(dev).bool()

@@ -28,7 +28,7 @@ from hy_vla.models.decoders.registry import build_decoder
 from hy_vla.models.dual_tower import Prefix, encode_prefix
 from hy_vla.models.objective_context import OBJECTIVES_PREFIX, ObjectiveContext
 from hy_vla.models.text_patch import TextPatcher, apply_text_patch
-from hy_vla.models.tokenizer import Tokenizer, load_tokenizer
+from hy_vla.models.tokenizer import Tokenizer, VocabOnly, load_tokenizer
 from hy_vla.models.vision import VisionEncoder, merge_tokens
 
 VISION, TEXT = 0, 1  # modality indices of MoTBackbone
@@ -40,6 +40,11 @@ class HyVLA(nn.Module):
         self.config = config
         # A transformers backbone's tokenizer (and image processor) defaults to the files in its directory.
         tok_path = config.tokenizer_path or (config.hf_backbone.path if config.hf_backbone.enabled else None)
+        if tokenizer is None and config.tokenizer == "hf" and tok_path is None and config.hf_backbone.enabled:
+            raise ValueError(
+                f"the {config.hf_backbone.family} backbone reads its weights and tokenizer from its model directory: "
+                "set hf_backbone.path (--set model.hf_backbone.path=DIR); HyVLA.on_meta builds it without them"
+            )
         self.tokenizer = tokenizer or load_tokenizer(config.tokenizer, tok_path)
         bb = config.backbone
         if config.hf_backbone.enabled:  # a transformers VLM/LM, with its own vision tower, as the backbone
@@ -70,6 +75,17 @@ class HyVLA(nn.Module):
             from hy_vla.models.lora import apply_lora
 
             apply_lora(self, config.lora)
+
+    @classmethod
+    def on_meta(cls, config: HyVLAConfig) -> HyVLA:
+        """The network's shape with no weights and no files read: parameters on the meta device, and for a backbone
+        whose tokenizer lives in its model directory a stand-in that knows no tokens (parameter counts; cannot run).
+        A transformers backbone is built from its directory's config.json, or without one its stored `hf_config`."""
+        if config.hf_backbone.enabled:
+            config = config.replace(hf_backbone=config.hf_backbone.architecture_only())
+        tokenizer = VocabOnly() if config.tokenizer == "hf" else None
+        with torch.device("meta"):
+            return cls(config, tokenizer=tokenizer)
 
     # -- set-up -------------------------------------------------------------------------------
     def enable_video_encoder_if_needed(self) -> HyVLA:

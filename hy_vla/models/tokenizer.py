@@ -45,6 +45,19 @@ class ByteTokenizer:
         """Nothing to save: the byte tokenizer is defined by code."""
 
 
+class VocabOnly:
+    """A stand-in for a tokenizer whose files are not at hand: builds a model to count or shape it (on the meta
+    device) and cannot encode. A VLM backbone built with it has no processor, so its prefix cannot be computed."""
+
+    vocab_size = 0  # unknown: no id is checked against the backbone's vocabulary
+
+    def encode_batch(self, texts: list[str], max_len: int) -> tuple[Tensor, Tensor]:
+        raise RuntimeError("this model was built without its tokenizer files (for counting); it cannot read text")
+
+    def save(self, directory: Path) -> None:
+        raise RuntimeError("this model was built without its tokenizer files (for counting); nothing to save")
+
+
 class HFTokenizer:
     """A transformers tokenizer loaded from a local directory (never from a hub)."""
 
