@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         server = checkpoint_server(
             args.checkpoint, config, device=args.device, dtype=args.dtype, num_steps=args.num_steps, seed=args.seed
         )
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:

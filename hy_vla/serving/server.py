@@ -106,6 +106,9 @@ class PolicyServer:
     """Serve `policy_factory()` instances (one per connection) over the openpi websocket protocol."""
 
     def __init__(self, policy_factory: Callable[[], PolicyLike], config: ServerConfig | None = None) -> None:
+        from hy_vla.utils.versions import require
+
+        require("websockets", "the policy server")  # before any session: older releases lack the asyncio server
         self.policy_factory = policy_factory
         self.config = config or ServerConfig()
         probe = policy_factory()  # the metadata is the same for every session

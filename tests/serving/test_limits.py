@@ -112,7 +112,8 @@ def test_a_valid_request_costs_about_its_arrays():
     message = wire.pack(big)
     obs, peak = _peak_bytes(lambda: server.read_request(message))
     assert isinstance(obs, dict) and obs[IMAGE_KEY].shape == (1024, 1024, 3)
-    assert peak < 2.5 * len(message), (peak, len(message))  # msgpack's bytes and the array copied out of them
+    # msgpack's bytes and the array copied out of them (msgpack 1.0.0, the declared minimum, keeps one more copy)
+    assert peak < 3.5 * len(message), (peak, len(message))
 
 
 BEFORE_DECODING = {
@@ -166,7 +167,7 @@ def test_an_oversize_frame_is_refused_from_its_header_without_waiting_for_its_pa
             ws.socket.sendall(_frame_header(2 * server.config.max_message_bytes) + b"\x00" * 1000)  # no more sent
             with pytest.raises(ConnectionClosedError) as e:
                 ws.recv(timeout=5)
-        assert e.value.rcvd is not None and e.value.rcvd.code == 1009 and "exceeds limit" in e.value.rcvd.reason
+        assert e.value.rcvd is not None and e.value.rcvd.code == 1009  # message too big
         with connect(f"ws://127.0.0.1:{server.port}", compression=None) as ok:  # others are served
             ok.recv(timeout=10)
             ok.send(wire.pack(good_obs()))

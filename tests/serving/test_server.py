@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import subprocess
 import sys
@@ -22,9 +23,12 @@ from hy_vla.serving import wire
 from hy_vla.serving.client import RemotePolicy, RemotePolicyError
 from hy_vla.serving.server import ERROR_PREFIX
 
+# websockets >= 16 wants `legacy=True` for a plain connection; 13 (the declared minimum) lacks the argument
+LEGACY = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
+
 
 def _open(port: int, **kw):
-    ws = connect(f"ws://127.0.0.1:{port}", compression=None, max_size=None, legacy=True, **kw)
+    ws = connect(f"ws://127.0.0.1:{port}", compression=None, max_size=None, **LEGACY, **kw)
     meta = wire.unpack(ws.recv(timeout=10))
     return ws, meta
 
