@@ -208,6 +208,7 @@ def probe_damaged(tmp: Path) -> dict:
     serve = ("serve", "--port", "0", "--checkpoint")
     c = checkpoint("truncated", lambda c: truncate(c / "model.safetensors"))
     cases["checkpoint: truncated model.safetensors (serve)"] = _cli(*serve, str(c))
+
     def inflate(c: Path) -> None:
         cfg = json.loads((c / "config.json").read_text())
         cfg["backbone"].update(width=4096, mlp_hidden=10**9)
