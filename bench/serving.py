@@ -11,7 +11,8 @@ Without --checkpoint a tiny random-weight model is used (bench/async_smoothness.
    time, so the protocol overhead (msgpack + websocket + validation) is the difference;
 2. load: N concurrent clients for S seconds: requests, errors, client p50 / p99, throughput;
 3. fuzz: M malformed messages (random bytes, truncations, bit flips, wrong types / shapes / dtypes,
-   NaN, lying array headers, text frames) on one connection: every one must be answered with an
+   NaN / inf, lying array headers, text frames, deep nesting, maps of thousands of keys, images over the
+   largest accepted side) on one connection: every one must be answered with an
    error text frame, the server must survive (crashes = 0) and still answer a good request.
 
 `--compare-batching` instead runs the load phase for 1, 4 and 16 clients against the server answering one
@@ -103,6 +104,13 @@ def without(obs: dict, key: str) -> dict:
     return {k: v for k, v in obs.items() if k != key}
 
 
+def nested(depth: int) -> list:
+    out: list = []
+    for _ in range(depth):
+        out = [out]
+    return out
+
+
 def fuzz_messages(good: dict, m: int, seed: int = 0) -> list[bytes | str]:
     """M malformed requests derived from a good observation."""
     from hy_vla.serving import wire
@@ -123,6 +131,10 @@ def fuzz_messages(good: dict, m: int, seed: int = 0) -> list[bytes | str]:
         lambda: wire.pack([good["prompt"]] * int(rng.integers(1, 10))),
         lambda: "a text frame",
         lambda: wire.pack({**good, "prompt": int(rng.integers(0, 100))}),
+        lambda: wire.pack({**good, "observation.state": np.array([np.inf, 0, 0, 0], np.float32)}),
+        lambda: wire.pack({**good, "extra": nested(int(rng.integers(33, 500)))}),  # deep nesting
+        lambda: wire.pack({**good, "extra": {f"{i:x}": i for i in range(int(rng.integers(5000, 20000)))}}),  # wide
+        lambda: wire.pack({**good, next(k for k in good if "images" in k): np.zeros((1100, 8, 3), np.uint8)}),
     ]
     return [makers[i % len(makers)]() for i in range(m)]
 
@@ -202,7 +214,7 @@ def compare_batching(ckpt: str, seconds: float, max_batch: int, json_out: str | 
         Path(json_out).write_text(json.dumps({"client": kind, "checkpoint": ckpt, "rows": rows}, indent=2))
 
 
-def stall_probe(ckpt: str, seconds: float, json_out: str | None) -> None:
+def stall_probe(ckpt: str, seconds: float, json_out: str | None) -> dict:
     """An ordinary client's latency alone and beside a client sending the largest accepted images."""
     import threading
 
@@ -263,6 +275,7 @@ def stall_probe(ckpt: str, seconds: float, json_out: str | None) -> None:
     results["largest_side_px"] = side
     if json_out:
         Path(json_out).write_text(json.dumps(results, indent=2))
+    return results
 
 
 def main() -> None:

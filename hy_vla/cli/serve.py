@@ -25,7 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("HY_VLA_API_KEY"),
         help="require the header 'Authorization: Api-Key KEY' (default: $HY_VLA_API_KEY; unset: no auth)",
     )
-    parser.add_argument("--max-message-mb", type=float, default=16.0, help="largest request accepted, in MiB")
+    parser.add_argument(
+        "--max-message-mb",
+        type=float,
+        default=16.0,
+        help="largest message accepted, in MiB; a larger one closes its connection unread (default 16)",
+    )
     parser.add_argument(
         "--idle-timeout",
         type=float,
@@ -79,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         server = checkpoint_server(
             args.checkpoint, config, device=args.device, dtype=args.dtype, num_steps=args.num_steps, seed=args.seed
         )
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from hy_vla.models.config import CONFIG_NAME, HyVLAConfig
@@ -130,7 +131,13 @@ def load_model(
         tokenizer = load_tokenizer("hf", directory if has_files else config.tokenizer_path)
     check_fits_in_memory(cls, config, tokenizer, directory)
     model = cls(config, tokenizer=tokenizer)
-    state = load_file(str(directory / WEIGHTS_NAME)) if weights is None else weights
+    if weights is None:
+        try:
+            weights = load_file(str(directory / WEIGHTS_NAME))
+        except SafetensorError as e:
+            reason = f"unreadable safetensors file (truncated or corrupt?): {e}"
+            raise ValueError(f"{directory / WEIGHTS_NAME}: {reason}") from e
+    state = weights
     # older checkpoints saved training-only heads with the network: they are not part of it any more
     state = {k: v for k, v in rename_weights(state).items() if not k.startswith(OBJECTIVES_PREFIX)}
     own = model.state_dict()

@@ -83,6 +83,9 @@ def _load_hf(cfg: HFBackboneConfig) -> nn.Module:
         import transformers
     except ImportError as e:  # pragma: no cover - optional extra
         raise ImportError("a pretrained backbone needs transformers: pip install 'hy-vla[hf]'") from e
+    from hy_vla.utils.versions import require
+
+    require("transformers", "a pretrained backbone")  # 4.x would silently give the wrong RoPE base
     cls = getattr(transformers, _CLASSES[cfg.family])
     if cfg.path is not None and (Path(cfg.path) / "config.json").is_file():
         model = cls.from_pretrained(cfg.path, local_files_only=True)

@@ -10,10 +10,12 @@ Protocol (what openpi-client 0.1.2's `WebsocketClientPolicy` expects):
    which openpi's client raises as an exception; the connection stays open and usable.
 
 Robustness: a non-binary frame, undecodable msgpack, a missing key, a wrong shape or dtype, NaN/inf,
-a message over `max_message_mb`, an exception inside the policy or a NaN/inf action in its reply each get
-an error text frame and a log line; nothing reaches past the connection handler. Messages beyond a hard
-cap (4x the limit) are refused by the websocket layer itself (close code 1009) so a client cannot make us
-buffer gigabytes.
+an exception inside the policy or a NaN/inf action in its reply each get an error text frame and a log line;
+nothing reaches past the connection handler. Memory per connection is bounded before anything is decoded: a
+message over `max_message_mb` closes the connection (code 1009) as soon as its frame header declares the size,
+so it is never buffered; at most one further message is read ahead while a request is answered; and a request's
+structure and declared array sizes are checked against the model's spec (`limits`) before `wire.unpack`
+allocates, so what a request may cost is set by the model, not by what a client sends.
 Authentication happens at the handshake: with an API key configured, a missing or wrong
 ``Authorization: Api-Key`` header gets HTTP 401 with the reason in the body, and no metadata.
 ``GET /healthz`` answers 200 "ok" (no key needed) for load balancers and scripts.
@@ -42,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike
-from hy_vla.serving import wire
+from hy_vla.serving import limits, wire
 from hy_vla.serving.spec import (
     RESET_KEY,
     ObservationError,
@@ -60,7 +62,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000  # 0 picks a free port (see `PolicyServer.port`)
     api_key: str | None = None
-    max_message_mb: float = 16.0  # requests above this get an error reply; 4x this closes the connection
+    max_message_mb: float = 16.0  # a larger message closes its connection from the frame header on (never buffered)
     # A session that sends nothing for this long (also one stuck in a half-sent frame) is closed (0: never)
     idle_timeout_s: float = 300.0
     max_sessions: int = 64  # connections beyond this are refused at the handshake (HTTP 503)
@@ -104,6 +106,9 @@ class PolicyServer:
     """Serve `policy_factory()` instances (one per connection) over the openpi websocket protocol."""
 
     def __init__(self, policy_factory: Callable[[], PolicyLike], config: ServerConfig | None = None) -> None:
+        from hy_vla.utils.versions import require
+
+        require("websockets", "the policy server")  # before any session: older releases lack the asyncio server
         self.policy_factory = policy_factory
         self.config = config or ServerConfig()
         probe = policy_factory()  # the metadata is the same for every session
@@ -145,6 +150,13 @@ class PolicyServer:
         self.errors += 1
         log.warning("session %d: %s", session, problem)
         await ws.send(ERROR_PREFIX + problem)
+
+    def read_request(self, message: bytes) -> dict[str, Any]:
+        """A binary frame -> the validated observation. Its structure and declared array sizes are checked first,
+        so a request the model cannot accept is refused before it is decoded (`WireError` / `ObservationError`)."""
+        limits.check_request(message, self.metadata, self.config.obs_map)
+        raw = apply_observation_map(wire.unpack(message), self.config.obs_map, self.metadata["cameras"])
+        return validate_observation(raw, self.metadata)
 
     @staticmethod
     def _infer_batch(items: list[tuple[PolicyLike, dict[str, Any], float]]) -> list[tuple[Any, float, float]]:
@@ -211,17 +223,8 @@ class PolicyServer:
                 if isinstance(message, str):
                     await self._send_error(ws, session, "expected a binary msgpack frame, got a text frame")
                     continue
-                if len(message) > self.config.max_message_bytes:
-                    await self._send_error(
-                        ws,
-                        session,
-                        f"message of {len(message)} bytes exceeds the limit of {self.config.max_message_bytes} "
-                        f"bytes (--max-message-mb {self.config.max_message_mb:g})",
-                    )
-                    continue
                 try:
-                    raw = apply_observation_map(wire.unpack(message), self.config.obs_map, self.metadata["cameras"])
-                    obs = validate_observation(raw, self.metadata)
+                    obs = self.read_request(message)
                 except (wire.WireError, ObservationError) as e:
                     await self._send_error(ws, session, str(e))
                     continue
@@ -253,7 +256,10 @@ class PolicyServer:
                 await ws.send(packed)
                 prev_total_ms = (time.perf_counter() - t0) * 1000.0
         except websockets.ConnectionClosed as e:
-            if e.rcvd is not None and e.rcvd.code not in (1000, 1001):
+            if e.sent is not None and e.sent.code == 1009:  # over --max-message-mb, refused from its frame header
+                self.errors += 1
+                log.warning("session %d: closed: %s", session, e.sent.reason)
+            elif e.rcvd is not None and e.rcvd.code not in (1000, 1001):
                 log.info("session %d: closed with code %s (%s)", session, e.rcvd.code, e.rcvd.reason)
         finally:
             self.sessions -= 1
@@ -275,7 +281,8 @@ class PolicyServer:
             self.config.port,
             process_request=self._process_request,
             compression=None,  # like openpi: images are incompressible and deflate costs latency
-            max_size=4 * self.config.max_message_bytes,
+            max_size=self.config.max_message_bytes,  # checked on each frame's header, before its payload is read
+            max_queue=1,  # request/response: read at most one message ahead of the one being answered
             ping_interval=None,  # a long inference must not look like a dead peer
         ) as server:
             self.port = server.sockets[0].getsockname()[1]

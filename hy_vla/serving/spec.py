@@ -8,7 +8,8 @@ The metadata frame (one binary msgpack map, sent first on every connection) hold
     prompt_key         "prompt": the instruction string
     optional_keys      {"reset": ..., "action_prefix": ..., "action_prefix_weights": ...} (described)
     action_prefix      True when guided continuation (real-time chunking) is supported
-    max_message_bytes  requests larger than this get an error reply
+    max_message_bytes  a larger message closes the connection (1009) as soon as its frame header arrives
+    max_array_bytes    the most array bytes one request may declare (`max_array_bytes`; refused before decoding)
     auth               how to authenticate, or None
 
 A request must hold every `observation_spec` key. Images are uint8, HWC or CHW with 3 channels, of any
@@ -65,7 +66,7 @@ def build_metadata(policy_meta: dict[str, Any], max_message_bytes: int, auth_req
     meta = {k: v for k, v in policy_meta.items() if isinstance(v, str | int | float | bool | list | type(None))}
     optional: dict[str, str] = {RESET_KEY: "bool: clear the session's frame history first (start of an episode)"}
     if policy_meta.get(SUPPORTS_PREFIX):
-        optional[ACTION_PREFIX_KEY] = "float32 (P, action_dim) robot units: previous chunk from this step on"
+        optional[ACTION_PREFIX_KEY] = "float32 (P <= action_horizon, action_dim) robot units: previous chunk from now"
         optional[ACTION_PREFIX_WEIGHTS_KEY] = "float32 (P,) in [0, 1]: guidance weights (1 = committed)"
     meta.update(
         protocol=PROTOCOL,
@@ -77,6 +78,7 @@ def build_metadata(policy_meta: dict[str, Any], max_message_bytes: int, auth_req
         max_message_bytes=int(max_message_bytes),
         auth=AUTH_HEADER_HELP if auth_required else None,
     )
+    meta["max_array_bytes"] = max_array_bytes(meta)
     return meta
 
 
@@ -118,6 +120,28 @@ def apply_observation_map(obs: Any, mapping: tuple[tuple[str, str], ...], camera
     return out
 
 
+def check_image_header(key: str, dtype: np.dtype, shape: tuple[int, ...], size: int) -> None:
+    """An image of this dtype and shape is accepted for a model reading `size` px squares (else `ObservationError`)."""
+    if dtype != np.uint8:
+        raise ObservationError(f"{key!r} must have dtype uint8, got {dtype}")
+    side = max_image_side(size)
+    if len(shape) != 3 or 3 not in (shape[0], shape[-1]) or max(shape) > side or 0 in shape:
+        raise ObservationError(
+            f"{key!r} has shape {list(shape)}; expected {[size, size, 3]} (HWC; CHW and other sizes up to "
+            f"{side} px are resized)"
+        )
+
+
+def max_array_bytes(meta: dict[str, Any]) -> int:
+    """The most array bytes one request may declare: what the largest valid request carries (every camera at the
+    largest accepted side, state and a full action prefix as float64), and as much again for arrays a stock client
+    sends that the model does not read (e.g. an unmapped wrist camera)."""
+    images = len(meta["cameras"]) * max_image_side(int(meta["image_size"])) ** 2 * 3
+    horizon, action_dim = int(meta.get("action_horizon", 1)), int(meta.get("action_dim", 1))
+    floats = int(meta["state_dim"]) + horizon * (action_dim + 1)
+    return 2 * (images + 8 * floats)
+
+
 def _finite(key: str, a: np.ndarray) -> None:
     if not np.isfinite(a).all():
         raise ObservationError(f"{key!r} contains NaN or inf")
@@ -156,14 +180,7 @@ def validate_observation(obs: Any, meta: dict[str, Any]) -> dict[str, Any]:
             v = obs[key]
             if not isinstance(v, np.ndarray):
                 raise ObservationError(f"{key!r} must be a uint8 numpy array, got {type(v).__name__}")
-            if v.dtype != np.uint8:
-                raise ObservationError(f"{key!r} must have dtype uint8, got {v.dtype}")
-            side = max_image_side(shape[0])
-            if v.ndim != 3 or 3 not in (v.shape[0], v.shape[-1]) or max(v.shape) > side or 0 in v.shape:
-                raise ObservationError(
-                    f"{key!r} has shape {list(v.shape)}; expected {list(shape)} (HWC; CHW and other sizes up to "
-                    f"{side} px are resized)"
-                )
+            check_image_header(key, v.dtype, v.shape, shape[0])
             clean[key] = v
         else:
             clean[key] = _float_array(key, obs[key], shape, len(shape))
@@ -182,9 +199,10 @@ def validate_observation(obs: Any, meta: dict[str, Any]) -> dict[str, Any]:
         if has_prefix != has_weights:
             raise ObservationError(f"give both {ACTION_PREFIX_KEY!r} and {ACTION_PREFIX_WEIGHTS_KEY!r}, or neither")
         prefix = _float_array(ACTION_PREFIX_KEY, obs[ACTION_PREFIX_KEY], None, 2)
-        if prefix.shape[1] != int(meta["action_dim"]) or prefix.shape[0] < 1:
+        if prefix.shape[1] != int(meta["action_dim"]) or not 1 <= prefix.shape[0] <= int(meta["action_horizon"]):
             raise ObservationError(
-                f"{ACTION_PREFIX_KEY!r} has shape {list(prefix.shape)}; expected [P >= 1, {meta['action_dim']}]"
+                f"{ACTION_PREFIX_KEY!r} has shape {list(prefix.shape)}; expected [1 <= P <= "
+                f"{meta['action_horizon']}, {meta['action_dim']}]"
             )
         weights = _float_array(ACTION_PREFIX_WEIGHTS_KEY, obs[ACTION_PREFIX_WEIGHTS_KEY], (prefix.shape[0],), 1)
         if (weights < 0).any() or (weights > 1).any():

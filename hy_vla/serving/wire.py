@@ -53,18 +53,25 @@ def _dtype(raw: Any) -> np.dtype:
     return dt
 
 
+def array_header(dtype: Any, shape: Any, nbytes: int | None) -> tuple[np.dtype, tuple[int, ...]]:
+    """Check an array tag's header (dtype, shape, and the byte count of its data, None if the data is not
+    bytes) -> (dtype, shape). Shared by the decoder and `limits.scan`, which reads headers without the data."""
+    dt = _dtype(dtype)
+    if not isinstance(shape, list | tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise WireError(f"array shape must be a list of non-negative ints, got {shape!r}")
+    if nbytes is None:
+        raise WireError("array data must be bytes")
+    expected = math.prod(shape) * dt.itemsize
+    if nbytes != expected:
+        raise WireError(f"array of shape {list(shape)} and dtype {dt} needs {expected} bytes, got {nbytes}")
+    return dt, tuple(shape)
+
+
 def _decode(obj: dict) -> Any:
     """msgpack `object_hook`: tagged maps -> numpy arrays and scalars; other maps unchanged."""
     if NDARRAY in obj:
-        dt = _dtype(obj.get(b"dtype"))
-        shape, data = obj.get(b"shape"), obj.get(b"data")
-        if not isinstance(shape, list | tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
-            raise WireError(f"array shape must be a list of non-negative ints, got {shape!r}")
-        if not isinstance(data, bytes):
-            raise WireError(f"array data must be bytes, got {type(data).__name__}")
-        expected = math.prod(shape) * dt.itemsize
-        if len(data) != expected:
-            raise WireError(f"array of shape {list(shape)} and dtype {dt} needs {expected} bytes, got {len(data)}")
+        data = obj.get(b"data")
+        dt, shape = array_header(obj.get(b"dtype"), obj.get(b"shape"), len(data) if isinstance(data, bytes) else None)
         return np.frombuffer(data, dtype=dt).reshape(shape).copy()  # writable: policies may edit in place
     if NPGENERIC in obj:
         dt = _dtype(obj.get(b"dtype"))

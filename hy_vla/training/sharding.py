@@ -44,6 +44,9 @@ def sharding_units(model: nn.Module) -> list[nn.Module]:
 def shard_model(model: nn.Module) -> nn.Module:
     """Apply FSDP2 in place: each unit of `sharding_units`, then the root. Call after loading weights
     and before building the optimizer (its parameters become the sharded DTensors)."""
+    from hy_vla.utils.versions import require
+
+    require("torch", "FSDP2 sharding")
     from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
 
     from hy_vla.models.tower import TowerBlock

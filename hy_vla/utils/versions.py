@@ -1,9 +1,19 @@
-"""The versions of the packages a result depends on, recorded next to every report and dataset."""
+"""The versions of the packages a result depends on (recorded next to every report and dataset), and the
+minimum versions of the APIs the code calls (`MINIMUMS`, checked by `require` where those APIs are used)."""
 
 from __future__ import annotations
 
 import platform
+import re
 from importlib import metadata
+
+# The oldest release of each dependency whose API the code uses, and what needs it. pyproject.toml's lower bounds
+# must be at least these (tests/utils/test_dependency_bounds.py); `require` refuses older installs with one line.
+MINIMUMS: dict[str, tuple[str, str]] = {
+    "torch": ("2.6", "FSDP2's public torch.distributed.fsdp.fully_shard"),
+    "websockets": ("13.0", "the websockets.asyncio server API"),
+    "transformers": ("5.0", "the text config's rope_parameters layout (4.x has rope_theta elsewhere)"),
+}
 
 VERSIONED_PACKAGES = ("hy-vla", "numpy", "torch", "mujoco", "metaworld", "gymnasium", "gym-aloha", "gym-pusht")
 
@@ -17,3 +27,24 @@ def package_versions(names: tuple[str, ...] = VERSIONED_PACKAGES) -> dict[str, s
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def installed_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def release(version: str) -> tuple[int, ...]:
+    """'2.13.0+cpu' -> (2, 13, 0); the leading numeric release only (pre-releases compare as their release)."""
+    m = re.match(r"\d+(\.\d+)*", version)
+    return tuple(int(x) for x in m.group(0).split(".")) if m else ()
+
+
+def require(name: str, what: str) -> None:
+    """Refuse (ImportError, one line) an installed `name` older than `MINIMUMS[name]`, naming what needs it."""
+    minimum, api = MINIMUMS[name]
+    have = installed_version(name)
+    if have is not None and release(have) < release(minimum):
+        raise ImportError(f"{what} needs {name} >= {minimum} ({api}); installed: {name} {have}")

@@ -34,6 +34,16 @@ def test_inflated_sizes_are_refused_before_allocation(tmp_path):
         HyVLA.from_pretrained(ckpt)
 
 
+def test_truncated_weights_are_a_one_line_error_naming_the_file(tmp_path, capsys):
+    """Regression: `hy-vla serve` on a truncated model.safetensors printed a raw safetensors traceback."""
+    ckpt = _saved(tmp_path)
+    weights = ckpt / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    assert main(["serve", "--checkpoint", str(ckpt), "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{weights}: unreadable safetensors file" in err, err
+
+
 @pytest.mark.parametrize(("field", "value", "expected"), [("horizon", "abc", "expected int"),
                                                          ("backbone__qk_norm", "yes", "expected bool"),
                                                          ("camera_names", 3, "expected tuple")])  # fmt: skip
