@@ -44,6 +44,11 @@ def table(runs: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def _err(rate: dict) -> list[list[float]]:
+    """Asymmetric error bar of a rate with its Wilson interval."""
+    return [[rate["success_rate"] - rate["ci95"][0]], [rate["ci95"][1] - rate["success_rate"]]]
+
+
 def plot(runs: list[Path], path: Path) -> None:
     import matplotlib
 
@@ -61,10 +66,9 @@ def plot(runs: list[Path], path: Path) -> None:
             ax.plot(xs, smooth, color=color, alpha=0.8, label=f"{run.name}: rollout success (training layouts)")
         end = report["compute"]["minutes"]
         b, a = report["before"]["overall"], report["after"]["overall"]
-        ax.errorbar([0], [b["success_rate"]], yerr=[[b["success_rate"] - b["ci95"][0]], [b["ci95"][1] -
-                    b["success_rate"]]], color="k", marker="o", capsize=3)  # fmt: skip
-        ax.errorbar([end], [a["success_rate"]], yerr=[[a["success_rate"] - a["ci95"][0]], [a["ci95"][1] -
-                    a["success_rate"]]], color=color, marker="s", capsize=3, label=f"{run.name}: evaluated after")  # fmt: skip
+        ax.errorbar([0], [b["success_rate"]], yerr=_err(b), color="k", marker="o", capsize=3)
+        ax.errorbar([end], [a["success_rate"]], yerr=_err(a), color=color, marker="s", capsize=3,
+                    label=f"{run.name}: evaluated after")  # fmt: skip
     ax.set_xlabel("minutes of rollouts + updates (2-core CPU)")
     ax.set_ylabel("mean success rate")
     ax.set_ylim(0, 1.02)

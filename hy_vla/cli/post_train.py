@@ -36,8 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       ("train_seed", int)):  # fmt: skip
         parser.add_argument(f"--{name.replace('_', '-')}", type=typ, default=d(name), help="(default: %(default)s)")
     parser.add_argument("--shaped-reward", action="store_true", help="grpo: add the env's shaped return")
-    parser.add_argument("--pref-offline", action="store_true",
-                        help="pref: collect pairs in the first iteration only, then train on them without rollouts")
+    parser.add_argument(
+        "--pref-offline",
+        action="store_true",
+        help="pref: collect pairs in the first iteration only, then train on them without rollouts",
+    )
     parser.add_argument("--demo-dataset", default=None, help="demonstrations (default: the checkpoint's dataset)")
     parser.add_argument("--n-action-steps", type=int, default=None, help="actions executed per chunk (default: all)")
     parser.add_argument("--image-size", type=int, default=None, help="rendered image side (default: the suite's)")

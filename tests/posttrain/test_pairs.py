@@ -26,7 +26,8 @@ def _episode(seed: int, rollout: int, success: bool, value: float) -> EpisodeRol
 
 
 def test_outcome_pairs_contrast_first_chunks_of_one_layout_only():
-    eps = [_episode(0, 0, True, 1.0), _episode(0, 1, False, -1.0), _episode(1, 0, False, 5.0), _episode(2, 0, True, 3.0)]
+    eps = [_episode(0, 0, True, 1.0), _episode(0, 1, False, -1.0)]
+    eps += [_episode(1, 0, False, 5.0), _episode(2, 0, True, 3.0)]
     pairs = outcome_pairs(eps, _Cfg())
     assert len(pairs) == 1  # layouts 1 and 2 have no contrast
     win, lose = pairs[0]
