@@ -57,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-steps", type=int, default=None, help="Euler steps (default: the checkpoint's)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed of every session")
     parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip comparing the checkpoint's files with its checksums.json (SHA-256; default: verify, ~1 s per GB)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (1 avoids spin-wait contention on busy hosts)"
     )
 
@@ -81,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
             parse_observation_map(args.obs_map),
             args.max_batch,
         )
+        if not args.no_verify:  # a flipped byte in the weights would otherwise serve wrong actions silently
+            from hy_vla.training.checkpointing import resolve_checkpoint
+            from hy_vla.utils.checksums import verify_checksums
+
+            verify_checksums(resolve_checkpoint(args.checkpoint))
         server = checkpoint_server(
             args.checkpoint, config, device=args.device, dtype=args.dtype, num_steps=args.num_steps, seed=args.seed
         )

@@ -16,7 +16,6 @@ JSON, RNG states as uint8 tensors.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -35,11 +34,11 @@ from hy_vla.models.objective_context import OBJECTIVES_PREFIX
 from hy_vla.training.batches import DataPosition
 from hy_vla.training.ema import EMA
 from hy_vla.utils.atomic import atomic_write_text, save_tensors
+from hy_vla.utils.checksums import CHECKSUMS, file_sha256, verify_checksums
 from hy_vla.utils.legacy import rename_weights
 
 CHECKPOINTS = "checkpoints"
 COMPLETE = "COMPLETE"
-CHECKSUMS = "checksums.json"  # SHA-256 of every file, written before COMPLETE
 LAST = "last"
 STATE_TENSORS = "training_state.safetensors"
 RAW_PREFIX = "raw."  # training-state copy of the raw (non-averaged) weights when EMA is on
@@ -230,30 +229,6 @@ def save_checkpoint(
     for old in complete_checkpoints(out_dir)[:-keep_last]:
         shutil.rmtree(old, ignore_errors=True)
     return final
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
-def verify_checksums(path: Path) -> None:
-    """Compare every file of a checkpoint with its recorded SHA-256 (checkpoints written before checksums pass)."""
-    manifest = path / CHECKSUMS
-    if not manifest.is_file():
-        return
-    try:
-        sums = json.loads(manifest.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{manifest}: not valid JSON ({e})") from None
-    for name, want in sums.items():
-        if not (path / name).is_file():
-            raise ValueError(f"{path / name}: missing (listed in {CHECKSUMS})")
-        if file_sha256(path / name) != want:
-            raise ValueError(f"{path / name}: SHA-256 differs from the one recorded when it was written (bit rot?)")
 
 
 def read_checkpoint(path: str | os.PathLike) -> Resumed:
