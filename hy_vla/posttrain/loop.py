@@ -184,7 +184,8 @@ class PostTrainer:
                     save_checkpoint(out, iteration, model, optimizer, pos, ema=ema, keep_last=2)
                     self._write_history(history)  # only what a checkpoint covers: a resume replays the rest
                 bar.update(1)
-                bar.set_postfix(rollout_success=f"{metrics.get('rollout_success', 0):.0%}")
+                if "rollout_success" in metrics:
+                    bar.set_postfix(rollout_success=f"{metrics['rollout_success']:.0%}")
         finally:
             bar.close()
             pool.close()
