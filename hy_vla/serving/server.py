@@ -275,6 +275,13 @@ class PolicyServer:
         self._stop = asyncio.Event()
         self._queue = asyncio.Queue()
         batcher = asyncio.create_task(self._batcher())
+        try:
+            await self._serve_until_stopped(serve, ready)
+        finally:  # also on cancellation (SIGINT under asyncio.run): no inference thread may outlive the server
+            batcher.cancel()
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _serve_until_stopped(self, serve: Any, ready: threading.Event | None) -> None:
         async with serve(
             self._handle,
             self.config.host,
@@ -291,8 +298,6 @@ class PolicyServer:
             if ready is not None:
                 ready.set()
             await self._stop.wait()
-        batcher.cancel()
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def stop(self) -> None:
         """Ask `serve` to return (thread-safe)."""

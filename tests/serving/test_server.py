@@ -288,7 +288,10 @@ def test_cli_serve_end_to_end(tiny_checkpoint):
     import re
     import signal
 
+    # A job started in the background by a non-interactive shell inherits SIGINT ignored (POSIX), and so would
+    # this child: give it Python's usual handler so the test does not depend on how pytest was launched.
     code = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "import argparse, sys; from hy_vla.cli import serve; p = argparse.ArgumentParser(); serve.add_arguments(p); "
         "sys.exit(serve.run(p.parse_args(sys.argv[1:])))"
     )
@@ -297,6 +300,7 @@ def test_cli_serve_end_to_end(tiny_checkpoint):
         stderr=subprocess.PIPE,
         text=True,
     )
+    rest: list[str] = []
     try:
         port = None
         for line in proc.stderr:  # type: ignore[union-attr]
@@ -305,13 +309,20 @@ def test_cli_serve_end_to_end(tiny_checkpoint):
                 port = int(m.group(1))
                 break
         assert port is not None
+        # keep draining the log: a child blocked on a full stderr pipe could never exit
+        threading.Thread(target=lambda: rest.extend(proc.stderr), daemon=True).start()  # type: ignore[arg-type]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
             assert r.status == 200
         with RemotePolicy("127.0.0.1", port, api_key="k") as policy:
             assert policy.infer(good_obs())["actions"].shape == (4, 4)
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("serve did not stop within 60 s of SIGINT; its log:\n" + "".join(rest)) from None
+        assert code == 0
 
 
 @contextlib.contextmanager
