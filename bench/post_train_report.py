@@ -59,9 +59,10 @@ def plot(runs: list[Path], path: Path) -> None:
     for i, run in enumerate(runs):
         report, hist = _load(run)
         color = f"C{i}"
-        if hist and "rollout_success" in hist[0]:
-            xs = [h["minutes"] for h in hist]
-            ys = [h["rollout_success"] for h in hist]
+        rolled = [h for h in hist if "rollout_success" in h]  # offline preference rolls out once
+        if len(rolled) > 1:
+            xs = [h["minutes"] for h in rolled]
+            ys = [h["rollout_success"] for h in rolled]
             smooth = [sum(ys[max(0, j - 2) : j + 1]) / len(ys[max(0, j - 2) : j + 1]) for j in range(len(ys))]
             ax.plot(xs, smooth, color=color, alpha=0.8, label=f"{run.name}: rollout success (training layouts)")
         end = report["compute"]["minutes"]
