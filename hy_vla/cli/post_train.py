@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       ("minibatch", int), ("clip", float), ("kl_weight", float), ("ema_decay", float),
                       ("steps_per_iteration", int), ("demo_fraction", float), ("pref_beta", float),
                       ("pref_prox", float), ("pairs_per_episode", int), ("eval_episodes", int),
-                      ("eval_every", int), ("save_every", int), ("workers", int), ("seed", int),
+                      ("save_every", int), ("workers", int), ("seed", int),
                       ("train_seed", int)):  # fmt: skip
         parser.add_argument(f"--{name.replace('_', '-')}", type=typ, default=d(name), help="(default: %(default)s)")
     parser.add_argument("--shaped-reward", action="store_true", help="grpo: add the env's shaped return")

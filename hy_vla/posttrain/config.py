@@ -58,7 +58,6 @@ class PostTrainConfig:
     shaped_reward: bool = False  # grpo: add the environment's shaped return (scaled to [0, 1]) to the success reward
     train_seed: int = DEFAULT_TRAIN_SEED
     eval_episodes: int = 50  # per task, seeds 0..eval_episodes-1, before and after
-    eval_every: int = 0  # 0: only before and after
     save_every: int = 5  # iterations between checkpoints (and always the last)
     workers: int = 2  # simulator worker processes for rollouts and evaluation
     n_action_steps: int | None = None  # actions executed per chunk (None: all)
@@ -95,8 +94,8 @@ class PostTrainConfig:
             raise ValueError("pref_offline applies to method 'pref'")
         if self.minutes is not None and self.minutes <= 0:
             raise ValueError(f"minutes must be positive, got {self.minutes}")
-        if self.workers < 0 or self.eval_every < 0 or self.train_seed < 0:
-            raise ValueError("workers, eval_every and train_seed must be non-negative")
+        if self.workers < 0 or self.train_seed < 0:
+            raise ValueError("workers and train_seed must be non-negative")
         if self.train_seed < self.eval_episodes:
             raise ValueError(f"train_seed {self.train_seed} overlaps the evaluation seeds 0..{self.eval_episodes - 1}")
 

@@ -39,7 +39,7 @@ def _note(msg: str) -> None:
 def _check_resumable(cfg: PostTrainConfig, out: Path) -> PostTrainConfig:
     """A run folder: the saved config must match except for the budget (iterations, minutes)."""
     saved = PostTrainConfig.load(out)
-    budget = ("iterations", "minutes", "workers", "eval_every")
+    budget = ("iterations", "minutes", "workers")
     diff = [k for k, v in cfg.to_dict().items() if k not in budget and saved.to_dict()[k] != v]
     if diff:
         raise ValueError(f"{out} holds a post-training run with other settings ({', '.join(diff)}); use another --out")
