@@ -44,6 +44,11 @@ def gaussian_log_prob(x_next: Tensor, mean: Tensor, sigma: float, mask: Tensor) 
     return (per * m).sum(dim=(1, 2))
 
 
+def chain_log_prob(states: Tensor, means: Tensor, sigma: float, mask: Tensor) -> Tensor:
+    """Per-transition log-densities of a chain -> (B, K). states: (K+1, B, H, A) x_0..x_K; means: (K, B, H, A)."""
+    return torch.stack([gaussian_log_prob(states[k + 1], means[k], sigma, mask) for k in range(means.shape[0])], dim=1)
+
+
 def transition_kl(mean_p: Tensor, mean_q: Tensor, sigma: float, mask: Tensor) -> Tensor:
     """KL(N(mean_p, sigma^2) || N(mean_q, sigma^2)) summed over the masked channels -> (B,).
 

@@ -51,14 +51,18 @@ def takeover_points(n_records: int, k: int, seed: int) -> list[int]:
     return sorted(rng.choice(n_records, size=min(k, n_records), replace=False).tolist())
 
 
-def expert_chunk(model: Any, robot_state: np.ndarray, actions: np.ndarray) -> tuple[torch.Tensor, int]:
-    """Expert actions (n, A) in robot units -> (1, H, A) normalized model chunk (padded by repeating the last
-    action) and the number of real steps."""
+def robot_transforms(model: Any) -> Any:
+    """The checkpoint's robot <-> model transforms (the ones its training samples and its policy use)."""
     from hy_vla.data.transforms import RobotTransforms
     from hy_vla.embodiments import get_embodiment
 
     cfg = model.config
-    transforms = RobotTransforms(get_embodiment(cfg.embodiment).representation, model.norm_stats, cfg.embodiment)
+    return RobotTransforms(get_embodiment(cfg.embodiment).representation, model.norm_stats, cfg.embodiment)
+
+
+def expert_chunk(cfg: Any, transforms: Any, robot_state: np.ndarray, actions: np.ndarray) -> tuple[torch.Tensor, int]:
+    """Expert actions (n, A) in robot units -> (1, H, A) normalized model chunk (padded by repeating the last
+    action) and the number of real steps."""
     picked = actions[:: cfg.action_stride][: cfg.horizon]  # one model step every action_stride control steps
     chunk = transforms.actions_to_model(torch.from_numpy(robot_state), torch.from_numpy(np.ascontiguousarray(picked)))
     n = chunk.shape[0]
@@ -79,10 +83,11 @@ def build_pairs(episodes: list[EpisodeRollout], model: Any, cfg: PostTrainConfig
             rec = e.records[i]
             control = rec.executed_steps(mcfg) * mcfg.action_stride
             points.append((rec, TakeoverJob(e.task, e.seed, e.actions[: rec.step], control)))
+    transforms = robot_transforms(model)
     for (rec, _), (acts, solved) in zip(points, pool.map(takeover_job, [j for _, j in points]), strict=True):
         if not solved or len(acts) == 0:
             continue  # the expert could not recover from here either: no preference to learn
-        chunk, n = expert_chunk(model, rec.robot_state, acts)
+        chunk, n = expert_chunk(mcfg, transforms, rec.robot_state, acts)
         n = min(n, rec.executed_steps(mcfg))
         pairs.append((with_target(rec.batch, chunk[..., : mcfg.action_dim], n), with_target(rec.batch,
                       rec.actions(mcfg), n)))  # fmt: skip

@@ -51,12 +51,10 @@ class RecordingPolicy(CheckpointPolicy):
         states, means, actions = model.sample_chain(
             p.batch, self.sigma, mask, p.noise, self.num_steps, generator=self.generator
         )
-        k = states.shape[0] - 1
         if self.sigma > 0:
-            log_prob = torch.stack([stochastic.gaussian_log_prob(states[i + 1], means[i], self.sigma, mask)[0]
-                                    for i in range(k)])  # fmt: skip
-        else:
-            log_prob = torch.zeros(k)
+            log_prob = stochastic.chain_log_prob(states, means, self.sigma, mask)[0]  # (K,)
+        else:  # the deterministic chain has no density (rejection sampling does not need one)
+            log_prob = torch.zeros(means.shape[0])
         self.records.append(ChunkRecord(p.batch, states.cpu(), mask.cpu(), log_prob.cpu(), p.state, self.steps))
         self.steps += self.control_steps
         return self.finish(p, actions[0])

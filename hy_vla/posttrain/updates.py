@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ class Updater:
         loss.backward()
         params = [p for p in self.model.parameters() if p.requires_grad]
         norm = float(nn.utils.clip_grad_norm_(params, self.config.max_grad_norm))
-        if not torch.isfinite(loss) or norm != norm or norm == float("inf"):
+        if not (math.isfinite(float(loss)) and math.isfinite(norm)):
             from hy_vla.utils.errors import TrainingDiverged
 
             raise TrainingDiverged(f"post-training loss {float(loss):.4g} / gradient norm {norm:.4g} is not finite")
@@ -47,10 +48,7 @@ class Updater:
     def chain_log_probs(self, model: Any, batch: dict, states: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """(per-transition log-probs (B, K), means (K, B, H, A)) of stored chains under `model`."""
         means = model.chain_means(batch, states)
-        sigma = self.config.sigma
-        logp = torch.stack([stochastic.gaussian_log_prob(states[k + 1], means[k], sigma, mask)
-                            for k in range(means.shape[0])], dim=1)  # fmt: skip
-        return logp, means
+        return stochastic.chain_log_prob(states, means, self.config.sigma, mask), means
 
     def kl_to_reference(self, batch: dict, states: Tensor, mask: Tensor, means: Tensor) -> Tensor:
         """(B,) exact KL of the chain's transitions to the starting policy's, summed over transitions, per active
@@ -63,7 +61,8 @@ class Updater:
     def grpo(self, episodes: list[EpisodeRollout], generator: torch.Generator) -> dict[str, float]:
         cfg = self.config
         rewards = torch.tensor([e.reward for e in episodes])
-        groups = torch.tensor([hash((e.task, e.seed)) % (1 << 62) for e in episodes])
+        layout_ids: dict[tuple[str, int], int] = {}
+        groups = torch.tensor([layout_ids.setdefault((e.task, e.seed), len(layout_ids)) for e in episodes])
         adv = group_advantages(rewards, groups)
         chunks: list[tuple[ChunkRecord, float]] = [
             (rec, float(a)) for e, a in zip(episodes, adv, strict=True) if a != 0 for rec in e.records
