@@ -28,6 +28,10 @@ def main() -> None:
     print("| task | successes | rate | 95% Wilson CI | mean length |")
     print("|---|---|---|---|---|")
     print("\n".join(rows(report)))
+    for name, g in report.get("groups", {}).items():  # per tier (Meta-World): pooled episodes
+        lo, hi = g["ci95"]
+        label = f"*{name}* ({g['tasks']}/{g['group_tasks']} tasks)"
+        print(f"| {label} | {g['successes']}/{g['episodes']} | {g['success_rate']:.0%} | [{lo:.2f}, {hi:.2f}] | |")
     lo, hi = o["ci95"]
     rate, length = f"{o['success_rate']:.1%}", f"{o['mean_length']:.0f}"
     print(f"| **overall** | {o['successes']}/{o['episodes']} | **{rate}** | [{lo:.3f}, {hi:.3f}] | {length} |")

@@ -45,7 +45,11 @@ def add_env_arguments(parser: argparse.ArgumentParser) -> None:
     from hy_vla.sim.registry import SUITES
 
     parser.add_argument("--env", default="metaworld", choices=list(SUITES), help="simulator suite (default: metaworld)")
-    parser.add_argument("--tasks", help="comma-separated task names, or 'all' (required)")
+    parser.add_argument(
+        "--tasks",
+        help="comma-separated task or set names, or 'all' (required); sets: metaworld mt10, mt50, easy, medium, "
+        "hard, very_hard; libero its suites (libero_object, ...)",
+    )
     parser.add_argument("--episodes", type=int, default=50, help="episodes per task (default: 50)")
     parser.add_argument("--cameras", help="comma-separated cameras (default: the suite's; 'none' renders nothing)")
     parser.add_argument("--image-size", type=int, default=None, help="side of every camera image in pixels")
@@ -103,6 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hy_vla.eval.report import table_lines
     from hy_vla.eval.runner import EvalConfig, Evaluator
     from hy_vla.rollout.factories import CheckpointFactory, ScriptedExpertFactory
 
@@ -164,7 +169,5 @@ def run(args: argparse.Namespace) -> int:
     # An unknown camera or a policy/env mismatch (PolicyMismatchError) raises ValueError: main prints it.
     report = Evaluator(config, command=["hy-vla", *sys.argv[1:]]).run(factory)
     print(json.dumps({"overall": report["overall"], "wall_s": round(report["wall_s"], 1), "out": args.out}))
-    for task, t in report["tasks"].items():
-        low, high = t["ci95"]
-        print(f"{task:32s} {t['success_rate']:6.1%}  [{low:.2f}, {high:.2f}]  mean length {t['mean_length']:.0f}")
+    print("\n".join(table_lines(report)))  # per task, per group (Meta-World tiers), mean
     return 0

@@ -5,7 +5,8 @@ Protocol (fixed, so numbers are comparable across policies and libraries):
 - episode ``i`` of every task starts from seed ``base_seed + i`` (recorded per episode);
 - the policy's chunk ``(H, A)`` is executed receding-horizon: the first
   ``n_action_steps`` actions (default: the whole chunk), then a new query;
-- per task: success rate, 95% Wilson interval, mean episode length; overall: the
+- per task: success rate, 95% Wilson interval, mean episode length; per task group the
+  suite defines (Meta-World: difficulty tiers): pooled success and interval; overall: the
   mean of the per-task rates (each task weighs the same) with the pooled interval.
 
 The policy is any `PolicyLike`. Pass a *factory* ``task -> PolicyLike`` to build

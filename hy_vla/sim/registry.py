@@ -8,6 +8,8 @@ Each suite module exposes:
 - optionally ``expand_task(name) -> list[str]``: the task names a group name (a LIBERO suite such as
   ``libero_object``) or a short alias stands for; ``[]`` for an unknown name
 - optionally ``suggest(name) -> str``: did-you-mean text for an unknown name (default: closest task names)
+- optionally ``task_groups() -> dict[str, list[str]]``: named groups of tasks that evaluation reports
+  summarize separately (Meta-World: the difficulty tiers)
 
 Suites are imported lazily so that `hy_vla.sim` does not pull in MuJoCo.
 """
@@ -69,6 +71,15 @@ def expand_tasks(suite: str, name: str) -> list[str]:
         return names
     check_task(suite, name)
     return [name]
+
+
+def task_groups(suite: str) -> dict[str, list[str]]:
+    """The suite's reporting groups ({group: tasks}); ``{}`` when it defines none or its simulator is missing."""
+    try:
+        groups = getattr(suite_module(suite), "task_groups", None)
+    except ImportError:
+        return {}
+    return {name: list(tasks) for name, tasks in groups().items()} if groups is not None else {}
 
 
 def make_env(suite: str, task: str, **kwargs: Any) -> EnvAdapter:

@@ -1,8 +1,10 @@
 """Meta-World v3 suite: 50 tasks, an instruction per task, scripted experts.
 
-The suite interface of `hy_vla.sim.registry`: `list_tasks`, `make_env`,
-`make_expert`. MuJoCo and Meta-World are imported only when an env or an expert
-is built.
+The suite interface of `hy_vla.sim.registry`: `list_tasks`, `expand_task`, `task_groups`,
+`suggest`, `make_env`, `make_expert`. Set names (``mt10``, ``mt50``, the difficulty tiers ``easy``,
+``medium``, ``hard``, ``very_hard``; `hy_vla.sim.metaworld.task_sets`) expand to their tasks, and
+evaluation reports give per-tier success. MuJoCo and Meta-World are imported only when an env or an
+expert is built.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hy_vla.sim.metaworld import task_sets
 from hy_vla.sim.metaworld.instructions import INSTRUCTIONS
+from hy_vla.sim.metaworld.task_sets import TASK_SETS, expand_task, task_groups
 from hy_vla.sim.rendering import select_gl_backend
 
 # MuJoCo reads MUJOCO_GL once, at import: pick a headless backend before anything imports it.
@@ -22,6 +26,11 @@ def list_tasks() -> list[str]:
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS
 
     return sorted(ALL_V3_ENVIRONMENTS)
+
+
+def suggest(name: str) -> str:
+    """Did-you-mean text for an unknown task or set name."""
+    return task_sets.suggest(name, list_tasks())
 
 
 def make_env(
@@ -65,4 +74,13 @@ def make_expert(task: str):
     return MetaWorldExpert(task)
 
 
-__all__ = ["INSTRUCTIONS", "list_tasks", "make_env", "make_expert"]
+__all__ = [
+    "INSTRUCTIONS",
+    "TASK_SETS",
+    "expand_task",
+    "list_tasks",
+    "make_env",
+    "make_expert",
+    "suggest",
+    "task_groups",
+]
