@@ -2,6 +2,10 @@
 
     hy-vla collect --env metaworld --tasks reach-v3,push-v3 --episodes 50 \\
         --cameras corner2,gripperPOV --image-size 128 --out data/mw_reach_push --workers 2
+    hy-vla collect --env metaworld --tasks mt50 --episodes 50 --out data/mw_mt50 --workers 8
+
+Interrupted (Ctrl-C, a kill, a crash)? Run the same command again: it continues where the last checkpoint
+left off and adds only the missing episodes; another configuration for the same --out is refused.
 """
 
 from __future__ import annotations
@@ -44,12 +48,14 @@ def run(args: argparse.Namespace) -> int:
         max_attempts=args.max_attempts,
         max_steps=args.max_steps,
     )
-    summary = collect(config)  # an unknown camera or an existing --out raises: main prints one line, exit 2
+    # An unknown camera, or another collection at --out, raises: main prints one line, exit 2.
+    summary = collect(config)
     print(
         json.dumps(
             {
                 "out": args.out,
                 "kept": summary["kept"],
+                "added": summary["added"],  # by this run (0: the dataset was already complete)
                 "attempts": summary["attempts"],
                 "expert_success_rate": round(summary["expert_success_rate"], 3),
                 "shortfall": summary["shortfall"],

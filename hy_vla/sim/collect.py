@@ -10,7 +10,12 @@ Protocol:
 - only successful episodes are kept unless ``keep_failures``; failed attempts are
   retried with new seeds until ``episodes`` successes or ``max_attempts``;
 - the dataset appears at ``out`` only when `LeRobotV3Writer.finalize` succeeds:
-  an error or Ctrl-C leaves no half-written dataset.
+  an error or Ctrl-C leaves no half-written dataset;
+- collection is resumable: the dataset is built in ``.<out>.resume/`` with a checkpoint about every
+  minute (and at Ctrl-C or an error between episodes); the same command run again continues from the
+  last checkpoint, so every task gets exactly its missing episodes, from the seeds an uninterrupted run
+  would have used. A different configuration for the same ``out`` is refused, and so is rerunning a
+  finished dataset with another one; rerunning it with its own returns its summary (nothing to do).
 
 Frame ``t`` stores the observation the expert acted on and the action taken. The full
 privileged simulator state is never stored; adapters that name an ``env_state_names``
@@ -56,6 +61,10 @@ from hy_vla.utils.versions import package_versions
 DEFAULT_COLLECT_SEED = 100_000
 
 NORM_MODES = {STATE: "mean_std", ACTION: "mean_std", ENV_STATE_COLUMN: "mean_std"}  # the env state where recorded
+
+# Fields of CollectConfig that do not change what is collected: a resumed run may change them.
+RUN_ONLY_FIELDS = ("out", "workers")
+CHECKPOINT_S = 60.0  # at most this much collection is redone after a kill (Ctrl-C loses nothing)
 
 
 # collection.json's "format_version": what a dataset's history guarantees, so readers need not infer it from columns.
@@ -209,15 +218,31 @@ class _Scheduler:
                 limit -= 1
                 yield Job(task, k, self.cfg.first_seed(task) + k, video=False)
 
+    def restore(self, notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Continue from checkpoint notes (`progress`); returns the kept episodes' records, in dataset order."""
+        episodes = [e for note in notes for e in note["episodes"]]
+        if notes:
+            for task, n in notes[-1]["decided"].items():
+                self.decided[task] = self.submitted[task] = n
+            self.successes = notes[-1]["successes"]
+            self.attempts = sum(self.decided.values())
+        for e in episodes:
+            self.kept[e["task"]] += 1
+        return episodes
+
+    def progress(self, episodes: list[dict[str, Any]]) -> dict[str, Any]:
+        """A checkpoint note: the episodes kept since the last one and the attempts decided so far."""
+        return {"episodes": episodes, "decided": dict(self.decided), "successes": self.successes}
+
     def finish(self, ep: Episode) -> list[Episode]:
         """Record an attempt; return the episodes that can now be written, in order."""
-        self.attempts += 1
-        self.successes += ep.success
         self.buffer[ep.task][ep.attempt] = ep
         out = []
         while self.decided[ep.task] in self.buffer[ep.task]:
             nxt = self.buffer[ep.task].pop(self.decided[ep.task])
             self.decided[ep.task] += 1
+            self.attempts += 1  # counted when decided, so a checkpoint's counts match what it kept
+            self.successes += nxt.success
             if (nxt.success or self.cfg.keep_failures) and self.kept[ep.task] < self.cfg.episodes:
                 self.kept[ep.task] += 1
                 out.append(nxt)
@@ -227,38 +252,99 @@ class _Scheduler:
         return {t: self.cfg.episodes - self.kept[t] for t in self.cfg.tasks if self.kept[t] < self.cfg.episodes}
 
 
-def collect(config: CollectConfig, *, progress: bool = True) -> dict[str, Any]:
-    """Collect the dataset at ``config.out``; returns the summary also saved as ``collection.json``."""
+def config_difference(stored: dict[str, Any], config: CollectConfig) -> str:
+    """What differs between a stored collection config and `config` ("" when it is the same collection)."""
+    stored, new = json.loads(json.dumps(stored)), json.loads(json.dumps(config.to_dict()))  # tuples as lists
+    keys = [k for k in sorted(set(stored) | set(new)) if k not in RUN_ONLY_FIELDS and stored.get(k) != new.get(k)]
+
+    def short(value: Any) -> str:
+        return f"[{len(value)} names]" if isinstance(value, list) and len(value) > 4 else repr(value)
+
+    return ", ".join(f"{k} {short(stored.get(k))} here, {short(new.get(k))} asked" for k in keys)
+
+
+def _finished(root: Path, config: CollectConfig) -> dict[str, Any]:
+    """The summary of the finished collection at `root` when it is this configuration's; raises otherwise."""
+    path = root / "collection.json"
+    if not path.is_file():
+        raise FileExistsError(f"{root} already exists and is not a collection; choose a new --out")
+    summary = json.loads(path.read_text())
+    why = config_difference(summary.get("config", {}), config)
+    if summary.get("format_version") != COLLECTION_FORMAT_VERSION:
+        why = why or f"format {summary.get('format_version')} here, {COLLECTION_FORMAT_VERSION} now"
+    if why:
+        raise FileExistsError(f"{root} already exists with another collection ({why}); choose a new --out")
+    return {**summary, "added": 0}
+
+
+def collect(config: CollectConfig, *, progress: bool = True, checkpoint_s: float = CHECKPOINT_S) -> dict[str, Any]:
+    """Collect (or finish collecting) the dataset at ``config.out``; returns the summary saved as ``collection.json``.
+
+    The returned summary also says how many episodes this call ``added``. `checkpoint_s`: seconds between
+    checkpoints (0: after every kept episode).
+    """
+    from hy_vla.data.lerobot.resume import resume_dir
     from hy_vla.data.lerobot.writer import LeRobotV3Writer
 
     root = Path(config.out)
     if root.exists():
-        raise FileExistsError(f"{root} already exists; refusing to overwrite a dataset (choose a new --out)")
+        return _finished(root, config)
     recipe = EnvRecipe(config.suite, config.cameras, config.image_size, config.max_steps, privileged=True).resolve(
         config.tasks[0], need_video=False
     )
-    with recipe.make(config.tasks[0], recipe.cameras) as probe:
-        features, fps, embodiment = dataset_features(probe), probe.spec.fps, probe.spec.embodiment
-    setup = WorkerSetup(recipe, str(root), None, ScriptedExpertFactory(config.suite))
-    # finalize() also writes norm_stats.json (compute_norm_stats on state and action).
-    norm_modes = {k: m for k, m in NORM_MODES.items() if k in features}
-    writer = LeRobotV3Writer.create(
-        root, fps=round(fps), features=features, robot_type=embodiment, embodiment=embodiment, norm_modes=norm_modes
-    )
     sched = _Scheduler(config)
-    episodes_meta: list[dict[str, Any]] = []
+    if resume_dir(root).is_dir():
+        writer, header, notes = LeRobotV3Writer.resume(root)
+        why = config_difference(header.get("config", {}), config)
+        if header.get("format_version") != COLLECTION_FORMAT_VERSION:
+            why = why or f"format {header.get('format_version')} there, {COLLECTION_FORMAT_VERSION} now"
+        if why:
+            writer.suspend()
+            raise ValueError(
+                f"{resume_dir(root)} holds an interrupted collection of {root} with another configuration ({why}); "
+                "finish it with its own command or choose a new --out"
+            )
+    else:
+        with recipe.make(config.tasks[0], recipe.cameras) as probe:
+            features, fps, embodiment = dataset_features(probe), probe.spec.fps, probe.spec.embodiment
+        # finalize() also writes norm_stats.json (compute_norm_stats on state and action).
+        writer = LeRobotV3Writer.create(
+            root,
+            fps=round(fps),
+            features=features,
+            robot_type=embodiment,
+            embodiment=embodiment,
+            norm_modes={k: m for k, m in NORM_MODES.items() if k in features},
+            resumable=True,
+            note={"config": config.to_dict(), "format_version": COLLECTION_FORMAT_VERSION},
+        )
+        notes = []
+    episodes_meta = sched.restore(notes)
+    sessions = _sessions(notes)
+    session, resumed = 1 + max((n["session"] for n in notes), default=-1), len(episodes_meta)
+    setup = WorkerSetup(recipe, str(root), None, ScriptedExpertFactory(config.suite))
     total = config.episodes * len(config.tasks)
-    bar = tqdm(total=total, desc=f"collect {config.suite}", unit="ep", disable=not progress)
-    t0 = time.perf_counter()
+    bar = tqdm(total=total, initial=resumed, desc=f"collect {config.suite}", unit="ep", disable=not progress)
+    t0 = last_checkpoint = time.perf_counter()
+    state = {"journaled": len(episodes_meta), "between_episodes": True}
+
+    def checkpoint() -> None:
+        nonlocal last_checkpoint
+        note = sched.progress(episodes_meta[state["journaled"] :])
+        writer.checkpoint({**note, "session": session, "wall_s": time.perf_counter() - t0})
+        state["journaled"], last_checkpoint = len(episodes_meta), time.perf_counter()
 
     def write(done: Episode) -> None:
+        state["between_episodes"] = False
         for ep in sched.finish(done):
             writer.add_episode(ep.frames, task=ep.instruction)
             episodes_meta.append({"task": ep.task, "seed": ep.seed, "success": ep.success, "length": ep.length})
             bar.update(1)
+        state["between_episodes"] = True
         bar.set_postfix(expert_success=f"{sched.successes}/{sched.attempts}")
+        if time.perf_counter() - last_checkpoint >= checkpoint_s and len(episodes_meta) > state["journaled"]:
+            checkpoint()
 
-    finalized = False
     try:
         if config.workers == 0:
             init_worker(setup)
@@ -269,28 +355,52 @@ def collect(config: CollectConfig, *, progress: bool = True) -> dict[str, Any]:
                 close_worker()
         else:
             _collect_in_workers(setup, sched, config.workers, write)
-        if not episodes_meta:
-            raise RuntimeError(f"no episode kept after {sched.attempts} attempts: nothing to write")
-        summary = {
-            "format_version": COLLECTION_FORMAT_VERSION,
-            "config": config.to_dict(),
-            "env": asdict(recipe),
-            "episodes": episodes_meta,  # dataset episode_index order
-            "kept": len(episodes_meta),
-            "attempts": sched.attempts,
-            "expert_success_rate": sched.successes / max(1, sched.attempts),
-            "shortfall": sched.shortfall(),  # tasks that hit the attempt cap
-            "wall_s": time.perf_counter() - t0,
-            "versions": package_versions(),
-        }
+        if episodes_meta:
+            checkpoint()  # everything durable before finalize, which could still fail
+    except BaseException:
+        bar.close()
+        if state["between_episodes"]:  # Ctrl-C or an error outside the writer: keep what is written
+            try:
+                checkpoint()
+            except Exception:  # noqa: BLE001 - the last good checkpoint stays; the original error matters
+                pass
+        writer.suspend()
+        raise
+    bar.close()
+    if not episodes_meta:
+        writer.abort()  # every attempt ran and failed: a rerun would do the same, nothing to resume
+        raise RuntimeError(f"no episode kept after {sched.attempts} attempts: nothing to write")
+    sessions.append({"added": len(episodes_meta) - resumed, "wall_s": time.perf_counter() - t0})
+    summary = {
+        "format_version": COLLECTION_FORMAT_VERSION,
+        "config": config.to_dict(),
+        "env": asdict(recipe),
+        "episodes": episodes_meta,  # dataset episode_index order
+        "kept": len(episodes_meta),
+        "attempts": sched.attempts,
+        "expert_success_rate": sched.successes / max(1, sched.attempts),
+        "shortfall": sched.shortfall(),  # tasks that hit the attempt cap
+        "wall_s": sum(s["wall_s"] for s in sessions),
+        "sessions": sessions,  # one per run of the command that added episodes
+        "versions": package_versions(),
+    }
+    try:
         # inside the dataset before its rename: a kill at the last moment leaves both or neither
         writer.finalize(extra_files={"collection.json": json.dumps(summary, indent=2) + "\n"})
-        finalized = True
-    finally:
-        bar.close()
-        if not finalized:
-            writer.abort()  # removes the hidden partial directory; nothing appears at root
-    return summary
+    except BaseException:
+        writer.suspend()  # every episode is checkpointed: a rerun only finalizes
+        raise
+    return {**summary, "added": sessions[-1]["added"]}
+
+
+def _sessions(notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Episodes added and wall time of each earlier run, from its checkpoint notes."""
+    sessions: dict[int, dict[str, Any]] = {}
+    for note in notes:
+        s = sessions.setdefault(note["session"], {"added": 0, "wall_s": 0.0})
+        s["added"] += len(note["episodes"])
+        s["wall_s"] = note["wall_s"]
+    return [sessions[k] for k in sorted(sessions)]
 
 
 def _collect_in_workers(setup: WorkerSetup, sched: _Scheduler, n: int, write: Any) -> None:

@@ -29,7 +29,10 @@ def test_collect_one_episode(tmp_path, capsys):
     argv = ["--tasks", "reach-v3", "--episodes", "1", "--cameras", "corner2", "--image-size", "16", "--out", str(out)]
     assert run(argv) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert printed["kept"] == 1 and printed["shortfall"] == {}
+    assert printed["kept"] == printed["added"] == 1 and printed["shortfall"] == {}
     assert (out / "meta/info.json").exists() and (out / "norm_stats.json").exists()
-    assert run(argv) == 2  # refuses to overwrite
-    assert "already exists" in capsys.readouterr().err
+    assert run(argv) == 0  # the same command again: the dataset is complete, nothing is added
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["added"] == 0
+    assert run([*argv[:3], "2", *argv[4:]]) == 2  # another configuration: refuses to overwrite
+    err = capsys.readouterr().err
+    assert "already exists with another collection (episodes 1 here, 2 asked)" in err

@@ -59,13 +59,24 @@ def test_lerobot_writes_we_read(tmp_path: Path) -> None:
         assert psnr(imgs, cols["observation.images.top"]) > 30  # AV1 crf 30 of smooth frames: ~39 dB
 
 
-def test_we_write_lerobot_reads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("resumed", [False, True], ids=["one-go", "checkpointed-and-resumed"])
+def test_we_write_lerobot_reads(tmp_path: Path, resumed: bool) -> None:
+    """Resumed: a checkpoint after every episode (a data and a video file each) and a resume half-way."""
     root = tmp_path / "ours"
     feats = {k: {**v, "shape": list(v["shape"])} for k, v in FEATURES.items()}
-    w = LeRobotV3Writer.create(root, fps=FPS, features=feats, robot_type="sim", embodiment="interop_emb")
+    w = LeRobotV3Writer.create(
+        root, fps=FPS, features=feats, robot_type="sim", embodiment="interop_emb", resumable=resumed
+    )
     for ep, (n, task) in enumerate(zip(LENGTHS, TASKS, strict=True)):
         w.add_episode(synthetic_episode(ep, n), task)
+        if resumed:
+            w.checkpoint()
+            if ep == 0:
+                w.suspend()
+                w, _, _ = LeRobotV3Writer.resume(root)
     w.finalize()
+    if resumed:
+        assert len(list((root / "videos").rglob("*.mp4"))) == len(LENGTHS)
     out = tmp_path / "items.json"
     _run("read", str(root), str(out))
     got = json.loads(out.read_text())

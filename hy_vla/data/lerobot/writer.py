@@ -12,6 +12,12 @@ partial directory is removed by `abort()`, or on an exception inside a `with` bl
 process is removed by the next `create` for the same root). `finalize(extra_files=...)` puts files such as
 a collection summary inside the dataset before the rename, so they appear with it or not at all.
 
+Resumable datasets (``create(..., resumable=True)``) are built in ``.<name>.resume/`` instead and survive a
+kill: ``checkpoint(note)`` makes the episodes written so far durable, ``suspend()`` (or an exception in a
+`with` block) releases the files and keeps the folder, and ``LeRobotV3Writer.resume(root)`` reopens it at
+the last checkpoint (`resume.py`). Each checkpoint closes the open data and video files, so such a dataset
+has more, smaller files.
+
 Differences from LeRobot's own writer that do not change the files' meaning: each camera's
 episodes are encoded by one streaming encoder per video file (LeRobot encodes each episode to a
 temporary mp4 and concatenates; the timestamps come out the same), frames stay in memory instead
@@ -32,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hy_vla.data.lerobot import meta
+from hy_vla.data.lerobot import meta, resume
 from hy_vla.data.lerobot import stats as lstats
 from hy_vla.data.video import DEFAULT_GOP, VideoEncoder, video_stream_info
 from hy_vla.utils.atomic import atomic_write_text
@@ -90,23 +96,102 @@ class LeRobotV3Writer:
         chunks_size: int = meta.DEFAULT_CHUNK_SIZE,
         data_files_size_in_mb: int = meta.DEFAULT_DATA_FILE_SIZE_IN_MB,
         video_files_size_in_mb: int = meta.DEFAULT_VIDEO_FILE_SIZE_IN_MB,
+        resumable: bool = False,
+        note: dict[str, Any] | None = None,
     ) -> LeRobotV3Writer:
         """Start a dataset at `root` (which must not exist yet).
 
         `features` maps key -> {"dtype": "video"|"image"|"float32"|"int64"|..., "shape": [...],
         "names": [...] or None}; videos and images are (height, width, 3). `norm_modes` picks the
         features written to norm_stats.json and their mode (default: state and action, mean_std).
+        `resumable`: build in ``.<name>.resume/`` with a journal (module docstring); `note` (JSON) is
+        kept in it and returned by `resume`, e.g. the configuration that produced the dataset.
         """
         self = object.__new__(cls)
-        self.root = Path(root)
-        if self.root.exists():
-            raise FileExistsError(f"{self.root}: already exists; refusing to overwrite a dataset")
+        root = Path(root)
+        if root.exists():
+            raise FileExistsError(f"{root}: already exists; refusing to overwrite a dataset")
+        args = {
+            "fps": fps,
+            "features": features,
+            "robot_type": robot_type,
+            "embodiment": embodiment,
+            "codec": codec,
+            "gop": gop,
+            "norm_modes": norm_modes,
+            "chunks_size": chunks_size,
+            "data_files_size_in_mb": data_files_size_in_mb,
+            "video_files_size_in_mb": video_files_size_in_mb,
+        }
+        self._setup(root, **args)
+        if not resumable:
+            remove_stale_partials(self.root)
+            self.work = self.root.parent / f".{self.root.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            self.work.mkdir(parents=True)
+            return self
+        self.work = resume.resume_dir(self.root)
+        if self.work.exists():
+            raise FileExistsError(f"{self.work}: an interrupted dataset is there; resume it or delete it")
+        self.work.mkdir(parents=True)
+        self._lock = resume.lock(self.work)
+        args.update(features=self._user_features, norm_modes=self.norm_modes)  # validated, as resume rebuilds them
+        resume.append(self.work, {"writer": args, "note": note or {}})
+        self._resumable = True
+        return self
+
+    @classmethod
+    def resume(cls, root: str | os.PathLike) -> tuple[LeRobotV3Writer, dict[str, Any], list[dict[str, Any]]]:
+        """Reopen the interrupted resumable dataset of `root` at its last checkpoint.
+
+        Returns (writer, the `note` given to `create`, the notes of the checkpoints in order). Episodes written
+        after the last checkpoint are dropped with their files.
+        """
+        self = object.__new__(cls)
+        root = Path(root)
+        work = resume.resume_dir(root)
+        if not work.is_dir():
+            raise FileNotFoundError(f"{work}: no interrupted dataset of {root} to resume")
+        fd = resume.lock(work)
+        try:
+            header, checkpoints = resume.read_journal(work)
+            self._setup(root, **header["writer"])
+            self.work, self._lock, self._resumable = work, fd, True
+            rows = [row for c in checkpoints for row in c["episodes"]]
+            self._episodes, self._journaled = rows, len(rows)
+            self._tasks = {t: i for i, t in enumerate(checkpoints[-1]["tasks"])} if checkpoints else {}
+            self._episode_stats = [resume.episode_stats(row) for row in rows]
+            self._norm_columns = resume.norm_columns(work, rows, list(self.norm_modes), self.features)
+            self._total_frames = self._data_file_start = rows[-1]["dataset_to_index"] if rows else 0
+            self._data_file, self._video_file = resume.next_files(rows, self.video_keys, self._next_file)
+            resume.remove_unreferenced(work, rows, self.video_keys)
+        except BaseException:
+            resume.unlock(fd)
+            raise
+        return self, header["note"], [c["note"] for c in checkpoints]
+
+    def _setup(
+        self,
+        root: Path,
+        fps: int,
+        features: dict[str, dict[str, Any]],
+        robot_type: str | None,
+        embodiment: str | None,
+        codec: str | None,
+        gop: int,
+        norm_modes: dict[str, str] | None,
+        chunks_size: int,
+        data_files_size_in_mb: int,
+        video_files_size_in_mb: int,
+    ) -> None:
+        """Everything but the working folder: validated arguments and an empty dataset."""
+        self.root = root
         if int(fps) != fps or fps <= 0:
             raise ValueError(f"fps: expected a positive integer, got {fps!r}")
         user = meta.validate_features(features)
         clash = set(user) & set(meta.INDEX_FEATURES)
         if clash:
             raise ValueError(f"features: {sorted(clash)} are added automatically; do not pass them")
+        self._user_features = user
         self.features = {**user, **meta.INDEX_FEATURES}
         self.fps = int(fps)
         self.codec, self.gop = codec, gop
@@ -117,9 +202,6 @@ class LeRobotV3Writer:
         )
         self.embodiment = embodiment
         self.video_keys = [k for k, ft in user.items() if ft["dtype"] == "video"]
-        remove_stale_partials(self.root)
-        self.work = self.root.parent / f".{self.root.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.work.mkdir(parents=True)
         self._schema = meta.data_schema(self.features)
         self._tasks: dict[str, int] = {}
         self._episodes: list[dict[str, Any]] = []
@@ -133,7 +215,10 @@ class LeRobotV3Writer:
         self._video_file: dict[str, tuple[int, int]] = {}
         self._total_frames = 0
         self._closed = False
-        return self
+        self._resumable = False
+        self._lock: int | None = None
+        self._journaled = 0  # episodes covered by a checkpoint
+        self._broken = False  # an episode failed half-way: its files hold partial data
 
     # ------------------------------------------------------------------ adding data
 
@@ -170,6 +255,16 @@ class LeRobotV3Writer:
         tasks = [task] * length if isinstance(task, str) else list(task)
         if len(tasks) != length or not all(isinstance(t, str) and t for t in tasks):
             raise ValueError(f"episode {ep}: expected one task string or {length} non-empty strings")
+        try:
+            return self._write_episode(frames, tasks, cols, length)
+        except BaseException:
+            self._broken = True  # data or video files may hold part of it: no checkpoint may cover them
+            raise
+
+    def _write_episode(
+        self, frames: dict[str, np.ndarray], tasks: list[str], cols: dict[str, np.ndarray], length: int
+    ) -> int:
+        ep = len(self._episodes)
         for t in tasks:
             self._tasks.setdefault(t, len(self._tasks))
         start = self._total_frames
@@ -330,7 +425,52 @@ class LeRobotV3Writer:
             raise FileExistsError(f"{self.root}: appeared while writing; the dataset is left at {self.work}")
         os.rename(self.work, self.root)
         self._closed = True
+        if self._resumable:  # the bookkeeping goes once the dataset is in place (a kill here leaves it harmless)
+            (self.root / resume.JOURNAL).unlink(missing_ok=True)
+            (self.root / resume.LOCK).unlink(missing_ok=True)
+            resume.unlock(self._lock)
+            self._lock = None
         return self.root
+
+    def checkpoint(self, note: dict[str, Any] | None = None) -> None:
+        """Make the episodes written so far survive a kill (resumable writers only).
+
+        Closes the open data and video files (the next episode starts new ones), then journals the episodes
+        added since the last checkpoint with `note` (JSON: the caller's progress, returned by `resume`).
+        """
+        self._check_open()
+        if not self._resumable:
+            raise RuntimeError(f"{self.root}: checkpoint needs a writer created with resumable=True")
+        if self._broken:
+            raise RuntimeError(f"{self.root}: an episode failed half-way; only the last checkpoint can be kept")
+        closed: list[Path] = []
+        if self._data_writer is not None:
+            self._data_writer.close()
+            self._data_writer = None
+            chunk, file = self._data_file
+            closed.append(self.work / meta.DATA_PATH.format(chunk_index=chunk, file_index=file))
+            self._data_file = self._next_file(chunk, file)
+            self._data_file_start = self._total_frames
+        for key, enc in self._videos.items():
+            enc.close()
+            closed.append(enc.path)
+            self._video_file[key] = self._next_file(*self._video_file[key])
+        self._videos = {}
+        resume.sync_files(closed)
+        episodes = self._episodes[self._journaled :]
+        resume.append(self.work, {"episodes": episodes, "tasks": list(self._tasks), "note": note or {}})
+        self._journaled = len(self._episodes)
+
+    def suspend(self) -> None:
+        """Release the files of an interrupted resumable dataset, keeping it for `resume` (at its last checkpoint)."""
+        if not self._resumable:
+            raise RuntimeError(f"{self.root}: suspend needs a writer created with resumable=True (use abort)")
+        if self._closed:
+            return
+        self._closed = True
+        self._close_files()
+        resume.unlock(self._lock)
+        self._lock = None
 
     def _write_norm_stats(self) -> None:
         if not self.norm_modes:
@@ -346,24 +486,30 @@ class LeRobotV3Writer:
         if self._closed:
             return
         self._closed = True
+        self._close_files()
+        shutil.rmtree(self.work, ignore_errors=True)
+        resume.unlock(self._lock)
+        self._lock = None
+
+    def _close_files(self) -> None:
+        """Best effort: the files are deleted (abort) or ignored past the last checkpoint (suspend) anyway."""
         if self._data_writer is not None:
             try:
                 self._data_writer.close()
-            except Exception:  # noqa: BLE001 - best effort; the directory is deleted anyway
+            except Exception:  # noqa: BLE001
                 pass
         for enc in self._videos.values():
             try:
                 enc.close()
             except Exception:  # noqa: BLE001
                 pass
-        shutil.rmtree(self.work, ignore_errors=True)
 
     def __enter__(self) -> LeRobotV3Writer:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is not None:
-            self.abort()
+            self.suspend() if self._resumable else self.abort()
         elif not self._closed:
             self.finalize()
 
