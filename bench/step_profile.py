@@ -25,28 +25,11 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from hy_vla import keys
 from hy_vla.models.hy_vla import HyVLA
 from hy_vla.presets import model_config, train_config
 from hy_vla.training.objectives import attach_objectives
 from hy_vla.training.parameters import build_adamw
-
-
-def batch_for(model: HyVLA, b: int) -> dict[str, Any]:
-    cfg, g = model.config, torch.Generator().manual_seed(0)
-    s, k = cfg.image_size, cfg.history_frames
-    batch: dict[str, Any] = {
-        key: torch.randint(0, 256, (b, k, 3, s, s), generator=g, dtype=torch.uint8) for key in cfg.image_keys
-    }
-    batch[keys.STATE] = torch.randn(b, cfg.state_dim, generator=g)
-    batch[keys.ACTION] = torch.randn(b, cfg.horizon, cfg.action_dim, generator=g)
-    batch[keys.TASK] = ["pick up the puck and place it at the goal"] * b
-    if "env_state" in model.objectives:
-        obj = model.objectives["env_state"]
-        batch[keys.EXTRA_PREFIX + "env_state"] = torch.randn(b, obj.cfg.dim, generator=g)
-        for key in cfg.image_keys:
-            batch[keys.FIRST_FRAME_PREFIX + key] = torch.randint(0, 256, (b, 3, s, s), generator=g, dtype=torch.uint8)
-    return batch
+from hy_vla.training.synthetic_batch import synthetic_batch
 
 
 def flops_by_module(model: HyVLA, batch: dict[str, Any]) -> dict[str, float]:
@@ -128,7 +111,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = attach_objectives(HyVLA(cfg), train).train()
     opt = build_adamw(model, train)
-    batch = batch_for(model, args.batch_size)
+    batch = synthetic_batch(model, args.batch_size)
     flops = flops_by_module(model, batch)
     phases = phase_ms(model, opt, batch, args.steps)
     modules = forward_ms_by_part(model, batch, max(3, args.steps // 2))

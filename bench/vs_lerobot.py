@@ -263,12 +263,12 @@ def measure_latency(ckpts: dict[str, str], obs: dict[str, Any], n_exec: int, rep
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from hy_vla.demo.recipe import DEMO_TASKS, DemoRecipe
+    from hy_vla.demo.recipe import DEMO_TASKS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    ap.add_argument("--minutes", type=float, default=DemoRecipe().minutes,
-                    help="training budget per policy (wall clock; default: the demo's)")  # fmt: skip
+    ap.add_argument("--minutes", type=float, default=12.0,
+                    help="training budget per policy (wall clock; default: 12, the demo's former budget)")  # fmt: skip
     ap.add_argument("--tasks", default=",".join(DEMO_TASKS), help="comma-separated Meta-World tasks (collect + eval)")
     ap.add_argument("--episodes", type=int, default=10, help="evaluation episodes per task per checkpoint")
     ap.add_argument("--eval-points", type=int, default=5, help="checkpoints evaluated per policy (1 = final only)")
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    recipe = DemoRecipe(tasks=tuple(args.tasks), demos_per_task=args.demos, minutes=args.minutes,
+    recipe = DemoRecipe(tasks=tuple(args.tasks), demos_per_task=args.demos, steps=None, minutes=args.minutes,
                         workers=args.workers, overrides={"batch_size": args.batch_size})  # fmt: skip
     have_data = (Path(args.data) if args.data else out / "data").joinpath("meta", "info.json").is_file()
     expected = expected_minutes(args, have_data)

@@ -30,16 +30,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=sorted(DEMO_ENVS),
         default="metaworld",
         help=f"which demo: metaworld ({','.join(d.tasks)}; preset {d.preset}) or aloha (bimanual {','.join(a.tasks)} "
-        f"under end-effector control; preset {a.preset}, {a.minutes:g} min of training) (default: metaworld)",
+        f"under end-effector control; preset {a.preset}, {a.steps} steps) (default: metaworld)",
     )
     p.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
-    p.add_argument("--tasks", help="comma-separated tasks of the env (default: the env's demo tasks)")
+    p.add_argument(
+        "--tasks",
+        help="comma-separated tasks or task sets of the env, e.g. mt10 (default: the env's demo tasks)",
+    )
     p.add_argument(
         "--cameras", help=f"comma-separated cameras the policy sees (default: metaworld {','.join(d.cameras)}, "
         f"aloha {','.join(a.cameras)})"
     )  # fmt: skip
     p.add_argument(
-        "--minutes", type=float, help=f"training budget in minutes (default: {d.minutes:g}; aloha {a.minutes:g})"
+        "--steps",
+        type=int,
+        help=f"optimizer steps to train (default: {d.steps}; aloha {a.steps}): the same result on any machine, "
+        "the time it takes is measured and printed first",
+    )
+    p.add_argument(
+        "--minutes",
+        type=float,
+        help="a wall-clock training budget instead of --steps (steps calibrated on this machine: the result then "
+        "depends on the machine's speed)",
     )
     p.add_argument(
         "--demos",
@@ -54,7 +66,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"what to train: a preset = model + training settings (default: {d.preset}; aloha {a.preset}; "
         "hy-vla presets)",
     )
-    p.add_argument("--steps", type=int, help="train exactly this many steps instead of --minutes (comparisons)")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -70,9 +81,11 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
     """The default recipe with the command line's changes (validated: unknown tasks and presets fail here)."""
     from hy_vla.demo.pipeline import check_recipe
     from hy_vla.presets import model_config
-    from hy_vla.sim.registry import check_task
+    from hy_vla.sim.registry import expand_tasks
     from hy_vla.training.run_config import parse_overrides, type_overrides
 
+    if args.steps is not None and args.minutes is not None:
+        raise ValueError("give --steps or --minutes, not both")
     changes = {
         "minutes": args.minutes,
         "demos_per_task": args.demos,
@@ -86,10 +99,8 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
         model_config(args.preset)  # unknown names fail here, with suggestions
     base = default_recipe(getattr(args, "env", None) or "metaworld")
     if args.tasks:
-        tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
-        for t in tasks:
-            check_task(base.suite, t)
-        changes["tasks"] = tasks
+        names = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        changes["tasks"] = tuple(dict.fromkeys(t for name in names for t in expand_tasks(base.suite, name)))
     if args.cameras:
         known = suite_cameras(base.suite)
         cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())
@@ -97,6 +108,8 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
         if unknown or len(set(cameras)) != len(cameras):
             raise ValueError(f"--cameras {args.cameras!r}: give distinct names from {', '.join(known)}")
         changes["cameras"] = cameras
+    if args.minutes is not None:  # the budget replaces the recipe's step count
+        base = base.replace(steps=None, minutes=args.minutes)
     recipe = base.replace(**{k: v for k, v in changes.items() if v is not None})
     check_recipe(recipe)  # a bad --set fails here, before minutes of collection
     return recipe

@@ -1,13 +1,15 @@
 """The demo, end to end: demonstrations -> one language-conditioned policy -> closed-loop evaluation.
 
     1. collect   scripted-expert demos of every task into a LeRobot v3 dataset (reused when present)
-    2. train     the recipe's preset (metaworld-demo) on all tasks at once for a wall-clock budget (steps
-                 calibrated up front), exactly as `hy-vla train --preset metaworld-demo` would
+    2. train     the recipe's preset (metaworld-demo) on all tasks at once for a fixed step count (or a
+                 wall-clock budget), exactly as `hy-vla train --preset metaworld-demo` would
     3. evaluate  the fixed protocol (episode i of a task = seed i), 50 episodes per task by default
 
-Everything lands in OUT: data/ (unless --data points elsewhere), train/ (checkpoints, TensorBoard),
-report.json (the evaluation report; the recipe and training facts under config.extra), videos/,
-success.png. Re-running the same command reuses the dataset and resumes or reuses training.
+Before any work, the machine's rates are measured and the expected time per stage printed (`demo.estimate`);
+the actual times are printed and saved beside the estimate at the end. Everything lands in OUT: data/ (unless
+--data points elsewhere), train/ (checkpoints, TensorBoard), report.json (the evaluation report; the recipe,
+training facts, estimate and actual minutes under config.extra), videos/, success.png. Re-running the same
+command reuses the dataset and resumes or reuses training.
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ from hy_vla.demo.recipe import DemoRecipe
 
 def log(msg: str) -> None:
     print(f"[demo] {msg}", flush=True)
-
-
-DEFAULT_S_PER_STEP = 0.33  # the default recipe's optimizer step on the idle 2-core Xeon, data loading included
 
 
 def recipe_configs(recipe: DemoRecipe) -> tuple[Any, Any]:
@@ -43,25 +42,6 @@ def check_recipe(recipe: DemoRecipe) -> None:
         raise ValueError(
             f"n_action_steps {recipe.n_action_steps} > the {model.horizon * model.action_stride} actions of a chunk"
         )
-
-
-def plan(recipe: DemoRecipe, have_data: bool) -> str:
-    """Expected wall time, from rates measured on a 2-core CPU (bench/RESULTS.md)."""
-    n_demos = recipe.demos_per_task * len(recipe.tasks)
-    # ~1.5 s of rendering + physics per demo per camera per worker. Evaluation renders only the frames the policy
-    # is queried on: 1.2-1.4 s per episode per worker for the default recipe (failures run to the 200-step cap, so
-    # a weaker policy takes up to ~2.5 s). A frame history (K > 1) needs every frame rendered: ~6 s per episode.
-    collect_min = 0.0 if have_data else n_demos * 1.5 * len(recipe.cameras) / max(recipe.workers, 1) / 60
-    per_episode_s = 6.0 if recipe_configs(recipe)[0].history_frames > 1 else 1.5
-    eval_min = recipe.eval_episodes * len(recipe.tasks) * per_episode_s / max(recipe.workers, 1) / 60
-    if recipe.steps is None:
-        train_min, train = recipe.minutes, f"train {recipe.minutes:g} min"
-    else:  # a fixed step count takes what the machine needs
-        train_min = recipe.steps * DEFAULT_S_PER_STEP / 60
-        train = f"train {recipe.steps} steps (~{train_min:.0f} min at the default recipe's rate)"
-    total = collect_min + train_min + 1.0 + eval_min
-    parts = "dataset present" if have_data else f"collect ~{collect_min:.0f} min"
-    return f"expected ~{total:.0f} min: {parts}, {train}, evaluate ~{eval_min:.0f} min"
 
 
 def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
@@ -235,10 +215,38 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def planned_steps(run_dir: Path, recipe: DemoRecipe) -> int | None:
+    """Optimizer steps still to train: the recipe's, less what a run already in `run_dir` has done (None: the
+    recipe's wall-clock budget decides)."""
+    from hy_vla.training.checkpointing import latest_checkpoint
+    from hy_vla.training.run_config import RUN_CONFIG, RunConfig
+
+    if not (run_dir / RUN_CONFIG).is_file():
+        return recipe.steps
+    total = RunConfig.load(run_dir).train.steps
+    last = latest_checkpoint(run_dir)
+    done = int(last.name) if last is not None and last.name.isdigit() else 0
+    return max(0, total - done)
+
+
+def estimate(recipe: DemoRecipe, out: Path, data: Path) -> tuple[Any, Any, Any]:
+    """Measure this machine and print the expected time -> (estimate, rates, steps still to train)."""
+    from hy_vla.demo.estimate import describe, estimate_time, measure_rates
+
+    have_data = dataset_matches(data, recipe)
+    steps = planned_steps(out / "train", recipe)
+    log("measuring this machine's training step, simulator and policy query (~20 s)")
+    model, train_cfg = recipe_configs(recipe)
+    rates = measure_rates(recipe, model, train_cfg)
+    est = estimate_time(recipe, rates, steps=steps, have_data=have_data, every_frame=model.history_frames > 1)
+    log(describe(est, steps, have_data))
+    return est, rates, steps
+
+
 def run_demo(recipe: DemoRecipe, out: Path, data: Path | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     data = data or out / "data"
-    log(plan(recipe, dataset_matches(data, recipe)))
+    est, rates, _ = estimate(recipe, out, data)
     t0 = time.perf_counter()
     ensure_dataset(recipe, data)
     t_collect = time.perf_counter() - t0
@@ -250,7 +258,27 @@ def run_demo(recipe: DemoRecipe, out: Path, data: Path | None = None) -> dict[st
         "checkpoint": str(ckpt),
         "collect_s": round(t_collect, 1),
         "train_s": round(t_train, 1),
+        "estimate_min": est.to_dict(),
+        "machine_rates": rates.to_dict(),
     }
     report = evaluate(recipe, ckpt, out, extra)
-    log(f"done in {(time.perf_counter() - t0) / 60:.1f} min; report: {out / 'report.json'}\n{format_table(report)}")
+    t_eval = time.perf_counter() - t0 - t_collect - t_train
+    took = (t_collect, t_train, t_eval)
+    actual = {k: round(v / 60, 2) for k, v in zip(("collect_min", "train_min", "eval_min"), took, strict=True)}
+    actual["total_min"] = round(sum(took) / 60, 2)
+    _save_actual(out / "report.json", actual)
+    log(
+        f"done in {actual['total_min']:.1f} min (estimated {est.total_min:.1f}: collect {actual['collect_min']:.1f} "
+        f"vs {est.collect_min:.1f}, train {actual['train_min']:.1f} vs {est.train_min:.1f}, evaluate "
+        f"{actual['eval_min']:.1f} vs {est.eval_min:.1f}); report: {out / 'report.json'}\n{format_table(report)}"
+    )
     return report
+
+
+def _save_actual(path: Path, actual: dict[str, float]) -> None:
+    """Add the stages' actual minutes to the saved report (the evaluation wrote it before its own time was known)."""
+    saved = json.loads(path.read_text())
+    saved["config"]["extra"]["actual_min"] = actual
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(saved, indent=2) + "\n")
+    tmp.replace(path)

@@ -3,7 +3,8 @@ import json
 import pytest
 import torch
 
-from hy_vla.demo.pipeline import check_recipe, dataset_matches, ensure_dataset, format_table, plan, recipe_configs
+from hy_vla.demo.estimate import MachineRates, TimeEstimate, describe, estimate_time, parallel_workers
+from hy_vla.demo.pipeline import check_recipe, dataset_matches, ensure_dataset, format_table, recipe_configs
 from hy_vla.demo.recipe import DEMO_TASKS, DemoRecipe
 
 
@@ -16,25 +17,46 @@ def test_recipe_defaults_and_validation():
     assert json.loads(json.dumps(r.to_dict()))["tasks"] == list(r.tasks)
     for preset in ("metaworld-demo", "metaworld-being-h05", "metaworld-hybridvla", "metaworld-qwen-vla"):
         check_recipe(DemoRecipe(preset=preset))  # every seed system's Meta-World recipe resolves
-    with pytest.raises(ValueError):
-        DemoRecipe(minutes=0)
+    with pytest.raises(ValueError, match="minutes must be > 0"):
+        DemoRecipe(steps=None, minutes=0)
+    with pytest.raises(ValueError, match="exactly one of steps and minutes"):
+        DemoRecipe(minutes=5)  # the default step count is still set
+    assert DemoRecipe().steps == 2300 and DemoRecipe().minutes is None  # the result must not depend on the machine
     with pytest.raises(ValueError, match="n_action_steps 99"):
         check_recipe(DemoRecipe(n_action_steps=99))
 
 
-def test_plan_mentions_each_stage():
-    text = plan(DemoRecipe(), have_data=False)
-    assert "collect" in text and "train 12 min" in text and "evaluate" in text
-    # the default recipe must fit the demo's promise: the whole run from scratch within 20 minutes on 2 cores
-    assert int(text.split("~")[1].split(" ")[0]) <= 20, text
-    assert "dataset present" in plan(DemoRecipe(), have_data=True)
-    # --steps replaces the time budget: the plan must not promise the recipe's minutes
-    fixed = plan(DemoRecipe(steps=3600), have_data=True)
-    assert "train 3600 steps (~20 min" in fixed and "train 12 min" not in fixed, fixed
-    # a frame history renders every step during evaluation: the estimate must say so (K=6 took ~12 min, not 4)
-    k1 = plan(DemoRecipe(), have_data=True)
-    k6 = plan(DemoRecipe(overrides={"model.history_frames": 6}), have_data=True)
-    assert "evaluate ~3 min" in k1 and "evaluate ~12 min" in k6
+RATES = MachineRates(train_step_s=0.5, expert_episode_s=3.0, expert_length=80, sim_step_s=0.002, render_s=0.04,
+                     infer_s=0.05, cores=2)  # fmt: skip
+
+
+def test_time_estimate_arithmetic():
+    r = DemoRecipe(workers=2, eval_episodes=10, max_steps=200, n_action_steps=8, demos_per_task=30)
+    est = estimate_time(r, RATES, steps=1000, have_data=False, every_frame=False)
+    # collection: 150 demos x 3 s x 1.15 (video encoding) over 2 workers
+    assert est.collect_min == pytest.approx(150 * 3.0 * 1.15 / 2 / 60)
+    # training: 1000 steps x 0.5 s x 1.1 (data loading) + 10 s start-up
+    assert est.train_min == pytest.approx((1000 * 0.5 * 1.1 + 10) / 60)
+    # evaluation: length 0.7 x min(200, 80 x 1.2) + 0.3 x 200 = 127.2 steps, 16 queries, 16 renders
+    per_episode = 127.2 * 0.002 + 16 * 0.04 + 16 * 0.05
+    assert est.eval_min == pytest.approx((50 * per_episode / 2 + 20) / 60)
+    assert est.total_min == pytest.approx(est.collect_min + est.train_min + est.eval_min)
+    # a frame history renders every step; a dataset present costs no collection; a budget trains its minutes
+    history = estimate_time(r, RATES, steps=1000, have_data=True, every_frame=True)
+    assert history.collect_min == 0 and history.eval_min > est.eval_min
+    assert history.eval_min == pytest.approx((50 * (127.2 * 0.002 + 127.2 * 0.04 + 16 * 0.05) / 2 + 20) / 60)
+    budget = estimate_time(r.replace(steps=None, minutes=12.0), RATES, steps=None, have_data=True, every_frame=False)
+    assert budget.train_min == pytest.approx(12 + 10 / 60)
+    # more workers than cores do not run more episodes at once; 0 workers run in-process
+    assert parallel_workers(8, 2) == 2 and parallel_workers(0, 2) == 1 and parallel_workers(1, 4) == 1
+
+
+def test_estimate_description_names_every_stage():
+    est = TimeEstimate(collect_min=4.0, train_min=13.0, eval_min=3.0)
+    text = describe(est, 2300, have_data=False)
+    assert "~20 min on this machine" in text and "collect ~4 min" in text and "train 2300 steps ~13 min" in text
+    assert "dataset present" in describe(est, 2300, have_data=True) and "evaluate ~3 min" in text
+    assert est.to_dict()["total_min"] == 20.0
 
 
 def _fake_collection(root, r: DemoRecipe, features: dict, version: int | None = 2) -> None:
@@ -89,12 +111,15 @@ def test_demo_end_to_end_tiny(tmp_path):
     pytest.importorskip("metaworld")
     from hy_vla.demo.pipeline import run_demo
 
-    r = DemoRecipe(tasks=("reach-v3",), demos_per_task=2, minutes=0.2, eval_episodes=2, max_steps=20, videos=1,
-                   workers=0, overrides={"batch_size": 8})  # fmt: skip
+    r = DemoRecipe(tasks=("reach-v3",), demos_per_task=2, steps=None, minutes=0.2, eval_episodes=2, max_steps=20,
+                   videos=1, workers=0, overrides={"batch_size": 8})  # fmt: skip
     report = run_demo(r, tmp_path / "demo")
     assert report["tasks"]["reach-v3"]["n"] == 2
     saved = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert saved["config"]["extra"]["demo"]["tasks"] == ["reach-v3"] and (tmp_path / "demo" / "success.png").is_file()
+    extra = saved["config"]["extra"]  # the up-front estimate, the rates behind it and the actual minutes
+    assert extra["machine_rates"]["train_step_s"] > 0 and extra["machine_rates"]["expert_length"] > 0
+    assert extra["estimate_min"]["total_min"] > 0 and extra["actual_min"]["total_min"] > 0
     assert list((tmp_path / "demo" / "videos").glob("*.mp4"))
     again = run_demo(r, tmp_path / "demo")  # reuses the dataset and the finished training run
     assert again["tasks"]["reach-v3"]["n"] == 2
@@ -108,6 +133,20 @@ def _demo_args(*argv: str):
     p = argparse.ArgumentParser()
     add_arguments(p)
     return p.parse_args(list(argv))
+
+
+def test_command_line_budget_and_task_sets():
+    from hy_vla.cli.demo import recipe_from_args
+
+    assert recipe_from_args(_demo_args()).steps == 2300
+    budget = recipe_from_args(_demo_args("--minutes", "5"))
+    assert (budget.steps, budget.minutes) == (None, 5.0)
+    with pytest.raises(ValueError, match="--steps or --minutes, not both"):
+        recipe_from_args(_demo_args("--minutes", "5", "--steps", "100"))
+    mt10 = recipe_from_args(_demo_args("--tasks", "mt10,reach-v3"))  # a set name expands; a repeat runs once
+    assert len(mt10.tasks) == 10 and "reach-v3" in mt10.tasks
+    with pytest.raises(ValueError, match="unknown metaworld task"):
+        recipe_from_args(_demo_args("--tasks", "mt11"))
 
 
 def test_command_line_preset_steps_and_overrides_reach_the_recipe():
