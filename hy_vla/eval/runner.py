@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from hy_vla.eval.report import build_report, write_outputs
-from hy_vla.policy.protocol import PolicyLike
+from hy_vla.policy.protocol import PolicyLike, seed_noise
 from hy_vla.rollout.episode import EpisodeResult, as_chunk, check_policy_compat, restrict_cameras
 from hy_vla.rollout.workers import (
     EnvRecipe,
@@ -223,6 +223,7 @@ def _run_in_parent(
             policies[key] = factory(slot.job.task)
         slot.policy, slot.calls, slot.t0 = policies[key], 0, time.perf_counter()
         slot.policy.reset()
+        seed_noise(slot.policy, slot.job.seed)  # as `run_job` does: repeatable whatever the slot
         slot.conn.send(("reset", slot.job))
 
     try:

@@ -137,6 +137,10 @@ class CheckpointPolicy:
     def reset(self) -> None:
         self.history.reset()
 
+    def seed_noise(self, seed: int) -> None:
+        """Restart this session's noise stream from `seed` (evaluation: one stream per episode seed)."""
+        self.generator.manual_seed(seed)
+
     def _frames(self, obs: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Each camera's (3, S, S) uint8 frame; other sizes are resized as training samples are."""
         cfg = self.config

@@ -52,6 +52,15 @@ def wants_every_frame(policy: object) -> bool:
     return bool(getattr(policy, "wants_every_frame", True))
 
 
+def seed_noise(policy: object, seed: int | None) -> None:
+    """Start `policy`'s sampling noise for this episode from `seed` (no-op for None and for policies without
+    `seed_noise`). Evaluation passes the episode's seed, so an episode's actions depend on the checkpoint and the
+    seed only, not on which worker ran it or what it ran before: the same evaluation gives the same numbers."""
+    fn = getattr(policy, "seed_noise", None)
+    if fn is not None and seed is not None:
+        fn(seed)
+
+
 def observe(policy: object, obs: dict[str, Any]) -> None:
     """Give `policy` an observation it is not queried on (no-op for policies without `observe`)."""
     fn = getattr(policy, "observe", None)

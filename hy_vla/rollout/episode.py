@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hy_vla.keys import IMAGE_PREFIX
-from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike, observe, wants_every_frame
+from hy_vla.policy.protocol import ACTIONS_KEY, PolicyLike, observe, seed_noise, wants_every_frame
 from hy_vla.sim.base import EnvAdapter, EnvSpec
 from hy_vla.sim.privileged import policy_view
 
@@ -106,10 +106,14 @@ def run_episode(
     n_action_steps: int | None = None,
     policy_cameras: Sequence[str] | None = None,
     hooks: Sequence[StepHook] = (),
+    noise_seed: int | None = None,
 ) -> EpisodeResult:
     """Reset `env` with `seed`, run `policy` until done, and return the result.
 
     Args:
+        noise_seed: restart the policy's sampling noise from this seed (`seed_noise`; evaluation passes `seed`,
+            so an episode is repeatable); None leaves the policy's stream running (post-training rollouts, whose
+            groups need different noise on the same layout).
         n_action_steps: actions executed from each chunk before re-querying (None: the whole chunk).
         policy_cameras: cameras the policy may see (None: all rendered ones).
         hooks: called with (full observation incl. privileged keys, action) for every executed step.
@@ -123,6 +127,7 @@ def run_episode(
     t0 = time.perf_counter()
     obs = env.reset(seed)
     policy.reset()
+    seed_noise(policy, noise_seed)
     steps = calls = 0
     success = done = False
     # Frames of the steps between two queries are rendered only when someone looks at them: a step hook

@@ -185,6 +185,7 @@ def run_job(job: Job) -> EpisodeResult:
         n_action_steps=state.setup.n_action_steps,
         policy_cameras=state.setup.recipe.cameras,
         hooks=[recorder] if recorder else [],
+        noise_seed=job.seed,  # evaluation: the episode's actions depend on the checkpoint and the seed only
     )
     if recorder is not None:
         result.video = state.write_video(job, recorder.frames, env.spec.fps)
