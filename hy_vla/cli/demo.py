@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hy_vla.demo.recipe import DEMO_ENVS, DemoRecipe, default_recipe
+from hy_vla.demo.recipe import DEMO_ENVS, DemoRecipe, default_recipe, expand_recipe_tasks
 
 # Cameras each demo's simulator renders, for checking --cameras before minutes of collection.
 SUITE_CAMERAS = {
     "metaworld": ("hy_vla.sim.metaworld.env", "CAMERAS"),
     "aloha-eef": ("hy_vla.sim.aloha.env", "CAMERAS", "CAMERA_ALIASES"),
+    "libero": ("hy_vla.sim.libero.env", "CAMERAS"),
 }
 
 
@@ -81,7 +82,6 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
     """The default recipe with the command line's changes (validated: unknown tasks and presets fail here)."""
     from hy_vla.demo.pipeline import check_recipe
     from hy_vla.presets import model_config
-    from hy_vla.sim.registry import expand_tasks
     from hy_vla.training.run_config import parse_overrides, type_overrides
 
     if args.steps is not None and args.minutes is not None:
@@ -98,9 +98,8 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
     if args.preset:
         model_config(args.preset)  # unknown names fail here, with suggestions
     base = default_recipe(getattr(args, "env", None) or "metaworld")
-    if args.tasks:
-        names = [t.strip() for t in args.tasks.split(",") if t.strip()]
-        changes["tasks"] = tuple(dict.fromkeys(t for name in names for t in expand_tasks(base.suite, name)))
+    names = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else list(base.tasks)
+    changes["tasks"] = expand_recipe_tasks(base.suite, names)  # set names (mt10, libero_object) -> their tasks
     if args.cameras:
         known = suite_cameras(base.suite)
         cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())

