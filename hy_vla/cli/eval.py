@@ -91,6 +91,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="HybridVLA checkpoints: flow actions, autoregressive action tokens, or their confidence ensemble "
         "(default: the mode the checkpoint was trained with)",
     )
+    parser.add_argument(
+        "--stride-mode",
+        choices=["hold", "interp"],
+        default="hold",
+        help="checkpoints with action_stride > 1: hold each predicted action for its stride, or move linearly to "
+        "the next one (default: hold)",
+    )
     parser.add_argument("--base-seed", type=int, default=0, help="episode i uses seed base_seed + i")
     parser.add_argument("--n-action-steps", type=int, default=None, help="actions executed per chunk (default: all)")
     parser.add_argument("--videos", type=int, default=0, help="save videos of the first N episodes of each task")
@@ -119,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--out is required")
     if args.predict_mode and not args.checkpoint:
         raise ValueError("--predict-mode applies to --checkpoint only")
+    if args.stride_mode != "hold" and not args.checkpoint:
+        raise ValueError("--stride-mode applies to --checkpoint only")
     tasks = resolve_tasks(args.env, args.tasks)
     if args.checkpoint:
         from hy_vla.training.checkpointing import resolve_checkpoint
@@ -150,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             "checkpoint": args.checkpoint,
             "remote": args.remote,
             "predict_mode": args.predict_mode,
+            "stride_mode": args.stride_mode,
         },
     )
     if args.remote:
@@ -162,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.policy:
         factory = ScriptedExpertFactory(args.env)
     else:
-        factory = CheckpointFactory(args.checkpoint, args.device, predict_mode=args.predict_mode)
+        factory = CheckpointFactory(
+            args.checkpoint, args.device, predict_mode=args.predict_mode, stride_mode=args.stride_mode
+        )
     from hy_vla.runtime.sim_async import async_factory
 
     factory = async_factory(factory, args)  # --async: simulated-latency asynchronous execution

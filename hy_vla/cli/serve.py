@@ -64,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-steps", type=int, default=None, help="Euler steps (default: the checkpoint's)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed of every session")
     parser.add_argument(
+        "--stride-mode",
+        choices=["hold", "interp"],
+        default="hold",
+        help="checkpoints with action_stride > 1: hold each predicted action for its stride, or move linearly to "
+        "the next one (default: hold)",
+    )
+    parser.add_argument(
         "--no-verify",
         action="store_true",
         help="skip comparing the checkpoint's files with its checksums.json (SHA-256; default: verify, ~1 s per GB)",
@@ -100,7 +107,13 @@ def run(args: argparse.Namespace) -> int:
 
             verify_checksums(resolve_checkpoint(args.checkpoint))
         server = checkpoint_server(
-            args.checkpoint, config, device=args.device, dtype=args.dtype, num_steps=args.num_steps, seed=args.seed
+            args.checkpoint,
+            config,
+            device=args.device,
+            dtype=args.dtype,
+            num_steps=args.num_steps,
+            seed=args.seed,
+            stride_mode=args.stride_mode,
         )
     except (ValueError, FileNotFoundError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -8,8 +8,9 @@
 
 The transforms are the training sample builder's (`hy_vla.data.transforms.RobotTransforms`, the history
 indexing of `hy_vla.data.samples.history_indices`) with the norm stats saved in the checkpoint. Strided
-predictions (one action every `action_stride` control steps) are held for `action_stride` steps so the
-result is one command per control period.
+predictions (one action every `action_stride` control steps) are held for `action_stride` steps, or blended
+linearly into the next one (`stride_mode="interp"`, `hy_vla.actions.strided`), so the result is one command per
+control period.
 
 Real-time chunking: an observation may carry the previous chunk's remaining actions and their guidance weights
 (`ACTION_PREFIX_KEY`, `ACTION_PREFIX_WEIGHTS_KEY`, robot units). They are mapped into the model's space by the
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from hy_vla import keys
+from hy_vla.actions.strided import STRIDE_MODES, expand_strided
 from hy_vla.data.samples import resize_uint8
 from hy_vla.data.transforms import RobotTransforms
 from hy_vla.policy.history import FrameHistory
@@ -80,10 +82,19 @@ class CheckpointPolicy:
     """PolicyLike around a HyVLA checkpoint (one session: call `reset` between episodes)."""
 
     def __init__(
-        self, model: Any, *, num_steps: int | None = None, seed: int = 0, predict_mode: str | None = None
+        self,
+        model: Any,
+        *,
+        num_steps: int | None = None,
+        seed: int = 0,
+        predict_mode: str | None = None,
+        stride_mode: str = "hold",
     ) -> None:
         from hy_vla.embodiments import get_embodiment
 
+        if stride_mode not in STRIDE_MODES:
+            raise ValueError(f"stride_mode must be one of {STRIDE_MODES}, got {stride_mode!r}")
+        self.stride_mode = stride_mode
         self.model = model.eval()
         cfg = model.config
         self.config = cfg
@@ -235,15 +246,14 @@ class CheckpointPolicy:
     def finish(self, prepared: Prepared, pred: torch.Tensor) -> dict[str, Any]:
         """pred: (H, max_action_dim) normalized model actions -> the reply, in robot units."""
         cfg = self.config
-        actions = self.transforms.actions_to_robot(torch.from_numpy(prepared.state), pred[:, : cfg.action_dim].cpu())
-        out = actions.numpy().astype(np.float32)  # (H, A) robot units
+        model_actions = expand_strided(pred[:, : cfg.action_dim].cpu(), cfg.action_stride, self.stride_mode)
+        actions = self.transforms.actions_to_robot(torch.from_numpy(prepared.state), model_actions)
+        out = actions.numpy().astype(np.float32)  # (H * action_stride, A) robot units: one per control step
         if not np.isfinite(out).all():  # e.g. weights of a run that diverged: never hand these to a robot
             raise FloatingPointError(
                 f"the model produced NaN/inf actions ({int((~np.isfinite(out)).sum())} of {out.size} values); "
                 "the checkpoint's weights or norm stats are not finite"
             )
-        if cfg.action_stride > 1:
-            out = np.repeat(out, cfg.action_stride, axis=0)  # hold each strided action for s control steps
         return {ACTIONS_KEY: out, "policy_timing": {"infer_ms": (time.perf_counter() - prepared.t0) * 1000.0}}
 
     def infer(self, obs: dict[str, Any]) -> dict[str, Any]:

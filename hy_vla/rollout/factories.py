@@ -32,6 +32,7 @@ class CheckpointFactory:
     checkpoint: str
     device: str = "cpu"
     predict_mode: str | None = None  # HybridVLA checkpoints: "diff" | "ar" | "diff+ar" instead of the trained one
+    stride_mode: str = "hold"  # action_stride > 1: hold each prediction or interpolate (hy_vla.actions.strided)
     _policy: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -39,7 +40,9 @@ class CheckpointFactory:
 
     def __call__(self, task: str) -> PolicyLike:
         if self._policy is None:
-            self._policy = load_checkpoint_policy(self.checkpoint, self.device, predict_mode=self.predict_mode)
+            self._policy = load_checkpoint_policy(
+                self.checkpoint, self.device, predict_mode=self.predict_mode, stride_mode=self.stride_mode
+            )
         return self._policy
 
 

@@ -380,6 +380,7 @@ def checkpoint_server(
     dtype: str = "float32",
     num_steps: int | None = None,
     seed: int = 0,
+    stride_mode: str = "hold",
 ) -> PolicyServer:
     """A server for a checkpoint: the model is loaded once and shared; each session gets its own
     `CheckpointPolicy` (frame history, generator seeded with `seed`, guided continuation)."""
@@ -391,6 +392,6 @@ def checkpoint_server(
     model = HyVLA.from_pretrained(checkpoint).to(device=torch.device(device), dtype=getattr(torch, dtype)).eval()
 
     def factory() -> PolicyLike:
-        return CheckpointPolicy(model, num_steps=num_steps, seed=seed)
+        return CheckpointPolicy(model, num_steps=num_steps, seed=seed, stride_mode=stride_mode)
 
     return PolicyServer(factory, config)

@@ -55,3 +55,17 @@ def test_without_a_noise_seed_the_stream_runs_on(policy) -> None:
     """Post-training rollouts of one layout need different noise: they pass no noise seed."""
     a, b = _actions(policy, noise_seed=None), _actions(policy, noise_seed=None)
     assert not np.array_equal(a, b)
+
+
+def test_strided_chunks_are_held_or_interpolated(tmp_path) -> None:
+    """A stride-3 checkpoint's 4 predictions become 12 commands; interpolation keeps every 3rd one and moves
+    linearly in between, in the model's space (so robot units stay linear for this absolute 4-d action)."""
+    ckpt = save_tiny_checkpoint(tmp_path / "s3", horizon=4, action_stride=3)
+    hold = CheckpointPolicy.from_checkpoint(ckpt, seed=1).infer(good_obs(0))["actions"]
+    interp = CheckpointPolicy.from_checkpoint(ckpt, seed=1, stride_mode="interp").infer(good_obs(0))["actions"]
+    assert hold.shape == interp.shape == (12, 4)
+    np.testing.assert_allclose(interp[::3], hold[::3], atol=1e-6)
+    np.testing.assert_allclose(interp[1], hold[0] + (hold[3] - hold[0]) / 3, atol=1e-5)
+    np.testing.assert_allclose(interp[9:], hold[9:], atol=1e-6)  # the last prediction is held
+    with pytest.raises(ValueError, match="stride_mode"):
+        CheckpointPolicy.from_checkpoint(ckpt, stride_mode="cubic")
