@@ -17,8 +17,10 @@ and 0/20 insertion episodes at stride 3 held, 6/20 and 15/20 interpolated.
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI reads STRIDE_MODES for --help without importing torch
+    from torch import Tensor
 
 STRIDE_MODES = ("hold", "interp")
 
@@ -31,6 +33,8 @@ def expand_strided(actions: Tensor, stride: int, mode: str = "hold") -> Tensor:
         raise ValueError(f"stride must be >= 1, got {stride}")
     if stride == 1:
         return actions
+    import torch
+
     held = actions.repeat_interleave(stride, dim=-2)  # (..., H * stride, A)
     if mode == "hold" or actions.shape[-2] < 2:
         return held

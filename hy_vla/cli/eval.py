@@ -12,6 +12,8 @@ import json
 import os
 import sys
 
+from hy_vla.cli.stride_option import add_stride_mode
+
 
 def parse_list(text: str | None) -> tuple[str, ...] | None:
     """Comma-separated names; None stays None (suite default) and "none" means an empty list."""
@@ -91,13 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="HybridVLA checkpoints: flow actions, autoregressive action tokens, or their confidence ensemble "
         "(default: the mode the checkpoint was trained with)",
     )
-    parser.add_argument(
-        "--stride-mode",
-        choices=["hold", "interp"],
-        default="hold",
-        help="checkpoints with action_stride > 1: hold each predicted action for its stride, or move linearly to "
-        "the next one (default: hold)",
-    )
+    add_stride_mode(parser)
     parser.add_argument("--base-seed", type=int, default=0, help="episode i uses seed base_seed + i")
     parser.add_argument("--n-action-steps", type=int, default=None, help="actions executed per chunk (default: all)")
     parser.add_argument("--videos", type=int, default=0, help="save videos of the first N episodes of each task")

@@ -15,6 +15,8 @@ import logging
 import os
 import sys
 
+from hy_vla.cli.stride_option import add_stride_mode
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint folder to serve")
@@ -63,13 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="model weights dtype")
     parser.add_argument("--num-steps", type=int, default=None, help="Euler steps (default: the checkpoint's)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed of every session")
-    parser.add_argument(
-        "--stride-mode",
-        choices=["hold", "interp"],
-        default="hold",
-        help="checkpoints with action_stride > 1: hold each predicted action for its stride, or move linearly to "
-        "the next one (default: hold)",
-    )
+    add_stride_mode(parser)
     parser.add_argument(
         "--no-verify",
         action="store_true",
