@@ -269,7 +269,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     ap.add_argument("--minutes", type=float, default=12.0,
                     help="training budget per policy (wall clock; default: 12, the demo's former budget)")  # fmt: skip
-    ap.add_argument("--tasks", default=",".join(DEMO_TASKS), help="comma-separated Meta-World tasks (collect + eval)")
+    ap.add_argument("--tasks", default=",".join(DEMO_TASKS), help="comma-separated Meta-World tasks or sets, e.g. mt10 (collect + eval)")
     ap.add_argument("--episodes", type=int, default=10, help="evaluation episodes per task per checkpoint")
     ap.add_argument("--eval-points", type=int, default=5, help="checkpoints evaluated per policy (1 = final only)")
     ap.add_argument(
@@ -303,11 +303,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             ap.error(f"--peer-set {item!r}: expected POLICY.KEY=JSON with POLICY one of {PEERS}")
     if any(p in PEERS for p in args.policies) and not LEROBOT_PY.exists():
         ap.error(f"{LEROBOT_PY} not found: run `bash bench/setup_lerobot.sh` (or --policies hy-vla)")
-    from hy_vla.sim.registry import check_task
+    from hy_vla.demo.recipe import expand_recipe_tasks
 
     try:
-        for task in args.tasks:
-            check_task("metaworld", task)
+        args.tasks = list(expand_recipe_tasks("metaworld", args.tasks))  # task sets too: --tasks mt10
     except ValueError as e:
         ap.error(str(e))
     return args

@@ -114,3 +114,12 @@ def test_expected_minutes_matches_the_measured_run() -> None:
     args = Namespace(policies=list(POLICIES), minutes=12.0, eval_points=3, tasks=["t"] * 5, episodes=10, workers=2,
                      demos=30)  # fmt: skip
     assert 0.85 * 90 <= expected_minutes(args, have_data=True) <= 1.15 * 90
+
+
+def test_task_sets_expand_on_the_command_line() -> None:
+    from vs_lerobot import parse_args
+
+    args = parse_args(["--tasks", "mt10,reach-v3", "--policies", "hy-vla"])
+    assert len(args.tasks) == 10 and "reach-v3" in args.tasks
+    with pytest.raises(SystemExit):
+        parse_args(["--tasks", "mt11", "--policies", "hy-vla"])
