@@ -269,7 +269,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     ap.add_argument("--minutes", type=float, default=12.0,
                     help="training budget per policy (wall clock; default: 12, the demo's former budget)")  # fmt: skip
-    ap.add_argument("--tasks", default=",".join(DEMO_TASKS), help="comma-separated Meta-World tasks or sets, e.g. mt10 (collect + eval)")
+    ap.add_argument("--tasks", default=",".join(DEMO_TASKS),
+                    help="comma-separated Meta-World tasks or sets, e.g. mt10 (collect + eval)")  # fmt: skip
     ap.add_argument("--episodes", type=int, default=10, help="evaluation episodes per task per checkpoint")
     ap.add_argument("--eval-points", type=int, default=5, help="checkpoints evaluated per policy (1 = final only)")
     ap.add_argument(
