@@ -25,13 +25,14 @@ def suite_cameras(suite: str) -> tuple[str, ...]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = DemoRecipe()
-    a = DEMO_ENVS["aloha"]
+    a, lib = DEMO_ENVS["aloha"], DEMO_ENVS["libero"]
     p.add_argument(
         "--env",
         choices=sorted(DEMO_ENVS),
         default="metaworld",
-        help=f"which demo: metaworld ({','.join(d.tasks)}; preset {d.preset}) or aloha (bimanual {','.join(a.tasks)} "
-        f"under end-effector control; preset {a.preset}, {a.steps} steps) (default: metaworld)",
+        help=f"which demo: metaworld ({','.join(d.tasks)}; preset {d.preset}), aloha (bimanual {','.join(a.tasks)} "
+        f"under end-effector control; preset {a.preset}) or libero ({','.join(lib.tasks)}, needs the libero extra; "
+        f"preset {lib.preset}) (default: metaworld)",
     )
     p.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
     p.add_argument(
@@ -40,12 +41,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--cameras", help=f"comma-separated cameras the policy sees (default: metaworld {','.join(d.cameras)}, "
-        f"aloha {','.join(a.cameras)})"
+        f"aloha {','.join(a.cameras)}, libero {','.join(lib.cameras)})"
     )  # fmt: skip
     p.add_argument(
         "--steps",
         type=int,
-        help=f"optimizer steps to train (default: {d.steps}; aloha {a.steps}): the same result on any machine, "
+        help=f"optimizer steps to train (default: {d.steps}; aloha {a.steps}; libero {lib.steps}): the same result on "
+        "any machine, "
         "the time it takes is measured and printed first",
     )
     p.add_argument(
@@ -57,14 +59,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--demos",
         type=int,
-        help=f"scripted demonstrations per task (default: {d.demos_per_task}; aloha {a.demos_per_task})",
+        help=f"scripted demonstrations per task (default: {d.demos_per_task}; aloha {a.demos_per_task}; libero "
+        f"{lib.demos_per_task})",
     )
     p.add_argument("--episodes", type=int, help=f"evaluation episodes per task (default: {d.eval_episodes})")
     p.add_argument("--workers", type=int, help=f"worker processes for collection/evaluation (default: {d.workers})")
     p.add_argument("--data", help="dataset directory to reuse or create (default: OUT/data)")
     p.add_argument(
         "--preset",
-        help=f"what to train: a preset = model + training settings (default: {d.preset}; aloha {a.preset}; "
+        help=f"what to train: a preset = model + training settings (default: {d.preset}; aloha {a.preset}; libero "
+        f"{lib.preset}; "
         "hy-vla presets)",
     )
     p.add_argument(

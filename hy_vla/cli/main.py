@@ -14,7 +14,7 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("hy_vla.cli.demo", "the end-to-end demo: collect Meta-World demos, train a VLA, evaluate it"),
+    "demo": ("hy_vla.cli.demo", "the end-to-end demo: collect scripted demos, train a VLA, evaluate it"),
     "quickstart": ("hy_vla.cli.quickstart", "build a tiny model, save it, reload it and predict a chunk"),
     "presets": ("hy_vla.cli.presets", "list the named presets with their parameter counts"),
     "serve": ("hy_vla.cli.serve", "serve a checkpoint over websockets (openpi wire protocol, /healthz, API key)"),
