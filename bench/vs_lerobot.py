@@ -304,10 +304,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             ap.error(f"--peer-set {item!r}: expected POLICY.KEY=JSON with POLICY one of {PEERS}")
     if any(p in PEERS for p in args.policies) and not LEROBOT_PY.exists():
         ap.error(f"{LEROBOT_PY} not found: run `bash bench/setup_lerobot.sh` (or --policies hy-vla)")
-    from hy_vla.demo.recipe import expand_recipe_tasks
+    from hy_vla.sim.registry import expand_task_list
 
     try:
-        args.tasks = list(expand_recipe_tasks("metaworld", args.tasks))  # task sets too: --tasks mt10
+        args.tasks = list(expand_task_list("metaworld", args.tasks))  # task sets too: --tasks mt10
     except ValueError as e:
         ap.error(str(e))
     return args

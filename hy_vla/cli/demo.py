@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hy_vla.demo.recipe import DEMO_ENVS, DemoRecipe, default_recipe, expand_recipe_tasks
+from hy_vla.demo.recipe import DEMO_ENVS, DemoRecipe, default_recipe
 
 # Cameras each demo's simulator renders, for checking --cameras before minutes of collection.
 SUITE_CAMERAS = {
@@ -103,7 +103,9 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
         model_config(args.preset)  # unknown names fail here, with suggestions
     base = default_recipe(getattr(args, "env", None) or "metaworld")
     names = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else list(base.tasks)
-    changes["tasks"] = expand_recipe_tasks(base.suite, names)  # set names (mt10, libero_object) -> their tasks
+    from hy_vla.sim.registry import expand_task_list
+
+    changes["tasks"] = expand_task_list(base.suite, names)  # set names (mt10, libero_object) -> their tasks
     if args.cameras:
         known = suite_cameras(base.suite)
         cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())

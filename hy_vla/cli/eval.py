@@ -30,16 +30,13 @@ def resolve_tasks(suite: str, text: str | None) -> tuple[str, ...]:
     Group names a suite defines expand to their tasks (LIBERO: ``--tasks libero_object,libero_spatial``);
     a task named twice is run once.
     """
-    from hy_vla.sim.registry import expand_tasks, list_tasks
+    from hy_vla.sim.registry import expand_task_list, list_tasks
 
     if not text:
         raise ValueError("--tasks is required (comma-separated, or 'all'; see --list-tasks)")
     if text.strip() == "all":
         return tuple(list_tasks(suite))
-    tasks: list[str] = []
-    for name in parse_list(text) or ():
-        tasks += [t for t in expand_tasks(suite, name) if t not in tasks]
-    return tuple(tasks)
+    return expand_task_list(suite, parse_list(text) or ())
 
 
 def add_env_arguments(parser: argparse.ArgumentParser) -> None:

@@ -118,28 +118,36 @@ def measure_rates(recipe: DemoRecipe, model_cfg: Any, train_cfg: Any) -> Machine
     return MachineRates(train_step_s=train_step_s, infer_s=infer_s, cores=usable_cores(), **sim)
 
 
-def _model_rates(model_cfg: Any, train_cfg: Any, steps: int = 6) -> tuple[float, float]:
-    """(seconds per optimizer step at the training batch size, seconds per one-thread policy query)."""
+def time_train_steps(model: Any, train_cfg: Any, batch: dict[str, Any], steps: int) -> list[float]:
+    """Seconds of each of `steps` full optimizer steps (loss, backward, the trainer's AdamW step) on `batch`."""
     import torch
 
-    from hy_vla.models.hy_vla import HyVLA
-    from hy_vla.training.objectives import attach_objectives
     from hy_vla.training.parameters import build_adamw
-    from hy_vla.training.synthetic_batch import synthetic_batch
 
-    torch.manual_seed(0)
-    model = attach_objectives(HyVLA(model_cfg), train_cfg).train()
-    opt = build_adamw(model, train_cfg)
-    batch = synthetic_batch(model, train_cfg.batch_size)
+    opt = build_adamw(model, train_cfg)  # the trainer's optimizer, so its cost is timed too
     times = []
-    for i in range(steps + 3):  # the first ones pay one-off allocations
+    for i in range(steps):
         t0 = time.perf_counter()
         loss, _ = model.compute_loss(batch, generator=torch.Generator().manual_seed(i))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         times.append(time.perf_counter() - t0)
-    train_step_s = statistics.median(times[3:])
+    return times
+
+
+def _model_rates(model_cfg: Any, train_cfg: Any, steps: int = 6) -> tuple[float, float]:
+    """(seconds per optimizer step at the training batch size, seconds per one-thread policy query)."""
+    import torch
+
+    from hy_vla.models.hy_vla import HyVLA
+    from hy_vla.training.objectives import attach_objectives
+    from hy_vla.training.synthetic_batch import synthetic_batch
+
+    torch.manual_seed(0)
+    model = attach_objectives(HyVLA(model_cfg), train_cfg).train()
+    times = time_train_steps(model, train_cfg, synthetic_batch(model, train_cfg.batch_size), steps + 3)
+    train_step_s = statistics.median(times[3:])  # the first ones pay one-off allocations
     model.eval()
     query = synthetic_batch(model, 1, with_actions=False)
     threads = torch.get_num_threads()

@@ -128,25 +128,17 @@ def calibrate_steps(run: Any, minutes: float, probe_steps: int = 8) -> int:
 
     from hy_vla.data.loader import collate_samples, open_source
     from hy_vla.data.samples import SampleBuilder
+    from hy_vla.demo.estimate import time_train_steps
     from hy_vla.models.hy_vla import HyVLA
     from hy_vla.training.objectives import attach_objectives
-    from hy_vla.training.parameters import build_adamw
     from hy_vla.training.trainer import prepare_batch
 
     builder = SampleBuilder(open_source(run.dataset), run.data)  # unnormalized: values do not change the timing
     b = run.train.batch_size
     picks = torch.linspace(0, len(builder) - 1, b).long().tolist()
     model = attach_objectives(HyVLA(run.model), run.train)
-    opt = build_adamw(model, run.train)  # the trainer's optimizer, so its cost is timed too
     batch = prepare_batch(collate_samples([builder[i] for i in picks]), run.model, run.train, torch.Generator())
-    times = []
-    for _ in range(probe_steps + 2):
-        t0 = time.perf_counter()
-        loss, _ = model.compute_loss(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t0)
+    times = time_train_steps(model, run.train, batch, probe_steps + 2)
     # The first steps pay one-off allocation costs; the lower quartile of the rest is what an idle machine
     # sustains (a transient load during the probe once planned 2461 steps for 20 minutes that took 12.7).
     rest = sorted(times[2:])
@@ -244,9 +236,9 @@ def estimate(recipe: DemoRecipe, out: Path, data: Path) -> tuple[Any, Any, Any]:
 
 
 def run_demo(recipe: DemoRecipe, out: Path, data: Path | None = None) -> dict[str, Any]:
-    from hy_vla.demo.recipe import expand_recipe_tasks
+    from hy_vla.sim.registry import expand_task_list
 
-    recipe = recipe.replace(tasks=expand_recipe_tasks(recipe.suite, recipe.tasks))  # e.g. libero_object -> 10 tasks
+    recipe = recipe.replace(tasks=expand_task_list(recipe.suite, recipe.tasks))  # e.g. libero_object -> 10 tasks
     out.mkdir(parents=True, exist_ok=True)
     data = data or out / "data"
     est, rates, _ = estimate(recipe, out, data)
@@ -280,8 +272,8 @@ def run_demo(recipe: DemoRecipe, out: Path, data: Path | None = None) -> dict[st
 
 def _save_actual(path: Path, actual: dict[str, float]) -> None:
     """Add the stages' actual minutes to the saved report (the evaluation wrote it before its own time was known)."""
+    from hy_vla.utils.atomic import atomic_write_json
+
     saved = json.loads(path.read_text())
     saved["config"]["extra"]["actual_min"] = actual
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(saved, indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write_json(path, saved)

@@ -105,14 +105,6 @@ LIBERO_RECIPE = DemoRecipe(
 DEMO_ENVS: dict[str, DemoRecipe] = {"metaworld": DemoRecipe(), "aloha": ALOHA_RECIPE, "libero": LIBERO_RECIPE}
 
 
-def expand_recipe_tasks(suite: str, names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Task names with task-set names (mt10, libero_object) expanded, each task once, in order; unknown names
-    raise a ValueError with suggestions."""
-    from hy_vla.sim.registry import expand_tasks
-
-    return tuple(dict.fromkeys(t for name in names for t in expand_tasks(suite, name)))
-
-
 def default_recipe(env: str) -> DemoRecipe:
     if env not in DEMO_ENVS:
         raise ValueError(f"no demo for env {env!r}; demos exist for: {', '.join(DEMO_ENVS)}")

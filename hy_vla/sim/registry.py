@@ -82,6 +82,12 @@ def task_groups(suite: str) -> dict[str, list[str]]:
     return {name: list(tasks) for name, tasks in groups().items()} if groups is not None else {}
 
 
+def expand_task_list(suite: str, names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """`expand_tasks` over several names: each task once, in order (set names such as mt10 or libero_object
+    expand to their tasks; unknown names raise a ValueError with suggestions)."""
+    return tuple(dict.fromkeys(t for name in names for t in expand_tasks(suite, name)))
+
+
 def make_env(suite: str, task: str, **kwargs: Any) -> EnvAdapter:
     check_task(suite, task)
     return suite_module(suite).make_env(task, **kwargs)
