@@ -1,5 +1,6 @@
-"""`hy-vla post-train`: RL (grpo), rejection-sampling fine-tuning (rft), preference optimization (pref) or
-continued supervised training (sft, the control) from a checkpoint, in simulation; re-running resumes."""
+"""`hy-vla post-train`: RL (grpo), rejection-sampling fine-tuning (rft), preference optimization (pref),
+interactive imitation on expert corrections (dagger) or continued supervised training (sft, the control) from a
+checkpoint, in simulation; re-running resumes."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = _default
     parser.add_argument("--checkpoint", required=True, help="supervised checkpoint (or training run folder)")
     parser.add_argument("--method", default=d("method"), choices=list(METHODS),
-                        help=f"grpo (RL), rft (rejection sampling), pref (preferences), sft (control) "
+                        help=f"grpo (RL), rft (rejection sampling), pref (preferences), dagger (expert corrections), "
+                             f"sft (control) "
                              f"(default: {d('method')})")  # fmt: skip
     parser.add_argument("--env", default=d("suite"), choices=list(SUITES), help=f"simulator (default: {d('suite')})")
     parser.add_argument("--tasks", required=True, help="comma-separated task names, or 'all'")
@@ -31,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, typ in (("layouts", int), ("group", int), ("sigma", float), ("lr", float), ("epochs", int),
                       ("minibatch", int), ("clip", float), ("kl_weight", float), ("ema_decay", float),
                       ("steps_per_iteration", int), ("demo_fraction", float), ("pref_beta", float),
-                      ("pref_prox", float), ("pairs_per_episode", int), ("eval_episodes", int),
+                      ("pref_prox", float), ("takeovers", int), ("eval_episodes", int),
                       ("save_every", int), ("workers", int), ("seed", int),
                       ("train_seed", int)):  # fmt: skip
         parser.add_argument(f"--{name.replace('_', '-')}", type=typ, default=d(name), help="(default: %(default)s)")

@@ -13,6 +13,10 @@ Methods (all start from a supervised checkpoint and write ordinary checkpoints):
   chunks of one observation, from rollbacks of failed rollouts where the scripted expert takes over (kept only
   when the expert then succeeds) and from first chunks of same-layout rollouts that differ in outcome; a DPO loss
   on the difference of flow-matching losses against the frozen starting policy, with a proximal term.
+- ``dagger``: interactive imitation: failed rollouts are rolled back to a few policy calls and the scripted expert
+  takes over (`hy_vla.posttrain.corrections`; a human on a real robot); each recovery's next actions become a
+  supervised target for the observation the policy saw there. Corrections are aggregated over the whole run and
+  trained on mixed with the demonstrations.
 - ``sft``: the control: continue supervised training on the demonstrations for the same budget.
 """
 
@@ -23,7 +27,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-METHODS = ("grpo", "rft", "pref", "sft")
+METHODS = ("grpo", "rft", "pref", "dagger", "sft")
 CONFIG_FILE = "post_train_config.json"
 # Training layouts start here: disjoint from evaluation seeds (0, 1, ...) and demonstration seeds (100000, ...).
 DEFAULT_TRAIN_SEED = 200_000
@@ -48,12 +52,12 @@ class PostTrainConfig:
     kl_weight: float = 0.0  # grpo: weight of the exact per-dimension KL to the starting policy
     max_grad_norm: float = 1.0
     ema_decay: float = 0.0  # 0: off; the exported checkpoint is the average when on
-    steps_per_iteration: int = 30  # rft / pref / sft: optimizer steps per iteration
-    demo_fraction: float = 0.5  # rft / pref: share of each batch drawn from the demonstrations
+    steps_per_iteration: int = 30  # rft / pref / dagger / sft: optimizer steps per iteration
+    demo_fraction: float = 0.5  # rft / pref / dagger: share of each batch drawn from the demonstrations
     demo_dataset: str | None = None  # None: the dataset the checkpoint was trained on (its train_config.json)
     pref_beta: float = 5.0  # DPO temperature on flow-loss differences
     pref_prox: float = 0.1  # proximal term: pref_prox * (dw^2 + dl^2) / 2 keeps both chunks' losses near the reference
-    pairs_per_episode: int = 3  # pref: rollback points per failed rollout
+    takeovers: int = 3  # pref / dagger: rollback points (expert takeovers) per failed rollout
     pref_offline: bool = False  # pref: collect pairs in the first iteration only, then train on them without rollouts
     shaped_reward: bool = False  # grpo: add the environment's shaped return (scaled to [0, 1]) to the success reward
     train_seed: int = DEFAULT_TRAIN_SEED
@@ -76,7 +80,8 @@ class PostTrainConfig:
             raise ValueError(f"need distinct task names, got {list(self.tasks)}")
         for task in self.tasks:
             check_task(self.suite, task)  # unknown names get suggestions
-        positive = ("iterations", "layouts", "group", "epochs", "minibatch", "steps_per_iteration", "eval_episodes")
+        positive = ("iterations", "layouts", "group", "epochs", "minibatch", "steps_per_iteration", "eval_episodes",
+                    "takeovers")
         bad = [f"{k}={getattr(self, k)}" for k in positive if getattr(self, k) < 1]
         if self.save_every < 1:
             bad.append(f"save_every={self.save_every}")

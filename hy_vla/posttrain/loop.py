@@ -21,15 +21,18 @@ from typing import Any
 import torch
 
 from hy_vla.posttrain.config import CONFIG_FILE, PostTrainConfig
-from hy_vla.posttrain.pairs import build_pairs, load_pairs, save_pairs
-from hy_vla.posttrain.records import EpisodeRollout
+from hy_vla.posttrain.corrections import expert_corrections
+from hy_vla.posttrain.pairs import build_pairs, has_pairs, load_pairs, save_pairs
+from hy_vla.posttrain.records import EpisodeRollout, with_target
 from hy_vla.posttrain.rollouts import RolloutJob, RolloutPool, rollout_job
+from hy_vla.posttrain.sample_store import load_batches, save_batches
 from hy_vla.posttrain.updates import Updater
 from hy_vla.utils.progress import progress as tqdm
 
 HISTORY = "history.jsonl"
 POLICY_DIR = ".rollout-policy"  # the weights workers load this iteration
 PAIRS_DIR = "pairs"  # offline preference pairs (safetensors + JSON)
+CORRECTIONS_DIR = "corrections"  # dagger: each iteration's expert corrections (the run's aggregated dataset)
 
 
 def _note(msg: str) -> None:
@@ -53,7 +56,7 @@ def _load_start(cfg: PostTrainConfig) -> tuple[Any, Path]:
 
     path = resolve_checkpoint(cfg.checkpoint)
     model = HyVLA.from_pretrained(path)
-    if cfg.method in ("grpo", "pref", "rft"):  # they sample (or score) through the denoising chain
+    if cfg.method in ("grpo", "pref", "rft", "dagger"):  # they sample (or score) through the denoising chain
         model.expert.check_chain(DecoderContext(prefix=None, hidden=None, kv=None, batch={}))  # type: ignore[arg-type]
     return model, path
 
@@ -104,6 +107,7 @@ class PostTrainer:
         self.progress = progress
         self.out = Path(config.out)
         self._pairs: list | None = None
+        self._corrections: list[dict[str, Any]] = []
 
     # -- evaluation --------------------------------------------------------------------------
     def evaluate(self, checkpoint: Path, name: str) -> dict[str, Any]:
@@ -156,12 +160,14 @@ class PostTrainer:
             _note(f"resuming {out} after iteration {iteration}")
         history = self._history(iteration)
         demos, run_train = None, None
-        if cfg.method in ("rft", "sft", "pref") and (cfg.method == "sft" or cfg.demo_fraction > 0):
+        if cfg.method in ("rft", "sft", "pref", "dagger") and (cfg.method == "sft" or cfg.demo_fraction > 0):
             size = cfg.minibatch if cfg.method == "sft" else max(1, round(cfg.minibatch * cfg.demo_fraction))
             demos, run_train = _demo_batches(cfg, model, start, size, position)
         updater = Updater(model, optimizer, cfg, reference, ema, demos[0] if demos else None,
                           run_train.flow if run_train is not None else None)  # fmt: skip
         updater.steps = int(history[-1]["optimizer_steps"]) if history else 0
+        if cfg.method == "dagger":
+            self._corrections = self._load_corrections(iteration)
         before = self.evaluate(start, "before")
         pool = RolloutPool(WorkerSetup(recipe, str(out), cfg.n_action_steps, None), cfg.workers)
         loggers = MetricLoggers(SimpleNamespace(tensorboard=True, wandb=False), out, iteration)
@@ -202,7 +208,7 @@ class PostTrainer:
         if cfg.method == "sft":
             return updater.supervised([], gen)
         stored = self.out / PAIRS_DIR
-        if cfg.pref_offline and (stored / "pairs.json").is_file():  # offline preference: no rollouts after collection
+        if cfg.pref_offline and has_pairs(stored):  # offline preference: no rollouts after collection
             if self._pairs is None:
                 self._pairs = load_pairs(stored)
             t0 = time.perf_counter()
@@ -244,6 +250,12 @@ class PostTrainer:
         elif cfg.method == "rft":
             samples = [r.action_batch(model.config) for e in episodes if e.success for r in e.records]
             upd = updater.supervised(samples, gen)
+        elif cfg.method == "dagger":
+            fresh = [with_target(rec.batch, chunk, n) for rec, chunk, n in expert_corrections(episodes, model, cfg,
+                     pool)]  # fmt: skip
+            save_batches(self.out / CORRECTIONS_DIR / f"{iteration:05d}", fresh)  # a resume reloads the aggregate
+            self._corrections.extend(fresh)
+            upd = updater.supervised(self._corrections, gen) | {"corrections": float(len(fresh))}
         else:
             pairs = build_pairs(episodes, model, cfg, pool)
             if cfg.pref_offline:  # the one collection round: kept for every later iteration (and a resume)
@@ -255,6 +267,20 @@ class PostTrainer:
         return {**stats, **upd, "update_s": time.perf_counter() - t0}
 
     # -- bookkeeping ---------------------------------------------------------------------------
+    def _load_corrections(self, iteration: int) -> list[dict[str, Any]]:
+        """The corrections of iterations 0..iteration-1; files of later iterations (past the checkpoint a resume
+        starts from) are removed: those iterations run again."""
+        folder = self.out / CORRECTIONS_DIR
+        out: list[dict[str, Any]] = []
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            stem = path.with_suffix("")
+            if int(stem.name) < iteration:
+                out.extend(load_batches(stem))
+            else:
+                path.unlink()
+                stem.with_name(stem.name + ".safetensors").unlink(missing_ok=True)
+        return out
+
     def _history(self, iteration: int) -> list[dict[str, Any]]:
         path = self.out / HISTORY
         if not path.is_file():

@@ -34,10 +34,11 @@ class Updater:
         loss.backward()
         params = [p for p in self.model.parameters() if p.requires_grad]
         norm = float(nn.utils.clip_grad_norm_(params, self.config.max_grad_norm))
-        if not (math.isfinite(float(loss)) and math.isfinite(norm)):
+        value = float(loss.detach())
+        if not (math.isfinite(value) and math.isfinite(norm)):
             from hy_vla.utils.errors import TrainingDiverged
 
-            raise TrainingDiverged(f"post-training loss {float(loss):.4g} / gradient norm {norm:.4g} is not finite")
+            raise TrainingDiverged(f"post-training loss {value:.4g} / gradient norm {norm:.4g} is not finite")
         self.optimizer.step()
         if self.ema is not None:
             self.ema.update(self.model)
@@ -94,7 +95,7 @@ class Updater:
                 n += 1
         return {**out, **{k: v / n for k, v in sums.items()}}
 
-    # -- supervised (rft, sft) ---------------------------------------------------------------------
+    # -- supervised (rft, dagger, sft) ---------------------------------------------------------------------
     def supervised(self, samples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, float]:
         """`steps_per_iteration` flow-matching steps on rollout samples mixed with demonstrations (sft: demos only)."""
         cfg = self.config

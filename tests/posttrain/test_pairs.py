@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from hy_vla import keys
-from hy_vla.posttrain.pairs import load_pairs, outcome_pairs, save_pairs, takeover_points
+from hy_vla.posttrain.corrections import takeover_points
+from hy_vla.posttrain.pairs import has_pairs, load_pairs, outcome_pairs, save_pairs
 from hy_vla.posttrain.records import ChunkRecord, EpisodeRollout
 
 
@@ -43,7 +44,9 @@ def test_takeover_points_are_distinct_seeded_and_bounded():
 
 def test_pairs_round_trip_through_safetensors_and_json(tmp_path):
     pairs = outcome_pairs([_episode(0, 0, True, 1.0), _episode(0, 1, False, -1.0)] * 2, _Cfg())
+    assert not has_pairs(tmp_path)
     save_pairs(tmp_path, pairs)
+    assert has_pairs(tmp_path)
     back = load_pairs(tmp_path)
     assert len(back) == len(pairs)
     for (w, lo), (w2, lo2) in zip(pairs, back, strict=True):

@@ -58,7 +58,7 @@ def test_grpo_runs_saves_loadable_checkpoints_and_resumes_identically(tiny_check
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["rft", "pref", "sft"])
+@pytest.mark.parametrize("method", ["rft", "pref", "dagger", "sft"])
 def test_every_method_completes_an_iteration(tiny_checkpoint, tmp_path, method):
     report = post_train(_cfg(tiny_checkpoint, tmp_path, method=method, iterations=1, steps_per_iteration=2),
                         progress=False)  # fmt: skip
@@ -101,3 +101,30 @@ def test_offline_preference_collects_once_then_trains_without_rollouts(tiny_chec
     win, lose = pairs[0]
     assert set(win) == set(lose) and win["task"] == lose["task"]
     assert torch.equal(win["observation.state"], lose["observation.state"])  # one observation, two chunks
+
+
+def test_dagger_aggregates_corrections_and_resumes_identically(tiny_checkpoint, tmp_path):
+    import shutil
+
+    from hy_vla.posttrain.sample_store import load_batches
+
+    def cfg(out, iterations):
+        return _cfg(tiny_checkpoint, out, method="dagger", iterations=iterations, steps_per_iteration=2, layouts=2,
+                    group=1, sigma=0.0, max_steps=150, takeovers=2)  # fmt: skip
+
+    post_train(cfg(tmp_path / "a", 2), progress=False)  # the barely trained policy fails; the expert recovers
+    rows = [json.loads(x) for x in (tmp_path / "a" / "history.jsonl").read_text().splitlines()]
+    assert rows[0]["corrections"] > 0 and rows[1]["rollout_samples"] == rows[0]["corrections"] + rows[1]["corrections"]
+    first = load_batches(tmp_path / "a" / "corrections" / "00000")
+    assert len(first) == rows[0]["corrections"]
+    assert all(b["observation.state"].shape == (1, 4) and b["action"].shape[0] == 1 for b in first)
+    assert all(not b["action_is_pad"][0, 0] for b in first)  # the expert's first action is a real target
+    # stopped after iteration 1, with a stale file of an iteration past the checkpoint: the resume drops it and
+    # reaches the uninterrupted run's weights
+    post_train(cfg(tmp_path / "b", 1), progress=False)
+    for ext in ("json", "safetensors"):
+        shutil.copy(tmp_path / "b" / "corrections" / f"00000.{ext}", tmp_path / "b" / "corrections" / f"00001.{ext}")
+    post_train(cfg(tmp_path / "b", 2), progress=False)
+    a = load_file(str(tmp_path / "a" / "checkpoints" / "2" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "checkpoints" / "2" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
