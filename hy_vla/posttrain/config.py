@@ -80,8 +80,16 @@ class PostTrainConfig:
             raise ValueError(f"need distinct task names, got {list(self.tasks)}")
         for task in self.tasks:
             check_task(self.suite, task)  # unknown names get suggestions
-        positive = ("iterations", "layouts", "group", "epochs", "minibatch", "steps_per_iteration", "eval_episodes",
-                    "takeovers")
+        positive = (
+            "iterations",
+            "layouts",
+            "group",
+            "epochs",
+            "minibatch",
+            "steps_per_iteration",
+            "eval_episodes",
+            "takeovers",
+        )
         bad = [f"{k}={getattr(self, k)}" for k in positive if getattr(self, k) < 1]
         if self.save_every < 1:
             bad.append(f"save_every={self.save_every}")

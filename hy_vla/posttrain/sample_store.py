@@ -22,7 +22,7 @@ def save_batches(stem: Path, batches: list[dict[str, Any]]) -> None:
     stem.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     lists: dict[str, list] = {}
-    for key, value in (batches[0].items() if batches else ()):
+    for key, value in batches[0].items() if batches else ():
         vals = [b[key] for b in batches]
         if isinstance(value, torch.Tensor):
             tensors[key] = torch.cat(vals).contiguous()
