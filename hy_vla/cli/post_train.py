@@ -8,11 +8,15 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from hy_vla.posttrain.config import METHODS, PostTrainConfig
+from hy_vla.posttrain.config import METHOD_DEFAULTS, METHODS, PostTrainConfig
 
 
 def _default(name: str) -> object:
     return next(f.default for f in fields(PostTrainConfig) if f.name == name)
+
+
+def _per_method(name: str) -> str:
+    return "(default: per method: " + ", ".join(f"{m} {v[name]:g}" for m, v in METHOD_DEFAULTS.items()) + ")"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,9 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = _default
     parser.add_argument("--checkpoint", required=True, help="supervised checkpoint (or training run folder)")
     parser.add_argument("--method", default=d("method"), choices=list(METHODS),
-                        help=f"grpo (RL), rft (rejection sampling), pref (preferences), dagger (expert corrections), "
-                             f"sft (control) "
-                             f"(default: {d('method')})")  # fmt: skip
+                        help=f"dagger (expert corrections of failed rollouts), grpo (RL), rft (rejection sampling), "
+                             f"pref (preferences), sft (the control) (default: {d('method')})")  # fmt: skip
     parser.add_argument("--env", default=d("suite"), choices=list(SUITES), help=f"simulator (default: {d('suite')})")
     parser.add_argument("--tasks", required=True, help="comma-separated task names, or 'all'")
     parser.add_argument("--out", required=True, help="run folder; re-running the same command resumes")
@@ -36,7 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       ("pref_prox", float), ("takeovers", int), ("eval_episodes", int),
                       ("save_every", int), ("workers", int), ("seed", int),
                       ("train_seed", int)):  # fmt: skip
-        parser.add_argument(f"--{name.replace('_', '-')}", type=typ, default=d(name), help="(default: %(default)s)")
+        flag = f"--{name.replace('_', '-')}"
+        if name in METHOD_DEFAULTS["dagger"]:
+            parser.add_argument(flag, type=typ, default=None, help=_per_method(name))
+        else:
+            parser.add_argument(flag, type=typ, default=d(name), help="(default: %(default)s)")
     parser.add_argument("--shaped-reward", action="store_true", help="grpo: add the env's shaped return")
     parser.add_argument(
         "--pref-offline",

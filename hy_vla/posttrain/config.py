@@ -27,7 +27,18 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-METHODS = ("grpo", "rft", "pref", "dagger", "sft")
+METHODS = ("dagger", "grpo", "rft", "pref", "sft")
+# Settings whose good value depends on the method; a field left at None takes its method's value. These are the
+# recipes measured from the demo checkpoint (bench/RESULTS.md, "Post-training from the demo checkpoint").
+# dagger, the default, is the one that lifted success: rollouts of the deterministic policy (sigma 0) on many
+# layouts, one each (no group baseline needed), and more supervised steps per iteration on the growing corrections.
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dagger": {"layouts": 8, "group": 1, "sigma": 0.0, "lr": 5e-5, "steps_per_iteration": 80, "takeovers": 4},
+    "grpo": {"layouts": 3, "group": 4, "sigma": 0.05, "lr": 2e-5, "steps_per_iteration": 30, "takeovers": 3},
+    "rft": {"layouts": 3, "group": 4, "sigma": 0.05, "lr": 5e-5, "steps_per_iteration": 30, "takeovers": 3},
+    "pref": {"layouts": 3, "group": 4, "sigma": 0.05, "lr": 2e-5, "steps_per_iteration": 30, "takeovers": 3},
+    "sft": {"layouts": 3, "group": 4, "sigma": 0.0, "lr": 5e-5, "steps_per_iteration": 30, "takeovers": 3},
+}
 CONFIG_FILE = "post_train_config.json"
 # Training layouts start here: disjoint from evaluation seeds (0, 1, ...) and demonstration seeds (100000, ...).
 DEFAULT_TRAIN_SEED = 200_000
@@ -38,26 +49,27 @@ class PostTrainConfig:
     checkpoint: str  # the supervised checkpoint to start from
     tasks: tuple[str, ...]
     out: str
-    method: str = "grpo"
+    method: str = "dagger"
     suite: str = "metaworld"
     iterations: int = 20
     minutes: float | None = None  # wall-clock budget: stop after the iteration that reaches it
-    layouts: int = 2  # training layouts (env seeds) per task per iteration
-    group: int = 4  # rollouts per layout (GRPO's group; more attempts for rft / pref)
-    sigma: float = 0.05  # noise std per denoising step, normalized action units (grpo; rft / pref explore with it)
-    lr: float = 1e-5
+    # None: the method's value (METHOD_DEFAULTS)
+    layouts: int | None = None  # training layouts (env seeds) per task per iteration
+    group: int | None = None  # rollouts per layout (GRPO's group; more attempts for rft / pref)
+    sigma: float | None = None  # noise std per denoising step, normalized action units (grpo; others explore with it)
+    lr: float | None = None
     epochs: int = 2  # grpo: passes over each iteration's rollouts
     minibatch: int = 32  # chunks (grpo) or samples (rft / pref / sft) per optimizer step
     clip: float = 0.2  # PPO ratio clip
     kl_weight: float = 0.0  # grpo: weight of the exact per-dimension KL to the starting policy
     max_grad_norm: float = 1.0
     ema_decay: float = 0.0  # 0: off; the exported checkpoint is the average when on
-    steps_per_iteration: int = 30  # rft / pref / dagger / sft: optimizer steps per iteration
+    steps_per_iteration: int | None = None  # rft / pref / dagger / sft: optimizer steps per iteration
     demo_fraction: float = 0.5  # rft / pref / dagger: share of each batch drawn from the demonstrations
     demo_dataset: str | None = None  # None: the dataset the checkpoint was trained on (its train_config.json)
     pref_beta: float = 5.0  # DPO temperature on flow-loss differences
     pref_prox: float = 0.1  # proximal term: pref_prox * (dw^2 + dl^2) / 2 keeps both chunks' losses near the reference
-    takeovers: int = 3  # pref / dagger: rollback points (expert takeovers) per failed rollout
+    takeovers: int | None = None  # pref / dagger: rollback points (expert takeovers) per failed rollout
     pref_offline: bool = False  # pref: collect pairs in the first iteration only, then train on them without rollouts
     shaped_reward: bool = False  # grpo: add the environment's shaped return (scaled to [0, 1]) to the success reward
     train_seed: int = DEFAULT_TRAIN_SEED
@@ -76,6 +88,9 @@ class PostTrainConfig:
         object.__setattr__(self, "tasks", tuple(self.tasks))
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}")
+        for name, value in METHOD_DEFAULTS[self.method].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         if not self.tasks or len(set(self.tasks)) != len(self.tasks):
             raise ValueError(f"need distinct task names, got {list(self.tasks)}")
         for task in self.tasks:

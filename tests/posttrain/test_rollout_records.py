@@ -104,6 +104,20 @@ def test_a_group_without_contrast_gives_no_update():
      ({"train_seed": 10}, "overlaps the evaluation seeds"), ({"sigma": 0.0}, "sigma")],
 )  # fmt: skip
 def test_bad_settings_are_refused_with_one_line(change, match):
-    base = {"checkpoint": "x", "tasks": ("reach-v3",), "out": "x"}
+    base = {"checkpoint": "x", "tasks": ("reach-v3",), "out": "x", "method": "grpo"}
     with pytest.raises(ValueError, match=match):
         PostTrainConfig(**{**base, **change})
+
+
+def test_unset_settings_take_their_methods_values_and_explicit_ones_win(tmp_path):
+    from hy_vla.posttrain.config import METHOD_DEFAULTS
+
+    base = {"checkpoint": "x", "tasks": ("reach-v3",), "out": str(tmp_path)}
+    assert PostTrainConfig(**base).method == "dagger"
+    for method, values in METHOD_DEFAULTS.items():
+        cfg = PostTrainConfig(**base, method=method)
+        assert {k: getattr(cfg, k) for k in values} == values
+    cfg = PostTrainConfig(**base, method="grpo", sigma=0.2, layouts=5)
+    assert (cfg.sigma, cfg.layouts, cfg.lr) == (0.2, 5, METHOD_DEFAULTS["grpo"]["lr"])
+    cfg.save(tmp_path)
+    assert PostTrainConfig.load(tmp_path) == cfg  # saved resolved: a resume compares like with like
