@@ -1,4 +1,4 @@
-"""`hy-vla post-train`: RL (grpo), rejection-sampling fine-tuning (rft), preference optimization (pref),
+"""`hy-vla post-train`: RL (grpo, ppo), rejection-sampling fine-tuning (rft), preference optimization (pref),
 interactive imitation on expert corrections (dagger) or continued supervised training (sft, the control) from a
 checkpoint, in simulation; re-running resumes."""
 
@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = _default
     parser.add_argument("--checkpoint", required=True, help="supervised checkpoint (or training run folder)")
     parser.add_argument("--method", default=d("method"), choices=list(METHODS),
-                        help=f"dagger (expert corrections of failed rollouts), grpo (RL), rft (rejection sampling), "
+                        help=f"dagger (expert corrections of failed rollouts), grpo (RL, group baseline), "
+                             f"ppo (RL, critic), rft (rejection sampling), "
                              f"pref (preferences), sft (the control) (default: {d('method')})")  # fmt: skip
     parser.add_argument("--env", default=d("suite"), choices=list(SUITES), help=f"simulator (default: {d('suite')})")
     parser.add_argument("--tasks", required=True, help="comma-separated task names, or 'all'")
@@ -34,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget for rollouts + updates "
                         "(default: none, run all iterations)")  # fmt: skip
     for name, typ in (("layouts", int), ("group", int), ("sigma", float), ("lr", float), ("epochs", int),
-                      ("minibatch", int), ("clip", float), ("kl_weight", float), ("ema_decay", float),
+                      ("minibatch", int), ("clip", float), ("gamma", float), ("gae_lambda", float),
+                      ("value_lr", float), ("kl_weight", float), ("ema_decay", float),
                       ("steps_per_iteration", int), ("demo_fraction", float), ("pref_beta", float),
                       ("pref_prox", float), ("takeovers", int), ("eval_episodes", int),
                       ("save_every", int), ("workers", int), ("seed", int),

@@ -375,6 +375,17 @@ class HyVLA(nn.Module):
         ctx, state, state_mask = self._chain_context(batch, predict_mode)
         return self.expert.chain_means(ctx, state, state_mask, states.to(self.device))
 
+    @torch.no_grad()
+    def observation_features(self, batch: dict[str, Any]) -> Tensor:
+        """(B, D + max_state_dim) float32: the backbone's final hidden states averaged over the valid prefix tokens,
+        then the normalized state (what a post-training value head reads)."""
+        ctx, state, _ = self._chain_context(batch, None)
+        if ctx.hidden is None:
+            raise ValueError(f"{type(self.expert).__name__} keeps no backbone hidden states to read features from")
+        valid = ctx.prefix.valid.unsqueeze(-1).to(ctx.hidden.dtype)  # (B, Tp, 1)
+        pooled = (ctx.hidden * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1)
+        return torch.cat([pooled.float(), state.float()], dim=-1)
+
     def flow_losses(self, batch: dict[str, Any], noise: Tensor, t: Tensor) -> Tensor:
         """Each sample's flow-matching loss for a given draw -> (B,) (differentiable; preference optimization
         compares two chunks of one observation under the same noise (B, H, max_action_dim) and times t (B,))."""

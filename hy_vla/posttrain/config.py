@@ -7,6 +7,9 @@ Methods (all start from a supervised checkpoint and write ordinary checkpoints):
   with a group-relative advantage (several rollouts of the same layout, GRPO-style, no value head: with sparse
   binary success the group mean is the natural baseline and there is no critic to fit first), an optional exact
   KL toward the starting policy, gradient clipping and optional EMA.
+- ``ppo``: the same clipped update with a learned critic instead of groups: a value head on the policy's
+  observation features (`hy_vla.posttrain.value`), per-call advantages by GAE over each rollout, one rollout per
+  layout.
 - ``rft``: rejection-sampling fine-tuning: roll out, keep the chunks of successful episodes, continue supervised
   flow matching on them mixed with the demonstrations. The cheapest self-improvement loop and RL's baseline.
 - ``pref``: preference optimization on chunks (FlowPRO-style, reward-free): pairs of (preferred, dispreferred)
@@ -27,7 +30,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-METHODS = ("dagger", "grpo", "rft", "pref", "sft")
+METHODS = ("dagger", "grpo", "ppo", "rft", "pref", "sft")
 # Settings whose good value depends on the method; a field left at None takes its method's value. These are the
 # recipes measured from the demo checkpoint (bench/RESULTS.md, "Post-training from the demo checkpoint").
 # dagger, the default, is the one that lifted success: rollouts of the deterministic policy (sigma 0) on many
@@ -35,6 +38,7 @@ METHODS = ("dagger", "grpo", "rft", "pref", "sft")
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "dagger": {"layouts": 8, "group": 1, "sigma": 0.0, "lr": 5e-5, "steps_per_iteration": 80, "takeovers": 4},
     "grpo": {"layouts": 3, "group": 4, "sigma": 0.05, "lr": 2e-5, "steps_per_iteration": 30, "takeovers": 3},
+    "ppo": {"layouts": 12, "group": 1, "sigma": 0.05, "lr": 2e-5, "steps_per_iteration": 30, "takeovers": 3},
     "rft": {"layouts": 3, "group": 4, "sigma": 0.05, "lr": 5e-5, "steps_per_iteration": 30, "takeovers": 3},
     "pref": {"layouts": 3, "group": 4, "sigma": 0.05, "lr": 2e-5, "steps_per_iteration": 30, "takeovers": 3},
     "sft": {"layouts": 3, "group": 4, "sigma": 0.0, "lr": 5e-5, "steps_per_iteration": 30, "takeovers": 3},
@@ -61,7 +65,10 @@ class PostTrainConfig:
     epochs: int = 2  # grpo: passes over each iteration's rollouts
     minibatch: int = 32  # chunks (grpo) or samples (rft / pref / sft) per optimizer step
     clip: float = 0.2  # PPO ratio clip
-    kl_weight: float = 0.0  # grpo: weight of the exact per-dimension KL to the starting policy
+    gamma: float = 0.99  # ppo: discount per policy call
+    gae_lambda: float = 0.95  # ppo: GAE's lambda
+    value_lr: float = 1e-3  # ppo: the critic's learning rate
+    kl_weight: float = 0.0  # grpo / ppo: weight of the exact per-dimension KL to the starting policy
     max_grad_norm: float = 1.0
     ema_decay: float = 0.0  # 0: off; the exported checkpoint is the average when on
     steps_per_iteration: int | None = None  # rft / pref / dagger / sft: optimizer steps per iteration
@@ -112,10 +119,12 @@ class PostTrainConfig:
             raise ValueError(f"must be >= 1: {', '.join(bad)}")
         if self.method == "grpo" and self.group < 2:
             raise ValueError("grpo needs group >= 2 rollouts per layout for a group-relative advantage")
-        if not self.sigma >= 0 or (self.method == "grpo" and self.sigma == 0):
-            raise ValueError(f"sigma must be >= 0 (> 0 for grpo: a log-density needs noise), got {self.sigma}")
+        if not self.sigma >= 0 or (self.method in ("grpo", "ppo") and self.sigma == 0):
+            raise ValueError(f"sigma must be >= 0 (> 0 for grpo / ppo: a log-density needs noise), got {self.sigma}")
         if not (self.lr > 0 and 0 < self.clip < 1 and self.kl_weight >= 0 and self.max_grad_norm > 0):
             raise ValueError("need lr > 0, 0 < clip < 1, kl_weight >= 0, max_grad_norm > 0")
+        if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1 and self.value_lr > 0):
+            raise ValueError("need 0 < gamma <= 1, 0 <= gae_lambda <= 1 and value_lr > 0")
         if not (0 <= self.ema_decay < 1 and 0 <= self.demo_fraction < 1):
             raise ValueError("need 0 <= ema_decay < 1 and 0 <= demo_fraction < 1")
         if self.pref_offline and self.method != "pref":

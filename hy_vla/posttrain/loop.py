@@ -32,6 +32,7 @@ from hy_vla.utils.progress import progress as tqdm
 HISTORY = "history.jsonl"
 POLICY_DIR = ".rollout-policy"  # the weights workers load this iteration
 PAIRS_DIR = "pairs"  # offline preference pairs (safetensors + JSON)
+VALUE_DIR = "value"  # ppo: the critic saved with each checkpoint
 CORRECTIONS_DIR = "corrections"  # dagger: each iteration's expert corrections (the run's aggregated dataset)
 
 
@@ -56,7 +57,7 @@ def _load_start(cfg: PostTrainConfig) -> tuple[Any, Path]:
 
     path = resolve_checkpoint(cfg.checkpoint)
     model = HyVLA.from_pretrained(path)
-    if cfg.method in ("grpo", "pref", "rft", "dagger"):  # they sample (or score) through the denoising chain
+    if cfg.method in ("grpo", "ppo", "pref", "rft", "dagger"):  # they sample (or score) through the denoising chain
         model.expert.check_chain(DecoderContext(prefix=None, hidden=None, kv=None, batch={}))  # type: ignore[arg-type]
     return model, path
 
@@ -143,7 +144,7 @@ class PostTrainer:
         _check_fits(model, recipe, cfg.tasks[0])
         cfg.save(out)  # after the checks: a refused command leaves no run folder behind
         reference = None
-        if cfg.method in ("grpo", "pref"):
+        if cfg.method in ("grpo", "ppo", "pref"):
             reference = copy.deepcopy(model).eval().requires_grad_(False)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
                                       betas=(0.9, 0.95), weight_decay=0.0)  # fmt: skip
@@ -166,6 +167,12 @@ class PostTrainer:
         updater = Updater(model, optimizer, cfg, reference, ema, demos[0] if demos else None,
                           run_train.flow if run_train is not None else None)  # fmt: skip
         updater.steps = int(history[-1]["optimizer_steps"]) if history else 0
+        if cfg.method == "ppo":
+            from hy_vla.posttrain.value import Critic
+
+            updater.critic = Critic(cfg.value_lr, cfg.seed)
+            if iteration > 0:
+                updater.critic.load(out / VALUE_DIR, iteration)
         if cfg.method == "dagger":
             self._corrections = self._load_corrections(iteration)
         before = self.evaluate(start, "before")
@@ -187,6 +194,8 @@ class PostTrainer:
                 last = iteration >= cfg.iterations or (cfg.minutes is not None and spent >= cfg.minutes)
                 if iteration % cfg.save_every == 0 or last:
                     pos = demos[1].position if demos else DataPosition()
+                    if updater.critic is not None:  # before the checkpoint that a resume would pair it with
+                        updater.critic.save(out / VALUE_DIR, iteration)
                     save_checkpoint(out, iteration, model, optimizer, pos, ema=ema, keep_last=2)
                     self._write_history(history)  # only what a checkpoint covers: a resume replays the rest
                 bar.update(1)
@@ -247,6 +256,8 @@ class PostTrainer:
         t0 = time.perf_counter()
         if cfg.method == "grpo":
             upd = updater.grpo(episodes, gen)
+        elif cfg.method == "ppo":
+            upd = updater.ppo(episodes, gen)
         elif cfg.method == "rft":
             samples = [r.action_batch(model.config) for e in episodes if e.success for r in e.records]
             upd = updater.supervised(samples, gen)

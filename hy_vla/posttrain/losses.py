@@ -1,4 +1,4 @@
-"""Post-training objectives as pure functions: group-relative advantages, PPO's clipped surrogate, chunk DPO."""
+"""Post-training objectives as pure functions: group-relative advantages, GAE, PPO's clipped surrogate, chunk DPO."""
 
 from __future__ import annotations
 
@@ -20,6 +20,24 @@ def group_advantages(rewards: Tensor, groups: Tensor, eps: float = 1e-6) -> Tens
         std = r.std(unbiased=False)
         adv[sel] = 0.0 if std < eps else (r - r.mean()) / (std + eps)
     return adv
+
+
+def gae(rewards: Tensor, values: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
+    """Generalized advantage estimation over one episode's policy calls (the episode ends after the last one).
+
+    rewards, values: (T,) the reward received after each call and the value estimate at it -> (advantages (T,),
+    returns (T,) = advantages + values, the value targets). The value after the last call is 0 (terminal).
+        delta_t = r_t + gamma * V_{t+1} - V_t,   A_t = delta_t + gamma * lam * A_{t+1}
+    """
+    values = values.float()
+    adv = torch.zeros_like(values)
+    running = torch.zeros((), dtype=values.dtype)
+    for t in reversed(range(values.shape[0])):
+        following = values[t + 1] if t + 1 < values.shape[0] else torch.zeros((), dtype=values.dtype)
+        delta = rewards[t].float() + gamma * following - values[t]
+        running = delta + gamma * lam * running
+        adv[t] = running
+    return adv, adv + values
 
 
 def ppo_clip_loss(log_prob: Tensor, old_log_prob: Tensor, advantage: Tensor, clip: float) -> tuple[Tensor, Tensor]:

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from hy_vla.flow import stochastic
 from hy_vla.posttrain.config import PostTrainConfig
-from hy_vla.posttrain.losses import group_advantages, ppo_clip_loss, preference_loss
+from hy_vla.posttrain.losses import gae, group_advantages, ppo_clip_loss, preference_loss
 from hy_vla.posttrain.records import ChunkRecord, EpisodeRollout, collate_batches, collate_chains
 
 
@@ -28,6 +28,7 @@ class Updater:
     demos: Iterator[dict[str, Any]] | None = None  # supervised batches of the demonstrations (already prepared)
     flow: Any = None  # the checkpoint run's flow-time sampler (TrainConfig.flow)
     steps: int = 0  # optimizer steps so far
+    critic: Any = None  # ppo: hy_vla.posttrain.value.Critic
 
     def step(self, loss: Tensor) -> float:
         self.optimizer.zero_grad(set_to_none=True)
@@ -60,7 +61,6 @@ class Updater:
         return kl / mask.flatten(1).sum(dim=1).clamp(min=1)
 
     def grpo(self, episodes: list[EpisodeRollout], generator: torch.Generator) -> dict[str, float]:
-        cfg = self.config
         rewards = torch.tensor([e.reward for e in episodes])
         layout_ids: dict[tuple[str, int], int] = {}
         groups = torch.tensor([layout_ids.setdefault((e.task, e.seed), len(layout_ids)) for e in episodes])
@@ -72,12 +72,60 @@ class Updater:
                strict=True) if a != 0}))}  # fmt: skip
         if not chunks:  # every group all-success or all-failure: nothing to learn from this iteration
             return out
+        return {**out, **self._clipped_updates(chunks, generator)}
+
+    # -- ppo (value head) -------------------------------------------------------------------------
+    def features(self, records: list[ChunkRecord]) -> Tensor:
+        """(N, F) the current policy's observation features of each record (no gradient)."""
+        parts = []
+        for i in range(0, len(records), self.config.minibatch):
+            batch = collate_batches([r.batch for r in records[i : i + self.config.minibatch]])
+            parts.append(self.model.observation_features(batch).cpu())
+        return torch.cat(parts)
+
+    def ppo(self, episodes: list[EpisodeRollout], generator: torch.Generator) -> dict[str, float]:
+        """PPO with a learned critic: per-call advantages by GAE (the reward arrives after an episode's last call),
+        normalized over the iteration; the critic regresses the returns in the same minibatches."""
+        cfg, critic = self.config, self.critic
+        assert critic is not None, "ppo needs a critic"
+        records = [r for e in episodes for r in e.records]
+        if not records:
+            return {"chunks": 0.0}
+        feats = self.features(records)
+        head = critic.ensure(feats.shape[-1])
+        with torch.no_grad():
+            values = head(feats)
+        advs, rets, at = [], [], 0
+        for e in episodes:
+            n = len(e.records)
+            rewards = torch.zeros(n)
+            if n:
+                rewards[-1] = e.reward
+            a, r = gae(rewards, values[at : at + n], cfg.gamma, cfg.gae_lambda)
+            advs.append(a), rets.append(r)
+            at += n
+        adv, ret = torch.cat(advs), torch.cat(rets)
+        out = {"chunks": float(len(records)), "value_mean": float(values.mean()), "return_mean": float(ret.mean()),
+               "explained_variance": float(1 - (ret - values).var() / ret.var().clamp(min=1e-8))}  # fmt: skip
+        adv = (adv - adv.mean()) / (adv.std(unbiased=False) + 1e-8)
+        chunks = list(zip(records, adv.tolist(), strict=True))
+        return {**out, **self._clipped_updates(chunks, generator, (feats, ret))}
+
+    def _clipped_updates(
+        self, chunks: list[tuple[ChunkRecord, float]], generator: torch.Generator, critic_data: Any = None
+    ) -> dict[str, float]:
+        """`epochs` passes of clipped-ratio updates over (record, advantage) chunks in random minibatches; with
+        critic_data (features (N, F), returns (N,)) the critic takes a regression step on each minibatch too."""
+        cfg = self.config
         sums: dict[str, float] = {"loss": 0.0, "clip_frac": 0.0, "approx_kl": 0.0, "kl_ref": 0.0, "grad_norm": 0.0}
+        if critic_data is not None:
+            sums["value_loss"] = 0.0
         n = 0
         for _ in range(cfg.epochs):
             order = torch.randperm(len(chunks), generator=generator).tolist()
             for i in range(0, len(order), cfg.minibatch):
-                part = [chunks[j] for j in order[i : i + cfg.minibatch]]
+                idx = order[i : i + cfg.minibatch]
+                part = [chunks[j] for j in idx]
                 batch, states, mask, old = collate_chains([r for r, _ in part])
                 a = torch.tensor([x for _, x in part])
                 logp, means = self.chain_log_probs(self.model, batch, states, mask)
@@ -86,6 +134,9 @@ class Updater:
                 if kl is not None and cfg.kl_weight > 0:
                     loss = loss + cfg.kl_weight * kl.mean()
                 norm = self.step(loss)
+                if critic_data is not None:
+                    feats, ret = critic_data
+                    sums["value_loss"] += self.critic.step(feats[idx], ret[idx])
                 dims = mask.flatten(1).sum(dim=1).clamp(min=1)
                 sums["loss"] += float(loss.detach())
                 sums["clip_frac"] += float(clip_frac)
@@ -93,7 +144,7 @@ class Updater:
                 sums["kl_ref"] += 0.0 if kl is None else float(kl.detach().mean())
                 sums["grad_norm"] += norm
                 n += 1
-        return {**out, **{k: v / n for k, v in sums.items()}}
+        return {k: v / n for k, v in sums.items()}
 
     # -- supervised (rft, dagger, sft) ---------------------------------------------------------------------
     def supervised(self, samples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, float]:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hy_vla.posttrain.losses import group_advantages, ppo_clip_loss, preference_loss
+from hy_vla.posttrain.losses import gae, group_advantages, ppo_clip_loss, preference_loss
 
 
 def test_group_relative_advantages_on_a_hand_made_trajectory_set():
@@ -60,3 +60,13 @@ def test_the_proximal_term_pulls_both_losses_back_to_the_reference():
     loss, _ = preference_loss(lw, ref, ll, ref, beta=0.0, prox=1.0)  # beta 0: only the proximal term acts
     loss.backward()
     assert lw.grad.item() < 0 and ll.grad.item() > 0  # both towards 0.5
+
+
+def test_gae_on_a_hand_made_episode():
+    rewards, values = torch.tensor([0.0, 0.0, 1.0]), torch.tensor([0.5, 0.6, 0.7])
+    adv, ret = gae(rewards, values, gamma=0.9, lam=0.8)
+    # delta = (0.9*0.6-0.5, 0.9*0.7-0.6, 1-0.7); A_t = delta_t + 0.72 * A_{t+1}
+    assert torch.allclose(adv, torch.tensor([0.04 + 0.72 * 0.246, 0.03 + 0.72 * 0.3, 0.3]))
+    assert torch.allclose(ret, adv + values)
+    _, mc = gae(rewards, values, gamma=0.9, lam=1.0)  # lambda 1: the discounted Monte Carlo return
+    assert torch.allclose(mc, torch.tensor([0.81, 0.9, 1.0]))

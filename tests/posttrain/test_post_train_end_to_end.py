@@ -58,13 +58,16 @@ def test_grpo_runs_saves_loadable_checkpoints_and_resumes_identically(tiny_check
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["rft", "pref", "dagger", "sft"])
+@pytest.mark.parametrize("method", ["ppo", "rft", "pref", "dagger", "sft"])
 def test_every_method_completes_an_iteration(tiny_checkpoint, tmp_path, method):
     report = post_train(_cfg(tiny_checkpoint, tmp_path, method=method, iterations=1, steps_per_iteration=2),
                         progress=False)  # fmt: skip
     assert report["compute"]["iterations"] == 1
     row = json.loads((tmp_path / "history.jsonl").read_text().splitlines()[0])
-    assert ("pairs" in row) if method == "pref" else ("demo_loss" in row or "rollout_loss" in row)
+    if method == "ppo":
+        assert "value_loss" in row and "explained_variance" in row
+    else:
+        assert ("pairs" in row) if method == "pref" else ("demo_loss" in row or "rollout_loss" in row)
     if method == "sft":
         assert row["optimizer_steps"] == 2 and "rollout_episodes" not in row
 
@@ -128,3 +131,17 @@ def test_dagger_aggregates_corrections_and_resumes_identically(tiny_checkpoint, 
     a = load_file(str(tmp_path / "a" / "checkpoints" / "2" / "model.safetensors"))
     b = load_file(str(tmp_path / "b" / "checkpoints" / "2" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ppo_resumes_with_its_critic_identically(tiny_checkpoint, tmp_path):
+    def cfg(out, iterations):
+        return _cfg(tiny_checkpoint, out, method="ppo", iterations=iterations, layouts=2, group=1)
+
+    post_train(cfg(tmp_path / "a", 2), progress=False)
+    assert sorted(p.name for p in (tmp_path / "a" / "value").iterdir()) == [
+        "00001.json", "00001.safetensors", "00002.json", "00002.safetensors"]  # fmt: skip
+    post_train(cfg(tmp_path / "b", 1), progress=False)
+    post_train(cfg(tmp_path / "b", 2), progress=False)
+    for f in ("checkpoints/2/model.safetensors", "value/00002.safetensors"):
+        a, b = load_file(str(tmp_path / "a" / f)), load_file(str(tmp_path / "b" / f))
+        assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a), f
