@@ -8,7 +8,7 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from hy_vla.posttrain.config import METHOD_DEFAULTS, METHODS, PostTrainConfig
+from hy_vla.posttrain.config import METHOD_DEFAULTS, METHODS, PER_METHOD, PostTrainConfig
 
 
 def _default(name: str) -> object:
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       ("save_every", int), ("workers", int), ("seed", int),
                       ("train_seed", int)):  # fmt: skip
         flag = f"--{name.replace('_', '-')}"
-        if name in METHOD_DEFAULTS["dagger"]:
+        if name in PER_METHOD:
             parser.add_argument(flag, type=typ, default=None, help=_per_method(name))
         else:
             parser.add_argument(flag, type=typ, default=d(name), help="(default: %(default)s)")

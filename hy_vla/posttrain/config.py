@@ -35,6 +35,7 @@ METHODS = ("dagger", "grpo", "ppo", "rft", "pref", "sft")
 # recipes measured from the demo checkpoint (bench/RESULTS.md, "Post-training from the demo checkpoint").
 # dagger, the default, is the one that lifted success: rollouts of the deterministic policy (sigma 0) on many
 # layouts, one each (no group baseline needed), and more supervised steps per iteration on the growing corrections.
+PER_METHOD = ("layouts", "group", "sigma", "lr", "steps_per_iteration", "takeovers")  # each method's own default
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "dagger": {"layouts": 8, "group": 1, "sigma": 0.0, "lr": 5e-5, "steps_per_iteration": 80, "takeovers": 4},
     "grpo": {"layouts": 3, "group": 4, "sigma": 0.05, "lr": 2e-5, "steps_per_iteration": 30, "takeovers": 3},

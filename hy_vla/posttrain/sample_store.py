@@ -15,11 +15,8 @@ import torch
 
 def save_batches(stem: Path, batches: list[dict[str, Any]]) -> None:
     """Write `batches` (each B = 1) to stem.safetensors + stem.json (JSON last: it marks the pair complete)."""
-    from safetensors.torch import save_file
+    from hy_vla.utils.atomic import atomic_save_tensors, atomic_write_json
 
-    from hy_vla.utils.atomic import atomic_write_text
-
-    stem.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     lists: dict[str, list] = {}
     for key, value in batches[0].items() if batches else ():
@@ -28,10 +25,8 @@ def save_batches(stem: Path, batches: list[dict[str, Any]]) -> None:
             tensors[key] = torch.cat(vals).contiguous()
         else:
             lists[key] = [v for val in vals for v in val]
-    tmp = stem.with_name(stem.name + ".safetensors.tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(stem.with_name(stem.name + ".safetensors"))
-    atomic_write_text(stem.with_name(stem.name + ".json"), json.dumps({"count": len(batches), "lists": lists}) + "\n")
+    atomic_save_tensors(tensors, stem.with_name(stem.name + ".safetensors"))
+    atomic_write_json(stem.with_name(stem.name + ".json"), {"count": len(batches), "lists": lists})
 
 
 def has_batches(stem: Path) -> bool:

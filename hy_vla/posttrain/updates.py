@@ -102,7 +102,8 @@ class Updater:
             if n:
                 rewards[-1] = e.reward
             a, r = gae(rewards, values[at : at + n], cfg.gamma, cfg.gae_lambda)
-            advs.append(a), rets.append(r)
+            advs.append(a)
+            rets.append(r)
             at += n
         adv, ret = torch.cat(advs), torch.cat(rets)
         out = {"chunks": float(len(records)), "value_mean": float(values.mean()), "return_mean": float(ret.mean()),

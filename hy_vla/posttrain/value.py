@@ -53,26 +53,20 @@ class Critic:
         return float(loss.detach())
 
     def save(self, directory: Path, iteration: int) -> None:
-        from safetensors.torch import save_file
-
         from hy_vla.training.checkpointing import flatten_optimizer
-        from hy_vla.utils.atomic import atomic_write_text
+        from hy_vla.utils.atomic import atomic_save_tensors, atomic_write_json
 
         if self.head is None or self.optimizer is None:
             return
-        directory.mkdir(parents=True, exist_ok=True)
         opt_tensors, opt_meta = flatten_optimizer(self.optimizer.state_dict())
         tensors = {f"head.{k}": v.contiguous() for k, v in self.head.state_dict().items()}
         tensors.update(opt_tensors)  # keys "optim.<param>.<name>"
         stem = directory / f"{iteration:05d}"
-        tmp = stem.with_name(stem.name + ".safetensors.tmp")
-        save_file(tensors, str(tmp))
-        tmp.replace(stem.with_name(stem.name + ".safetensors"))
-        atomic_write_text(stem.with_name(stem.name + ".json"), json.dumps({"in_dim": self.head.in_dim,
-                          "optimizer": opt_meta}) + "\n")  # fmt: skip
+        atomic_save_tensors(tensors, stem.with_name(stem.name + ".safetensors"))
+        atomic_write_json(stem.with_name(stem.name + ".json"), {"in_dim": self.head.in_dim, "optimizer": opt_meta})
 
     def load(self, directory: Path, iteration: int) -> None:
-        """The critic saved with checkpoint `iteration`; missing (a run from before the first save): start fresh."""
+        """The critic saved with checkpoint `iteration` (every checkpoint of a ppo run has one)."""
         from safetensors.torch import load_file
 
         from hy_vla.training.checkpointing import unflatten_optimizer

@@ -48,6 +48,20 @@ def save_tensors(tensors: dict[str, Any], path: str | os.PathLike, metadata: dic
     return Path(path)
 
 
+def atomic_save_tensors(tensors: dict[str, Any], path: str | os.PathLike) -> Path:
+    """`save_tensors` through a temporary sibling renamed over `path`: a reader never sees a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        save_tensors(tensors, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def atomic_write_json(path: str | os.PathLike, data: Any, indent: int = 2) -> Path:
     """JSON (strict: NaN/inf refused) written with `atomic_write_text`."""
     return atomic_write_text(path, json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False) + "\n")

@@ -34,3 +34,12 @@ def test_batches_round_trip_exactly_with_their_dtypes(tmp_path):
 def test_an_empty_list_is_saved_and_loads_empty(tmp_path):
     save_batches(tmp_path / "none", [])
     assert has_batches(tmp_path / "none") and load_batches(tmp_path / "none") == []
+
+
+def test_files_are_as_readable_as_the_json_beside_them(tmp_path):
+    from hy_vla.utils.atomic import shareable_mode
+
+    save_batches(tmp_path / "x", [_batch(0)])
+    for name in ("x.safetensors", "x.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == shareable_mode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "x.safetensors"]  # no temporary left
