@@ -9,7 +9,8 @@ import, serving, data, policy and utility tests in it (`CORE_TESTS`); then it in
 (transformers, tokenizers; pip raises safetensors to what that transformers needs) and runs the
 transformers-backed tests (`HF_TESTS`). torch is the exception: its declared minimum needs a CPU wheel
 the package index may not have (PyPI has only CUDA builds of torch 2.6 for Linux, 767 MB plus the CUDA
-libraries), so the venv gets `--torch` (default: the version installed here) and the report says so.
+libraries), so the venv gets `--torch` (default: the version installed here) and the report says so; a `--torch`
+other than this environment's also runs the model, math and training tests (`TORCH_TESTS`) against it.
 
 `--extra E` is the quick check: the extra's minimums are installed (no dependencies) into a folder placed first on
 PYTHONPATH, so the rest of this environment stays as it is, and that extra's tests run (`EXTRA_TESTS`).
@@ -33,6 +34,7 @@ from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[1]
 EXTRA_TESTS = {
@@ -48,6 +50,18 @@ CORE_TESTS = [
     "tests/policy",
     "--ignore=tests/utils/test_dependency_bounds.py",  # needs the hf extra: runs in the second step
     "--ignore=tests/serving/test_eval_remote.py",  # `hy-vla eval` needs the sim extra (exact pins, not bounds)
+]
+# What exercises torch's API beyond the core subset: the model, its math, training (DDP, FSDP2's `fully_shard`,
+# exact resume; their slow tests too) and the policy, after the hf extra is in. Run only when `--torch` is not
+# this environment's torch.
+TORCH_TESTS = [
+    "-m",
+    "slow or not slow",
+    "tests/models",
+    "tests/flow",
+    "tests/actions",
+    "tests/training",
+    "tests/policy",
 ]
 HF_TESTS = [
     "tests/models/test_hf_backbone.py",
@@ -113,7 +127,9 @@ def check_venv(torch_version: str, keep: str | None) -> int:
         _run([*pip, "--no-deps", str(REPO)], check=True)  # the package's metadata (`hy-vla --version`); code: REPO
         names = [p.split("==")[0] for p in core]
         _versions(python, ["torch", *names])
-        report.append(f"installed in {time.perf_counter() - start:.0f} s: torch {torch_version} (not its minimum), "
+        torch_min = next(p for p in minimums("dependencies") if p.startswith("torch==")).split("==")[1]
+        which = "its minimum" if Version(torch_version) == Version(torch_min) else f"not its minimum {torch_min}"
+        report.append(f"installed in {time.perf_counter() - start:.0f} s: torch {torch_version} ({which}), "
                       + ", ".join(core))  # fmt: skip
         rc_core, t_core = _pytest(python, CORE_TESTS, env)
         report.append(f"core tests: exit {rc_core} in {t_core:.0f} s")
@@ -122,11 +138,15 @@ def check_venv(torch_version: str, keep: str | None) -> int:
         _versions(python, ["transformers", "tokenizers", "safetensors", "huggingface-hub"])
         rc_hf, t_hf = _pytest(python, HF_TESTS, env)
         report.append(f"hf tests with {', '.join(hf)}: exit {rc_hf} in {t_hf:.0f} s")
+        rc_torch = 0
+        if torch_version != metadata.version("torch"):
+            rc_torch, t_torch = _pytest(python, TORCH_TESTS, env)
+            report.append(f"torch {torch_version} tests (model, math, training): exit {rc_torch} in {t_torch:.0f} s")
     finally:
         print("\n".join(["", *report]), flush=True)
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
-    return rc_core or rc_hf
+    return rc_core or rc_torch or rc_hf
 
 
 def check_extra(extra: str) -> int:

@@ -41,12 +41,29 @@ def sharding_units(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, (TowerBlock, ViTBlock)) and id(m) not in skip]
 
 
+# torch 2.6's FSDP2 records events on its all-gather streams, and CPU streams have no `record_event` before 2.7
+# (measured: the 2-process CPU run fails in 2.6.0's foreach_all_gather; passes in 2.7.0 and later).
+CPU_FSDP_TORCH = "2.7"
+
+
+def check_fsdp_device(device_type: str, torch_version: str) -> None:
+    """Refuse (one line) FSDP on CPU with a torch whose FSDP2 cannot run there."""
+    from hy_vla.utils.versions import release
+
+    if device_type == "cpu" and release(torch_version) < release(CPU_FSDP_TORCH):
+        raise RuntimeError(
+            f"FSDP on CPU needs torch >= {CPU_FSDP_TORCH} (torch {torch_version}'s FSDP2 records events on CPU "
+            "streams, which cannot); use parallel=ddp on CPU or upgrade torch"
+        )
+
+
 def shard_model(model: nn.Module) -> nn.Module:
     """Apply FSDP2 in place: each unit of `sharding_units`, then the root. Call after loading weights
     and before building the optimizer (its parameters become the sharded DTensors)."""
     from hy_vla.utils.versions import require
 
     require("torch", "FSDP2 sharding")
+    check_fsdp_device(next(model.parameters()).device.type, torch.__version__)
     from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
 
     from hy_vla.models.tower import TowerBlock

@@ -13,8 +13,14 @@ from training.test_ddp import SMALL, _losses
 from training.training_helpers import write_tiny_dataset
 
 from hy_vla.models.hy_vla import HyVLA
+from hy_vla.training.sharding import CPU_FSDP_TORCH
+from hy_vla.utils.versions import release
 
-pytestmark = pytest.mark.slow
+# Below CPU_FSDP_TORCH the trainer refuses FSDP on CPU with one line (tests/training/test_sharding.py).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(release(torch.__version__) < release(CPU_FSDP_TORCH), reason="FSDP on CPU needs torch 2.7"),
+]
 
 # Constant learning rate (min_lr == lr): a run stopped at step 8 and resumed to 16 follows the same schedule
 # as one run of 16. EMA and accumulation on, so their sharded paths are exercised too.

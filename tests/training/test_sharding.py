@@ -16,7 +16,7 @@ from hy_vla.models.vision import ViTBlock
 from hy_vla.training import TrainConfig
 from hy_vla.training.batches import DataPosition
 from hy_vla.training.checkpointing import TrainingState, read_checkpoint, save_checkpoint
-from hy_vla.training.sharding import sharding_units
+from hy_vla.training.sharding import check_fsdp_device, sharding_units
 
 
 def test_units_are_vision_blocks_and_towers() -> None:
@@ -34,6 +34,15 @@ def test_units_skip_expert_layers_whose_finish_is_rerouted() -> None:
     units = sharding_units(model)
     assert not any(u is m for u in units for m in model.expert.layers)
     assert sum(isinstance(u, TowerBlock) for u in units) == 4  # the backbone's towers still are units
+
+
+def test_fsdp_on_cpu_is_refused_where_torch_cannot_run_it() -> None:
+    """torch 2.6's FSDP2 calls Stream.record_event, which CPU streams lack: one line instead of a rank crash."""
+    with pytest.raises(RuntimeError, match=r"FSDP on CPU needs torch >= 2.7 .*parallel=ddp"):
+        check_fsdp_device("cpu", "2.6.0+cu124")
+    check_fsdp_device("cuda", "2.6.0+cu124")  # GPU FSDP2 works in 2.6
+    check_fsdp_device("cpu", "2.7.0")
+    check_fsdp_device("cpu", "2.13.0+cpu")
 
 
 def test_parallel_setting_is_validated() -> None:
