@@ -197,6 +197,36 @@ def test_expert_solves_an_object_task():
     assert all(r.success for r in results), [(r.seed, r.length) for r in results]
 
 
+@pytest.mark.slow
+def test_expert_taking_over_a_grasp_keeps_it():
+    """A correction (post-train dagger) hands the expert a state where the object is already in the fingers; a
+    fresh expert there used to plan a new grasp: open the fingers, drop the object, turn the wrist at full speed."""
+    from hy_vla.sim.libero.skills import CLOSE
+
+    env = registry.make_env("libero", TASK, cameras=(), privileged=True)
+    try:
+        expert = registry.make_expert("libero", TASK)
+        obs, actions = env.reset(100_000), []
+        while next(r for r in expert._runs if not r.done).phase != "carry":  # the expert's own grasp, then lifted
+            actions.append(np.asarray(expert.infer(obs)["actions"], np.float32).reshape(-1, 7)[0])
+            obs = env.step(actions[-1], render=False).obs
+        obs = env.reset(100_000)
+        for a in actions:  # the same state, reached by replay (as a takeover does)
+            obs = env.step(a, render=False).obs
+        fresh, first, success, done = registry.make_expert("libero", TASK), [], False, False
+        while not (success or done):
+            a = np.asarray(fresh.infer(obs)["actions"], np.float32).reshape(-1, 7)[0]
+            first.append(a)
+            result = env.step(a, render=False)
+            obs, success, done = result.obs, result.success, result.done
+    finally:
+        env.close()
+    head = np.stack(first[:10])
+    assert (head[:, 6] == CLOSE).all(), head[:, 6]  # keeps holding
+    assert np.abs(head[:, 3:6]).max() < 0.2  # no wrist swing
+    assert success
+
+
 def test_path_configuration_is_written_by_us(tmp_path, monkeypatch):
     import os
 

@@ -180,12 +180,18 @@ class PickPlace(PhasedSkill):
 
     def act(self, obs: dict[str, Any], eef: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         """(end-effector target (3,), rotation target (3, 3), gripper, speed limit) for this step."""
+        obj = obs[POSITIONS_KEY][self.skill.obj]
         if not self.plan:
             self._make_plan(obs, eef)
+            if self.phase == "approach" and _holds(obs, eef, self._obj_center(obs)):
+                # Taking over a grasp someone else made (a correction of a policy's episode): keep the grasp and
+                # the wrist as they are and carry on from the lift. Planning a fresh grasp would open the fingers,
+                # drop the object and swing the wrist to the planned yaw.
+                self.plan["rot"], self.plan["hold"] = rot.copy(), eef - obj
+                self._next("lift")
         p = self.plan
         self.phase_steps += 1
         over_budget = self.phase_steps > self.BUDGET.get(self.phase, 10**9)
-        obj = obs[POSITIONS_KEY][self.skill.obj]
         # Before contact the grasp point follows the object (a neighbour's nudge or our own fingers move it).
         if self.phase in ("approach", "descend"):
             p["grasp"][:2] = (self._obj_center(obs) + p["grasp_offset"])[:2]
@@ -388,6 +394,17 @@ class OpenDrawer(PhasedSkill):
                 self._next("done")
             return up, down_rotation(0.0), OPEN, MAX_SPEED
         return eef.copy(), rot, OPEN, MAX_SPEED
+
+
+HOLD_GAP = 0.07  # finger gap (m) below which the fingers are closed on something: open is ~0.078, objects 0.03-0.063
+HOLD_REACH = 0.06  # object centre within this of the hand while held (measured 0.003-0.052 on LIBERO-Object)
+
+
+def _holds(obs: dict[str, Any], eef: np.ndarray, obj_center: np.ndarray) -> bool:
+    """True when the fingers are closed on something (neither open nor touching) at the object."""
+    fingers = np.asarray(obs["observation.state"], dtype=np.float64)[6:8]
+    gap = float(fingers[0] - fingers[1])
+    return not _fingers_empty(obs) and gap < HOLD_GAP and float(np.linalg.norm(eef - obj_center)) < HOLD_REACH
 
 
 def _fingers_empty(obs: dict[str, Any]) -> bool:
