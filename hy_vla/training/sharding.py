@@ -144,15 +144,25 @@ def load_full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer
     names = _optimizer_order(model, optimizer)
     groups = [{**g, "params": [names[i] for i in g["params"]]} for g in state["param_groups"]]
     by_name = {"state": {names[int(i)]: s for i, s in state["state"].items()}, "param_groups": groups}
-    # strict=False: parameters that never got a gradient (the last backbone layer's vision tower, whose
-    # output nothing reads) have no moments, exactly as in a plain `optimizer.state_dict()`.
+    # Parameters that never got a gradient (the last backbone layer's vision tower, whose output nothing reads)
+    # have no moments, exactly as in a plain `optimizer.state_dict()`. Some torch releases look every parameter up
+    # in the loaded state even with strict=False (a KeyError in 2.7.0), so they get zero placeholders, dropped
+    # again below.
+    params = dict(model.named_parameters())
+    template = next(iter(by_name["state"].values()), None)
+    for name in names:
+        if name not in by_name["state"] and template is not None:
+            by_name["state"][name] = {
+                k: torch.zeros(params[name].shape, dtype=v.dtype) if v.dim() else torch.zeros_like(v)
+                for k, v in template.items()
+            }
     options = StateDictOptions(full_state_dict=True, strict=False)
     set_optimizer_state_dict(model, optimizer, by_name, options=options)
     # The helper first creates every moment with a zero-gradient step; drop those the checkpoint did not
     # have, so the state equals the saved one (and an uninterrupted run's) entry for entry.
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    for name, p in zip(names, params, strict=True):
-        if name not in by_name["state"]:
+    saved = {names[int(i)] for i in state["state"]}
+    for name, p in zip(names, [p for group in optimizer.param_groups for p in group["params"]], strict=True):
+        if name not in saved:
             optimizer.state.pop(p, None)
 
 
