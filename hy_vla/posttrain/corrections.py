@@ -54,9 +54,8 @@ def expert_chunk(cfg: Any, transforms: Any, robot_state: np.ndarray, actions: np
 
     The chunk is clamped to the range the demonstrations span: recovering from a state the demonstrations never
     reach, an expert may command what they never do (LIBERO's expert turns the wrist at 0.5 where the demonstrations
-    stay within 0.09, 35 standard deviations out), and one such target dominates the flow loss and wrecks the
-    policy (a LIBERO-Object policy fell from 80% to 35% of its rollouts after one update). Clamped, the correction
-    keeps its direction at the largest magnitude the policy was trained to produce."""
+    stay within 0.09, 35 standard deviations out), and a few such targets dominate the flow loss and wreck the
+    policy. Clamped, the correction keeps its direction at the largest magnitude the policy was trained to produce."""
     picked = actions[:: cfg.action_stride][: cfg.horizon]  # one model step every action_stride control steps
     chunk = transforms.actions_to_model(torch.from_numpy(robot_state), torch.from_numpy(np.ascontiguousarray(picked)))
     bounds = demonstrated_range(transforms)
