@@ -42,7 +42,7 @@ def sharding_units(model: nn.Module) -> list[nn.Module]:
 
 
 # torch 2.6's FSDP2 records events on its all-gather streams, and CPU streams have no `record_event` before 2.7
-# (measured: the 2-process CPU run fails in 2.6.0's foreach_all_gather; passes in 2.7.0 and later).
+# (measured: the 2-process CPU run fails in 2.6.0's foreach_all_gather; passes in 2.7.0 and 2.13.0).
 CPU_FSDP_TORCH = "2.7"
 
 
@@ -148,21 +148,18 @@ def load_full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer
     # have no moments, exactly as in a plain `optimizer.state_dict()`. Some torch releases look every parameter up
     # in the loaded state even with strict=False (a KeyError in 2.7.0), so they get zero placeholders, dropped
     # again below.
-    params = dict(model.named_parameters())
+    missing = {name for name in names if name not in by_name["state"]}
     template = next(iter(by_name["state"].values()), None)
-    for name in names:
-        if name not in by_name["state"] and template is not None:
-            by_name["state"][name] = {
-                k: torch.zeros(params[name].shape, dtype=v.dtype) if v.dim() else torch.zeros_like(v)
-                for k, v in template.items()
-            }
+    full = dict(model.named_parameters())
+    for name in missing if template is not None else ():
+        by_name["state"][name] = {k: torch.zeros(full[name].shape, dtype=v.dtype) if v.dim() else torch.zeros_like(v)
+                                  for k, v in template.items()}  # fmt: skip
     options = StateDictOptions(full_state_dict=True, strict=False)
     set_optimizer_state_dict(model, optimizer, by_name, options=options)
     # The helper first creates every moment with a zero-gradient step; drop those the checkpoint did not
     # have, so the state equals the saved one (and an uninterrupted run's) entry for entry.
-    saved = {names[int(i)] for i in state["state"]}
     for name, p in zip(names, [p for group in optimizer.param_groups for p in group["params"]], strict=True):
-        if name not in saved:
+        if name in missing:
             optimizer.state.pop(p, None)
 
 
