@@ -8,6 +8,9 @@ and a speed limit for this step; `hy_vla.sim.libero.expert` turns them into OSC_
   -> lower until the object is just above the target surface -> open -> retreat. Grasps are top-down; the fingers
   close across the object's narrower horizontal side (from its body-frame mesh bounds and its rotation); bowls and
   plates are grasped by the rim on the side where the outer finger has room. A lost grasp is retried twice.
+  Started in the middle of someone else's episode (a post-training correction), it carries on from where the hand
+  is rather than restarting: low over the object it centres and descends, holding the object it lifts (or lowers,
+  when already over the target); a restart would teach corrections the demonstrations contradict.
 - `TurnKnob` (``turnon``): grasp the stove dial's bar from above and twist the wrist.
 - `OpenDrawer` (``open``, wooden cabinet): horizontal gripper on the handle bar, pull.
 
@@ -187,8 +190,12 @@ class PickPlace(PhasedSkill):
                 # Taking over a grasp someone else made (a correction of a policy's episode): keep the grasp and
                 # the wrist as they are and carry on from the lift. Planning a fresh grasp would open the fingers,
                 # drop the object and swing the wrist to the planned yaw.
+                # Already over the target (a correction of a policy's lowering): lower from here; the lift would
+                # first raise the object back to the carry height, the opposite of what the demonstrations do there.
                 self.plan["rot"], self.plan["hold"] = rot.copy(), eef - obj
-                self._next("lift")
+                center, _ = self._target(obs)
+                over_target = np.linalg.norm(self._obj_center(obs)[:2] - center[:2]) < OVER_TARGET
+                self._next("lower" if over_target else "lift")
         p = self.plan
         self.phase_steps += 1
         over_budget = self.phase_steps > self.BUDGET.get(self.phase, 10**9)
@@ -199,7 +206,15 @@ class PickPlace(PhasedSkill):
         aligned = np.linalg.norm(matrix_to_axis_angle(p["rot"] @ rot.T)) < 0.06
         if self.phase == "approach":
             hover = grasp + [0, 0, 0.07]
-            far = np.linalg.norm(eef[:2] - grasp[:2]) > 0.03
+            off = float(np.linalg.norm(eef[:2] - grasp[:2]))
+            far = off > 0.03
+            if not far and eef[2] < hover[2] - 0.01:
+                # Taken over part-way down (a correction of a policy's descent): going back up to the hover point
+                # would teach the policy to back away from every grasp it has begun. Centre over the grasp at this
+                # height (fingers open, the wrist turning to the plan) and descend from there.
+                if off < 0.01 or over_budget:
+                    self._next("descend")
+                return np.array([grasp[0], grasp[1], max(eef[2], grasp[2])]), p["rot"], OPEN, 0.6
             # Travel no lower than we are, but no higher than 25 cm over the hover point: while the wrist turns a
             # lot (after the drawer skill) the arm drifts upwards unless the height is held.
             travel_z = min(max(hover[2], eef[2]), hover[2] + 0.25)
@@ -397,6 +412,7 @@ class OpenDrawer(PhasedSkill):
 
 
 HOLD_GAP = 0.07  # finger gap (m) below which the fingers are closed on something: open is ~0.078, objects 0.03-0.063
+OVER_TARGET = 0.02  # object centre within this (m, horizontal) of the target's: a takeover lowers straight away
 HOLD_REACH = 0.06  # object centre within this of the hand while held (measured 0.003-0.052 on LIBERO-Object)
 
 
