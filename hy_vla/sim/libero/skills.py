@@ -186,15 +186,15 @@ class PickPlace(PhasedSkill):
         obj = obs[POSITIONS_KEY][self.skill.obj]
         if not self.plan:
             self._make_plan(obs, eef)
-            if self.phase == "approach" and _holds(obs, eef, self._obj_center(obs)):
+            obj_center = self._obj_center(obs)
+            if self.phase == "approach" and _holds(obs, eef, obj_center):
                 # Taking over a grasp someone else made (a correction of a policy's episode): keep the grasp and
-                # the wrist as they are and carry on from the lift. Planning a fresh grasp would open the fingers,
-                # drop the object and swing the wrist to the planned yaw.
-                # Already over the target (a correction of a policy's lowering): lower from here; the lift would
-                # first raise the object back to the carry height, the opposite of what the demonstrations do there.
+                # the wrist as they are and carry on from the lift, or from the lowering when the object is already
+                # over the target. Planning a fresh grasp would open the fingers, drop the object and swing the
+                # wrist; lifting over the target would raise the object where the demonstrations lower it.
                 self.plan["rot"], self.plan["hold"] = rot.copy(), eef - obj
-                center, _ = self._target(obs)
-                over_target = np.linalg.norm(self._obj_center(obs)[:2] - center[:2]) < OVER_TARGET
+                target_center, _ = self._target(obs)
+                over_target = np.linalg.norm(obj_center[:2] - target_center[:2]) < OVER_TARGET
                 self._next("lower" if over_target else "lift")
         p = self.plan
         self.phase_steps += 1
