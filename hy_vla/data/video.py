@@ -17,10 +17,18 @@ Decoding: one `VideoFile` per mp4 keeps its container open (cache them per worke
 process: a container must never cross a fork). A request for several timestamps
 seeks once to the keyframe at or before the earliest one and decodes forward,
 seeking again only when the next wanted frame is further ahead than a few GOPs.
+
+Forked children (DataLoader workers, simulator workers) must never free a PyAV object made by
+the parent: its scaler and decoder own thread pools that do not exist in the child, and freeing
+them waits forever on the pool's condition variable (or crashes). Two paths lead there: a cache
+dropping the parent's containers (see `VideoCache`) and the cyclic garbage collector sweeping
+up the parent's garbage; the fork hook below freezes everything the child inherits, so the
+collector only ever frees objects the child made itself.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -35,6 +43,8 @@ AV1_CRF = 30  # LeRobot's default
 H264_CRF = 23
 SVTAV1_MIN_SIDE = 64  # SVT-AV1 refuses smaller frames in some builds; use H.264 below this
 _SEEK_AHEAD_FRAMES = 8  # decode forward instead of seeking when the target is this close
+
+os.register_at_fork(after_in_child=gc.freeze)
 
 
 def available_codec() -> str:

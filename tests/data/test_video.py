@@ -49,3 +49,38 @@ def test_cache_bounds_open_files(tmp_path: Path) -> None:
     for p in paths:
         cache.get(p)
     assert len(cache._files) == 2 and paths[0] not in cache._files
+
+
+_FORK_AFTER_GARBAGE = """
+import gc, multiprocessing, sys
+import numpy as np
+from hy_vla.data.video import VideoFile, encode_video
+
+gc.disable()  # keep the parent's cyclic garbage alive until the child runs the collector
+path = sys.argv[1]
+encode_video(path, (np.arange(30 * 64 * 64 * 3) % 251).astype(np.uint8).reshape(30, 64, 64, 3), fps=10)
+for _ in range(3):
+    vf = VideoFile(path)
+    vf.frames_at([0.5, 1.0], fps=10)
+    cycle = {"video": vf, "frames": list(vf._container.decode(video=0))[:2]}
+    cycle["self"] = cycle
+del vf, cycle
+child = multiprocessing.get_context("fork").Process(target=gc.collect)
+child.start()
+child.join(timeout=20)
+if child.is_alive():
+    child.kill()
+    sys.exit("the forked child hung collecting the parent's garbage")
+sys.exit(child.exitcode)
+"""
+
+
+def test_forked_child_collecting_inherited_video_garbage_finishes(tmp_path: Path) -> None:
+    """A DataLoader worker forked from a process holding PyAV garbage must not hang or crash in gc."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_AFTER_GARBAGE, str(tmp_path / "v.mp4")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
