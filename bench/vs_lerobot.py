@@ -59,9 +59,8 @@ def log(msg: str) -> None:
 
 def ensure_data(args: argparse.Namespace, recipe: Any) -> Path:
     """A LeRobot v3 dataset with the recipe's cameras: --data as given, or collected with the demo recipe."""
-    from hy_vla import keys
     from hy_vla.data.loader import open_source
-    from hy_vla.demo.pipeline import ensure_dataset, has_column
+    from hy_vla.demo.pipeline import ensure_dataset, missing_training_column
 
     root = Path(args.data) if args.data else Path(args.out) / "data"
     if not (root / "meta" / "info.json").is_file():
@@ -71,12 +70,9 @@ def ensure_data(args: argparse.Namespace, recipe: Any) -> Path:
     missing = [c for c in want if c not in source.camera_keys]
     if missing:
         raise SystemExit(f"{root}: lacks camera(s) {missing} of the demo recipe (it has {source.camera_keys})")
-    # hy-vla's auxiliary target (peers never read it)
-    if recipe.env_state_weight and not has_column(root, keys.ENV_STATE):
-        raise SystemExit(
-            f"{root}: no {keys.ENV_STATE} column (collected before it was recorded); hy-vla's recipe trains on "
-            "it: re-collect, or run without --data"
-        )
+    why = missing_training_column(root, recipe)  # hy-vla's auxiliary target (the peers never read it)
+    if why:
+        raise SystemExit(f"{root}: {why}: re-collect, or run without --data")
     log(f"dataset {root}: {source.num_episodes} episodes, {source.num_frames} frames, tasks {source.tasks}")
     return root
 

@@ -70,6 +70,11 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
             f"it was collected in format {version}, before {COLLECTION_FORMAT_VERSION} (the first frame of each "
             "episode may show the goal marker at a stale position): collect it again"
         )
+    return missing_training_column(root, recipe)
+
+
+def missing_training_column(root: Path, recipe: DemoRecipe) -> str | None:
+    """Why the dataset at `root` lacks a column the recipe's training reads (its auxiliary target), or None."""
     _, train = recipe_configs(recipe)
     if train.env_state.enabled and not has_column(root, train.env_state.column):
         return f"it has no {train.env_state.column} column, the recipe trains on it"

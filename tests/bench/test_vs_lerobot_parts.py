@@ -123,3 +123,18 @@ def test_task_sets_expand_on_the_command_line() -> None:
     assert len(args.tasks) == 10 and "reach-v3" in args.tasks
     with pytest.raises(SystemExit):
         parse_args(["--tasks", "mt11", "--policies", "hy-vla"])
+
+
+def test_ensure_data_names_the_missing_auxiliary_column(tmp_path: Path) -> None:
+    """--data without hy-vla's env-state column is refused with the reason (it once crashed on a removed field)."""
+    import argparse
+
+    from data.data_fixtures import make_lerobot
+    from vs_lerobot import ensure_data
+
+    from hy_vla.demo.recipe import DemoRecipe
+
+    root = make_lerobot(tmp_path / "ds")
+    args = argparse.Namespace(data=str(root), out=str(tmp_path / "out"))
+    with pytest.raises(SystemExit, match="environment_state column.*re-collect"):
+        ensure_data(args, DemoRecipe(tasks=("reach-v3",), cameras=("front", "wrist")))
