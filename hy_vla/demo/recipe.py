@@ -31,6 +31,7 @@ class DemoRecipe:
     # (bench/RESULTS.md): the goal markers and handles are 1-2 px at 64 px.
     render_size: int = 128
     collect_seed: int = 100_000  # disjoint from the evaluation seeds 0..episodes-1
+    action_noise: float = 0.0  # > 0: demonstrations executed with noise, labelled clean (hy_vla.sim.action_noise)
     # what is trained: a preset (model + training settings); the cameras above replace its camera names
     preset: str = "metaworld-demo"
     # Training length: a fixed step count, so the result is the same on every machine (a wall-clock budget bought
@@ -56,6 +57,8 @@ class DemoRecipe:
         for name in ("demos_per_task", "eval_episodes", "n_action_steps", "max_steps", "render_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"demo recipe: {name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.action_noise < 1.0:
+            raise ValueError(f"demo recipe: action_noise must be in [0, 1), got {self.action_noise}")
         if self.workers < 0 or self.videos < 0:
             raise ValueError("demo recipe: workers and videos must be >= 0")
         if (self.steps is None) == (self.minutes is None):

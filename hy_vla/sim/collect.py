@@ -17,7 +17,9 @@ Protocol:
   would have used. A different configuration for the same ``out`` is refused, and so is rerunning a
   finished dataset with another one; rerunning it with its own returns its summary (nothing to do).
 
-Frame ``t`` stores the observation the expert acted on and the action taken. The full
+Frame ``t`` stores the observation the expert acted on and the action it chose (with ``action_noise``, the
+simulator executed that action plus noise: the recorded action is the expert's label, see
+`hy_vla.sim.action_noise`). The full
 privileged simulator state is never stored; adapters that name an ``env_state_names``
 vector (Meta-World: object and goal xyz) also get it written as LeRobot's
 ``observation.environment_state`` column, a training-time auxiliary target that no policy
@@ -35,7 +37,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,9 @@ class CollectConfig:
     keep_failures: bool = False
     max_attempts: int | None = None  # per task; None: 3 x episodes + 10
     max_steps: int | None = None
+    # > 0: the expert's actions are executed with Gaussian noise of this std (fraction of the half-range) and
+    # recorded without it, so the demonstrations show recoveries (hy_vla.sim.action_noise)
+    action_noise: float = 0.0
 
     def __post_init__(self) -> None:
         from hy_vla.sim.registry import check_task
@@ -103,6 +108,10 @@ class CollectConfig:
             raise ValueError("episodes must be positive; seed and workers non-negative")
         if self.cameras == ():
             raise ValueError("a dataset needs at least one camera")
+        if not 0.0 <= self.action_noise < 1.0:
+            raise ValueError(
+                f"action_noise: expected 0 <= std < 1 (fraction of the half-range), got {self.action_noise}"
+            )
         if self.max_attempts is not None and self.max_attempts < self.episodes:
             raise ValueError(f"max_attempts ({self.max_attempts}) < episodes ({self.episodes})")
 
@@ -254,6 +263,9 @@ class _Scheduler:
 
 def config_difference(stored: dict[str, Any], config: CollectConfig) -> str:
     """What differs between a stored collection config and `config` ("" when it is the same collection)."""
+    # A field added since `stored` was written reads as its default (an old dataset keeps matching).
+    defaults = {f.name: f.default for f in fields(CollectConfig) if f.default is not MISSING}
+    stored = {**{k: v for k, v in defaults.items() if k not in stored}, **stored}
     stored, new = json.loads(json.dumps(stored)), json.loads(json.dumps(config.to_dict()))  # tuples as lists
     keys = [k for k in sorted(set(stored) | set(new)) if k not in RUN_ONLY_FIELDS and stored.get(k) != new.get(k)]
 
@@ -289,9 +301,10 @@ def collect(config: CollectConfig, *, progress: bool = True, checkpoint_s: float
     root = Path(config.out)
     if root.exists():
         return _finished(root, config)
-    recipe = EnvRecipe(config.suite, config.cameras, config.image_size, config.max_steps, privileged=True).resolve(
-        config.tasks[0], need_video=False
-    )
+    recipe = EnvRecipe(
+        config.suite, config.cameras, config.image_size, config.max_steps, privileged=True,
+        action_noise=config.action_noise,
+    ).resolve(config.tasks[0], need_video=False)  # fmt: skip
     sched = _Scheduler(config)
     if resume_dir(root).is_dir():
         writer, header, notes = LeRobotV3Writer.resume(root)

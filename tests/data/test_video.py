@@ -81,6 +81,9 @@ def test_forked_child_collecting_inherited_video_garbage_finishes(tmp_path: Path
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", _FORK_AFTER_GARBAGE, str(tmp_path / "v.mp4")], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _FORK_AFTER_GARBAGE, str(tmp_path / "v.mp4")],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]

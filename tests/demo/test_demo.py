@@ -86,6 +86,10 @@ def test_dataset_matches_only_the_recipe(tmp_path):
     with pytest.raises(FileExistsError, match="no observation.environment_state column"):
         ensure_dataset(r, root)
     assert dataset_matches(root, r.replace(overrides={"env_state.weight": 0.0}))
+    # the fake collection predates action noise: it is the noise-free one
+    _fake_collection(root, r, {"observation.environment_state": {}})
+    with pytest.raises(FileExistsError, match="action noise 0.0, the recipe asks for 0.1"):
+        ensure_dataset(r.replace(action_noise=0.1), root)
 
 
 def test_datasets_of_an_older_collection_format_are_refused(tmp_path):
