@@ -172,6 +172,9 @@ def evaluate(name: str, ckpt: dict[str, Any], recipe: Any, tasks: list[str], epi
     report_path = out / "report.json"
     if report_path.is_file():
         report = json.loads(report_path.read_text())
+        why = report_mismatch(report["config"], tasks, episodes)
+        if why:
+            raise SystemExit(f"{report_path}: {why}; delete {out} or choose another --out")
     else:
         cfg = EvalConfig(suite="metaworld", tasks=tuple(tasks), episodes=episodes, base_seed=0, workers=workers,
                          n_action_steps=recipe.n_action_steps, cameras=recipe.cameras, image_size=recipe.render_size,
@@ -189,6 +192,18 @@ def evaluate(name: str, ckpt: dict[str, Any], recipe: Any, tasks: list[str], epi
         "tasks": {t: {k: v[k] for k in keep} for t, v in report["tasks"].items()},
         "report": str(report_path),
     }
+
+
+def report_mismatch(stored: dict[str, Any], tasks: list[str], episodes: int) -> str:
+    """Why a stored evaluation is not the one asked for ("" when it is): the table compares equal protocols."""
+    if list(stored["tasks"]) != list(tasks):
+        return f"it evaluated tasks {stored['tasks']}, this run asks for {list(tasks)}"
+    if stored["episodes"] != episodes or stored.get("base_seed", 0) != 0:
+        return (
+            f"it evaluated {stored['episodes']} episodes per task from seed {stored.get('base_seed', 0)}, "
+            f"this run asks for {episodes} from seed 0"
+        )
+    return ""
 
 
 def sample_observation(data: Path, cameras: tuple[str, ...]) -> dict[str, Any]:

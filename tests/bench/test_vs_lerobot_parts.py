@@ -138,3 +138,13 @@ def test_ensure_data_names_the_missing_auxiliary_column(tmp_path: Path) -> None:
     args = argparse.Namespace(data=str(root), out=str(tmp_path / "out"))
     with pytest.raises(SystemExit, match="environment_state column.*re-collect"):
         ensure_data(args, DemoRecipe(tasks=("reach-v3",), cameras=("front", "wrist")))
+
+
+def test_a_stored_evaluation_of_another_protocol_is_not_reused() -> None:
+    """Rerunning with other --episodes or --tasks once silently reused evaluations of the old protocol."""
+    from vs_lerobot import report_mismatch
+
+    stored = {"tasks": ["reach-v3", "push-v3"], "episodes": 10, "base_seed": 0}
+    assert report_mismatch(stored, ["reach-v3", "push-v3"], 10) == ""
+    assert "10 episodes per task" in report_mismatch(stored, ["reach-v3", "push-v3"], 5)
+    assert "tasks" in report_mismatch(stored, ["reach-v3"], 10)
