@@ -64,8 +64,8 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
     # Training reads every episode of the dataset, so more demos than asked would silently change the recipe.
     if cfg["episodes"] != recipe.demos_per_task:
         return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
-    if cfg.get("action_noise", 0.0) != recipe.action_noise:
-        noise = cfg.get("action_noise", 0.0)
+    noise = cfg.get("action_noise", 0.0)  # collections from before the option ran without noise
+    if noise != recipe.action_noise:
         return f"its demonstrations ran with action noise {noise}, the recipe asks for {recipe.action_noise}"
     version = summary.get("format_version", 1)
     if version < COLLECTION_FORMAT_VERSION:

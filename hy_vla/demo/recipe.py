@@ -57,8 +57,9 @@ class DemoRecipe:
         for name in ("demos_per_task", "eval_episodes", "n_action_steps", "max_steps", "render_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"demo recipe: {name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.action_noise < 1.0:
-            raise ValueError(f"demo recipe: action_noise must be in [0, 1), got {self.action_noise}")
+        from hy_vla.sim.action_noise import check_noise
+
+        check_noise(self.action_noise, "demo recipe: action_noise")
         if self.workers < 0 or self.videos < 0:
             raise ValueError("demo recipe: workers and videos must be >= 0")
         if (self.steps is None) == (self.minutes is None):

@@ -24,6 +24,13 @@ from hy_vla.sim.base import EnvAdapter, StepResult
 NOISE_SEED_OFFSET = 0x5EED  # the noise stream of episode seed s is seeded with (s, this), not s itself
 
 
+def check_noise(std: float, what: str = "action noise") -> float:
+    """`std` when it is a valid noise level (0 = none, below 1 = a fraction of the half-range); raises otherwise."""
+    if not 0.0 <= std < 1.0:
+        raise ValueError(f"{what}: expected 0 <= std < 1 (a fraction of the half-range), got {std}")
+    return float(std)
+
+
 def noisy_dims(action_names: Sequence[str] | None, action_dim: int) -> np.ndarray:
     """Indices of the action dimensions that get noise: all but the gripper channels."""
     if not action_names:
@@ -54,7 +61,7 @@ class NoisyActions(EnvAdapter):
     """An environment whose `step` executes the given action plus noise (`perturb`); everything else passes through."""
 
     def __init__(self, env: EnvAdapter, std: float) -> None:
-        if not 0.0 < std < 1.0:
+        if not 0.0 < std < 1.0:  # 0 is "no noise": no wrapper at all
             raise ValueError(f"action noise: expected 0 < std < 1 (a fraction of the half-range), got {std}")
         self.env, self.std = env, float(std)
         self.spec = env.spec

@@ -55,6 +55,7 @@ from hy_vla.rollout.workers import (
     init_worker,
     worker_state,
 )
+from hy_vla.sim.action_noise import check_noise
 from hy_vla.sim.privileged import ENV_STATE_COLUMN, ENV_STATE_OBS
 from hy_vla.utils.progress import progress as tqdm
 from hy_vla.utils.versions import package_versions
@@ -108,10 +109,7 @@ class CollectConfig:
             raise ValueError("episodes must be positive; seed and workers non-negative")
         if self.cameras == ():
             raise ValueError("a dataset needs at least one camera")
-        if not 0.0 <= self.action_noise < 1.0:
-            raise ValueError(
-                f"action_noise: expected 0 <= std < 1 (fraction of the half-range), got {self.action_noise}"
-            )
+        check_noise(self.action_noise, "action_noise")
         if self.max_attempts is not None and self.max_attempts < self.episodes:
             raise ValueError(f"max_attempts ({self.max_attempts}) < episodes ({self.episodes})")
 
