@@ -15,7 +15,8 @@ libswresample4 libavdevice59 libavfilter8"
 PY=${PYTHON:-python3}
 
 if command -v apt-get >/dev/null 2>&1; then
-  missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+  # One space-separated line: the message below names every package on one line.
+  missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || printf ' %s' "$p"; done)
   if ! "$PY" -c "import venv, ensurepip" >/dev/null 2>&1; then missing="$missing python3-venv"; fi
   if [ -n "$(echo $missing)" ]; then
     if [ "$(id -u)" != 0 ]; then echo "setup: need root to apt-get install:$missing" >&2; exit 1; fi
