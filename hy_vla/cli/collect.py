@@ -24,13 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=100_000,
         help="attempt k of a task uses seed + k (default 100000: disjoint from evaluation seeds, which start at 0)",
     )
-    parser.add_argument(
-        "--action-noise",
-        type=float,
-        default=0.0,
-        help="execute the expert's actions with Gaussian noise of this std (fraction of each action's half-range, "
-        "gripper excluded) and record its clean actions: demonstrations that show recoveries (default: 0, none)",
-    )
     parser.add_argument("--keep-failures", action="store_true", help="keep failed episodes too (no retries)")
     parser.add_argument("--max-attempts", type=int, default=None, help="attempts per task (default 3 x episodes + 10)")
 
@@ -54,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
         keep_failures=args.keep_failures,
         max_attempts=args.max_attempts,
         max_steps=args.max_steps,
-        action_noise=args.action_noise,
     )
     # An unknown camera, or another collection at --out, raises: main prints one line, exit 2.
     summary = collect(config)

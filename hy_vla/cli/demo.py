@@ -62,13 +62,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"scripted demonstrations per task (default: {d.demos_per_task}; aloha {a.demos_per_task}; libero "
         f"{lib.demos_per_task})",
     )
-    p.add_argument(
-        "--action-noise",
-        type=float,
-        help=f"demonstrations executed with Gaussian noise of this std (fraction of each action's half-range, "
-        f"gripper excluded) and recorded with the expert's clean actions, so they show recoveries (default: "
-        f"{d.action_noise})",
-    )
     p.add_argument("--episodes", type=int, help=f"evaluation episodes per task (default: {d.eval_episodes})")
     p.add_argument("--workers", type=int, help=f"worker processes for collection/evaluation (default: {d.workers})")
     p.add_argument("--data", help="dataset directory to reuse or create (default: OUT/data)")
@@ -100,7 +93,6 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
     changes = {
         "minutes": args.minutes,
         "demos_per_task": args.demos,
-        "action_noise": args.action_noise,
         "eval_episodes": args.episodes,
         "workers": args.workers,
         "preset": args.preset,

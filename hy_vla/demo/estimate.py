@@ -172,10 +172,7 @@ def _sim_rates(recipe: DemoRecipe, probe_steps: int = 20, max_tasks: int = 3) ->
     from hy_vla.rollout.workers import EnvRecipe
     from hy_vla.sim.registry import make_expert
 
-    env_recipe = EnvRecipe(
-        recipe.suite, recipe.cameras, recipe.render_size, recipe.max_steps, privileged=True,
-        action_noise=recipe.action_noise,
-    )  # fmt: skip
+    env_recipe = EnvRecipe(recipe.suite, recipe.cameras, recipe.render_size, recipe.max_steps, privileged=True)
     n = len(recipe.tasks)
     sampled = sorted({recipe.tasks[round(i * (n - 1) / max(1, max_tasks - 1))] for i in range(min(n, max_tasks))})
     split: dict[bool, float] = {}

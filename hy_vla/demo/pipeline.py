@@ -64,9 +64,9 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
     # Training reads every episode of the dataset, so more demos than asked would silently change the recipe.
     if cfg["episodes"] != recipe.demos_per_task:
         return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
-    noise = cfg.get("action_noise", 0.0)  # collections from before the option ran without noise
-    if noise != recipe.action_noise:
-        return f"its demonstrations ran with action noise {noise}, the recipe asks for {recipe.action_noise}"
+    # Collections made with the removed action-noise option (no gain measured) hold other demonstrations.
+    if cfg.get("action_noise", 0.0):
+        return f"its demonstrations ran with action noise {cfg['action_noise']}; the recipe's are noise-free"
     version = summary.get("format_version", 1)
     if version < COLLECTION_FORMAT_VERSION:
         return (
@@ -115,7 +115,6 @@ def ensure_dataset(recipe: DemoRecipe, root: Path) -> None:
             image_size=recipe.render_size,
             seed=recipe.collect_seed,
             workers=recipe.workers,
-            action_noise=recipe.action_noise,
         )
     )
 

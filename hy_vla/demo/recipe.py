@@ -31,7 +31,6 @@ class DemoRecipe:
     # (bench/RESULTS.md): the goal markers and handles are 1-2 px at 64 px.
     render_size: int = 128
     collect_seed: int = 100_000  # disjoint from the evaluation seeds 0..episodes-1
-    action_noise: float = 0.0  # > 0: demonstrations executed with noise, labelled clean (hy_vla.sim.action_noise)
     # what is trained: a preset (model + training settings); the cameras above replace its camera names
     preset: str = "metaworld-demo"
     # Training length: a fixed step count, so the result is the same on every machine (a wall-clock budget bought
@@ -57,9 +56,6 @@ class DemoRecipe:
         for name in ("demos_per_task", "eval_episodes", "n_action_steps", "max_steps", "render_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"demo recipe: {name} must be positive, got {getattr(self, name)}")
-        from hy_vla.sim.action_noise import check_noise
-
-        check_noise(self.action_noise, "demo recipe: action_noise")
         if self.workers < 0 or self.videos < 0:
             raise ValueError("demo recipe: workers and videos must be >= 0")
         if (self.steps is None) == (self.minutes is None):

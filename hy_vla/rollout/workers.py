@@ -54,7 +54,6 @@ class EnvRecipe:
     max_steps: int | None = None
     video_camera: str | None = None
     privileged: bool = False  # expose simulator-only state (scripted experts); see hy_vla.sim.privileged
-    action_noise: float = 0.0  # > 0: executed actions get noise, hooks still see the chosen ones (sim.action_noise)
 
     def make(self, task: str, cameras: tuple[str, ...] | None) -> EnvAdapter:
         from hy_vla.sim.registry import make_env
@@ -62,12 +61,7 @@ class EnvRecipe:
         kw: dict[str, Any] = {"cameras": cameras, "image_size": self.image_size, "privileged": self.privileged}
         if self.max_steps is not None:
             kw["max_steps"] = self.max_steps
-        env = make_env(self.suite, task, **kw)
-        if self.action_noise > 0:
-            from hy_vla.sim.action_noise import NoisyActions
-
-            env = NoisyActions(env, self.action_noise)
-        return env
+        return make_env(self.suite, task, **kw)
 
     def resolve(self, task: str, need_video: bool) -> EnvRecipe:
         """Fill in the suite's default cameras (and the video camera) by building one env of `task`."""

@@ -17,9 +17,7 @@ Protocol:
   would have used. A different configuration for the same ``out`` is refused, and so is rerunning a
   finished dataset with another one; rerunning it with its own returns its summary (nothing to do).
 
-Frame ``t`` stores the observation the expert acted on and the action it chose (with ``action_noise``, the
-simulator executed that action plus noise: the recorded action is the expert's label, see
-`hy_vla.sim.action_noise`). The full
+Frame ``t`` stores the observation the expert acted on and the action taken. The full
 privileged simulator state is never stored; adapters that name an ``env_state_names``
 vector (Meta-World: object and goal xyz) also get it written as LeRobot's
 ``observation.environment_state`` column, a training-time auxiliary target that no policy
@@ -55,7 +53,6 @@ from hy_vla.rollout.workers import (
     init_worker,
     worker_state,
 )
-from hy_vla.sim.action_noise import check_noise
 from hy_vla.sim.privileged import ENV_STATE_COLUMN, ENV_STATE_OBS
 from hy_vla.utils.progress import progress as tqdm
 from hy_vla.utils.versions import package_versions
@@ -91,9 +88,6 @@ class CollectConfig:
     keep_failures: bool = False
     max_attempts: int | None = None  # per task; None: 3 x episodes + 10
     max_steps: int | None = None
-    # > 0: the expert's actions are executed with Gaussian noise of this std (fraction of the half-range) and
-    # recorded without it, so the demonstrations show recoveries (hy_vla.sim.action_noise)
-    action_noise: float = 0.0
 
     def __post_init__(self) -> None:
         from hy_vla.sim.registry import check_task
@@ -109,7 +103,6 @@ class CollectConfig:
             raise ValueError("episodes must be positive; seed and workers non-negative")
         if self.cameras == ():
             raise ValueError("a dataset needs at least one camera")
-        check_noise(self.action_noise, "action_noise")
         if self.max_attempts is not None and self.max_attempts < self.episodes:
             raise ValueError(f"max_attempts ({self.max_attempts}) < episodes ({self.episodes})")
 
@@ -299,10 +292,9 @@ def collect(config: CollectConfig, *, progress: bool = True, checkpoint_s: float
     root = Path(config.out)
     if root.exists():
         return _finished(root, config)
-    recipe = EnvRecipe(
-        config.suite, config.cameras, config.image_size, config.max_steps, privileged=True,
-        action_noise=config.action_noise,
-    ).resolve(config.tasks[0], need_video=False)  # fmt: skip
+    recipe = EnvRecipe(config.suite, config.cameras, config.image_size, config.max_steps, privileged=True).resolve(
+        config.tasks[0], need_video=False
+    )
     sched = _Scheduler(config)
     if resume_dir(root).is_dir():
         writer, header, notes = LeRobotV3Writer.resume(root)

@@ -59,11 +59,11 @@ def test_estimate_description_names_every_stage():
     assert est.to_dict()["total_min"] == 20.0
 
 
-def _fake_collection(root, r: DemoRecipe, features: dict, version: int | None = 2) -> None:
+def _fake_collection(root, r: DemoRecipe, features: dict, version: int | None = 2, **extra) -> None:
     (root / "meta").mkdir(parents=True, exist_ok=True)
     (root / "meta" / "info.json").write_text(json.dumps({"features": features}))
     cfg = {"tasks": list(r.tasks), "cameras": list(r.cameras) + ["corner4"], "image_size": r.render_size,
-           "episodes": r.demos_per_task}  # fmt: skip
+           "episodes": r.demos_per_task, **extra}  # fmt: skip
     summary = {"config": cfg} if version is None else {"format_version": version, "config": cfg}
     (root / "collection.json").write_text(json.dumps(summary))
 
@@ -86,10 +86,10 @@ def test_dataset_matches_only_the_recipe(tmp_path):
     with pytest.raises(FileExistsError, match="no observation.environment_state column"):
         ensure_dataset(r, root)
     assert dataset_matches(root, r.replace(overrides={"env_state.weight": 0.0}))
-    # the fake collection predates action noise: it is the noise-free one
-    _fake_collection(root, r, {"observation.environment_state": {}})
-    with pytest.raises(FileExistsError, match="action noise 0.0, the recipe asks for 0.1"):
-        ensure_dataset(r.replace(action_noise=0.1), root)
+    # demonstrations collected with the removed action-noise option are not the recipe's
+    _fake_collection(root, r, {"observation.environment_state": {}}, action_noise=0.1)
+    with pytest.raises(FileExistsError, match="ran with action noise 0.1"):
+        ensure_dataset(r, root)
 
 
 def test_datasets_of_an_older_collection_format_are_refused(tmp_path):
