@@ -46,7 +46,7 @@ def check_recipe(recipe: DemoRecipe) -> None:
 
 def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
     """Why `root` is not a finished demo dataset of the recipe (tasks, cameras, size, count); None when it is."""
-    from hy_vla.sim.collect import COLLECTION_FORMAT_VERSION
+    from hy_vla.sim.collect import COLLECTION_FORMAT_VERSION, RETIRED_FIELDS
 
     info = root / "collection.json"
     if not (root / "meta" / "info.json").is_file() or not info.is_file():
@@ -64,9 +64,9 @@ def dataset_mismatch(root: Path, recipe: DemoRecipe) -> str | None:
     # Training reads every episode of the dataset, so more demos than asked would silently change the recipe.
     if cfg["episodes"] != recipe.demos_per_task:
         return f"it has {cfg['episodes']} demos per task, the recipe asks for {recipe.demos_per_task} (--demos)"
-    # Collections made with the removed action-noise option (no gain measured) hold other demonstrations.
-    if cfg.get("action_noise", 0.0):
-        return f"its demonstrations ran with action noise {cfg['action_noise']}; the recipe's are noise-free"
+    for name, neutral in RETIRED_FIELDS.items():  # options collection no longer has, used at another value
+        if cfg.get(name, neutral) != neutral:
+            return f"its demonstrations ran with {name.replace('_', ' ')} {cfg[name]}; the recipe's without it"
     version = summary.get("format_version", 1)
     if version < COLLECTION_FORMAT_VERSION:
         return (

@@ -64,6 +64,10 @@ NORM_MODES = {STATE: "mean_std", ACTION: "mean_std", ENV_STATE_COLUMN: "mean_std
 
 # Fields of CollectConfig that do not change what is collected: a resumed run may change them.
 RUN_ONLY_FIELDS = ("out", "workers")
+# Fields that earlier collections recorded and CollectConfig no longer has, with the value that collected what
+# collection does now (action noise: measured without gain and removed, bench/RESULTS.md). A stored one at that
+# value is the same collection; at any other value it made other demonstrations.
+RETIRED_FIELDS: dict[str, Any] = {"action_noise": 0.0}
 CHECKPOINT_S = 60.0  # at most this much collection is redone after a kill (Ctrl-C loses nothing)
 
 
@@ -254,8 +258,10 @@ class _Scheduler:
 
 def config_difference(stored: dict[str, Any], config: CollectConfig) -> str:
     """What differs between a stored collection config and `config` ("" when it is the same collection)."""
-    # A field added since `stored` was written reads as its default (an old dataset keeps matching).
+    # A field added since `stored` was written reads as its default, a retired one at its neutral value is dropped
+    # (an old dataset keeps matching).
     defaults = {f.name: f.default for f in fields(CollectConfig) if f.default is not MISSING}
+    stored = {k: v for k, v in stored.items() if k not in RETIRED_FIELDS or v != RETIRED_FIELDS[k]}
     stored = {**{k: v for k, v in defaults.items() if k not in stored}, **stored}
     stored, new = json.loads(json.dumps(stored)), json.loads(json.dumps(config.to_dict()))  # tuples as lists
     keys = [k for k in sorted(set(stored) | set(new)) if k not in RUN_ONLY_FIELDS and stored.get(k) != new.get(k)]

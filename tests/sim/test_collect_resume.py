@@ -152,6 +152,9 @@ def test_another_configuration_for_the_same_out_is_refused(tmp_path, monkeypatch
 
     stored = _config(root).to_dict()
     assert config_difference(stored, _config(tmp_path / "elsewhere", workers=4)) == ""  # may change between runs
+    # a field collection no longer has: the same collection at its neutral value, another one otherwise
+    assert config_difference({**stored, "action_noise": 0.0}, _config(root)) == ""
+    assert "action_noise 0.1 here, None asked" in config_difference({**stored, "action_noise": 0.1}, _config(root))
     monkeypatch.setattr(collect_module, "collect_attempt", Attempts())
     collect(_config(root), progress=False)
     with pytest.raises(FileExistsError, match="already exists with another collection .*image_size 16 here, 32"):
