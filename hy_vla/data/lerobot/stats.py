@@ -65,9 +65,44 @@ def image_stats(frames: np.ndarray) -> dict[str, np.ndarray]:
     if max(h, w) >= 300:  # LeRobot's downsampling of large images before stats
         f = int(max(h, w) / 150)
         imgs = imgs[:, ::f, ::f]
-    flat = imgs.reshape(-1, 3).astype(np.float64) / 255.0  # (N*h*w, 3)
-    s = _stats(flat, len(idx))
+    flat = imgs.reshape(-1, 3)  # (N*h*w, 3)
+    if flat.dtype == np.uint8:
+        s = _uint8_stats(flat, len(idx))
+    else:
+        s = _stats(flat.astype(np.float64) / 255.0, len(idx))
     return {k: v if k == "count" else v.reshape(3, 1, 1) for k, v in s.items()}
+
+
+def _uint8_stats(x: np.ndarray, count: int) -> dict[str, np.ndarray]:
+    """`_stats` of x / 255 for uint8 x (N, C), from a 256-bin histogram per column: the same numbers (the sorted
+    values, hence min, max and `np.quantile`'s linear interpolation, follow from the counts), computed without
+    materializing N*C float64 values. Collection computes these for every episode in its main process, where the
+    float path cost more CPU than encoding the videos."""
+    n = len(x)
+    levels = np.arange(256, dtype=np.float64) / 255.0
+    hist = np.stack([np.bincount(x[:, c], minlength=256) for c in range(x.shape[1])]).astype(np.float64)  # (C, 256)
+    mean = hist @ levels / n
+    var = (hist * (levels[None, :] - mean[:, None]) ** 2).sum(axis=1) / n
+    cum = np.cumsum(hist, axis=1)  # (C, 256): sorted value k is the first level whose cumulative count exceeds k
+    present = hist > 0
+    out = {
+        "min": levels[present.argmax(axis=1)],
+        "max": levels[255 - present[:, ::-1].argmax(axis=1)],
+        "mean": mean,
+        "std": np.sqrt(var),
+        "count": np.array([count], dtype=np.int64),
+    }
+
+    def sorted_value(k: np.ndarray) -> np.ndarray:  # (C,) ranks -> (C,) values
+        return levels[np.array([np.searchsorted(cum[c], k[c], side="right") for c in range(len(k))])]
+
+    for key, q in zip(QUANTILE_KEYS, QUANTILES, strict=True):
+        pos = (n - 1) * q
+        lo = np.full(x.shape[1], int(np.floor(pos)))
+        frac = pos - lo[0]
+        a, b = sorted_value(lo), sorted_value(np.minimum(lo + 1, n - 1))
+        out[key] = a + frac * (b - a)
+    return out
 
 
 def episode_stats(columns: dict[str, np.ndarray], features: dict[str, dict[str, Any]]) -> dict[str, dict]:
