@@ -1,6 +1,7 @@
 """Where a training step of a preset spends its time, and how far it is from what this CPU's matmuls can do.
 
     .venv/bin/python bench/step_profile.py [--preset metaworld-demo] [--batch-size 32] [--steps 10] [--json OUT]
+        [--set model.history_frames=6 ...]
 
 One run, on a real-shaped synthetic batch (the preset's cameras, image size, horizon; its embodiment.s state and
 action; the env-state objective's first frames when the preset trains it):
@@ -27,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from hy_vla.models.hy_vla import HyVLA
 from hy_vla.presets import model_config, train_config
+from hy_vla.training.run_config import apply_overrides, parse_overrides
 from hy_vla.training.objectives import attach_objectives
 from hy_vla.training.parameters import build_adamw
 from hy_vla.training.synthetic_batch import synthetic_batch
@@ -103,11 +105,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a model./training setting as in `hy-vla train --set` (repeatable)")  # fmt: skip
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = model_config(args.preset)  # its embodiment fixes the state and action widths
-    train = train_config(args.preset)
+    # its embodiment fixes the state and action widths
+    cfg, _, train = apply_overrides(model_config(args.preset), train_config(args.preset), parse_overrides(args.set))
     torch.manual_seed(0)
     model = attach_objectives(HyVLA(cfg), train).train()
     opt = build_adamw(model, train)
@@ -122,6 +126,7 @@ def main() -> None:
     achieved = flops["total"] / (phases["step"] / 1000) / 1e9
     report = {
         "preset": args.preset,
+        "overrides": args.set,
         "batch_size": b,
         "threads": torch.get_num_threads(),
         "gflop_per_step": flops["total"] / 1e9,
