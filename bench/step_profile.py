@@ -28,9 +28,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from hy_vla.models.hy_vla import HyVLA
 from hy_vla.presets import model_config, train_config
-from hy_vla.training.run_config import apply_overrides, parse_overrides
 from hy_vla.training.objectives import attach_objectives
 from hy_vla.training.parameters import build_adamw
+from hy_vla.training.run_config import apply_overrides, parse_overrides
 from hy_vla.training.synthetic_batch import synthetic_batch
 
 

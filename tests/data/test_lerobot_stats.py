@@ -34,3 +34,16 @@ def test_constant_frames():
     for key in ("min", "max", "mean", *QUANTILE_KEYS):
         np.testing.assert_allclose(got[key].reshape(-1), 17 / 255.0, rtol=1e-15)
     np.testing.assert_allclose(got["std"].reshape(-1), 0.0, atol=1e-15)
+
+
+def test_uint8_quantiles_bit_identical_to_numpy_for_every_length():
+    # np.quantile interpolates from the nearer neighbour; the histogram path must round the same way at every
+    # fractional position, so sweep the sample count.
+    from hy_vla.data.lerobot.stats import _uint8_stats
+
+    rng = np.random.default_rng(7)
+    for n in [*range(1, 200), 4097]:
+        x = rng.integers(0, 256, (n, 3), dtype=np.uint8)
+        got, ref = _uint8_stats(x, n), _stats(x.astype(np.float64) / 255.0, n)
+        for key in ("min", "max", *QUANTILE_KEYS):
+            np.testing.assert_array_equal(got[key], ref[key], err_msg=f"{key} at n={n}")

@@ -101,7 +101,8 @@ def _uint8_stats(x: np.ndarray, count: int) -> dict[str, np.ndarray]:
         lo = np.full(x.shape[1], int(np.floor(pos)))
         frac = pos - lo[0]
         a, b = sorted_value(lo), sorted_value(np.minimum(lo + 1, n - 1))
-        out[key] = a + frac * (b - a)
+        # np.quantile's interpolation, rounding included: from the nearer neighbour
+        out[key] = b - (b - a) * (1 - frac) if frac >= 0.5 else a + (b - a) * frac
     return out
 
 
