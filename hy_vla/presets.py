@@ -293,18 +293,20 @@ ALOHA_CAMERAS = ("top_head", "hand_left", "hand_right")  # the model card's name
 
 def aloha_flagship() -> HyVLAConfig:
     """The Hy-VLA design at CPU scale on bimanual ALOHA (`hy-vla demo --env aloha`): the model card's three cameras,
-    the memory encoder over K=2 frames 5 control steps (0.1 s) apart, delta end-effector chunks (`aloha_eef`: per arm
-    xyz + rot6d + gripper) of H=20 actions at stride 1 (0.4 s at 50 Hz; the card's stride 3 fails here: the scripted
-    expert's own commands, each held for 3 control steps, solve 1 of 40 replays, `bench/aloha_replay.py`), the
-    dual-tower flow expert, the env-state target (`aloha_train`). Vision as the Meta-World demo measured it: a conv
-    patch stem with spatial-softmax keypoints, patches merged 2 x 2 (128 px frames, 16 px patches: 16 tokens per
-    frame), instruction bytes merged four to a token."""
+    one frame per camera (K=1: a K=2 step costs 2.4x, and at about the same training compute K=1 for 2500 steps
+    scored 43% against K=2's 23% for 1200 steps, disjoint intervals; `--set model.history_frames=2` turns the memory
+    encoder on over frames 5 control steps = 0.1 s apart; bench/RESULTS.md "ALOHA"), delta end-effector chunks
+    (`aloha_eef`: per arm xyz + rot6d + gripper) of H=20 actions at stride 1 (0.4 s at 50 Hz; the card's stride 3
+    fails here: the scripted expert's own commands, each held for 3 control steps, solve 1 of 40 replays,
+    `bench/aloha_replay.py`), the dual-tower flow expert, the env-state target (`aloha_train`). Vision as the
+    Meta-World demo measured it: a conv patch stem with spatial-softmax keypoints, patches merged 2 x 2 (128 px
+    frames, 16 px patches: 16 tokens per frame), instruction bytes merged four to a token."""
     base = hy_vla_tiny()
     return dataclasses.replace(
         base,
         camera_names=ALOHA_CAMERAS,
-        history_frames=2,
-        history_stride=5,
+        history_frames=1,
+        history_stride=5,  # used when the memory encoder is turned on (history_frames > 1)
         horizon=20,
         action_stride=1,
         embodiment="aloha_eef",
@@ -498,8 +500,8 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "aloha-flagship",
-            "what `hy-vla demo --env aloha` trains: hy-vla-tiny on bimanual ALOHA (3 cameras, K=2 memory, delta-EEF "
-            "rot6d chunks H=20 @ stride 3)",
+            "what `hy-vla demo --env aloha` trains: hy-vla-tiny on bimanual ALOHA (3 cameras, one frame each, "
+            "delta-EEF rot6d chunks H=20 @ stride 1)",
             aloha_flagship,
             aloha_train,
         ),
