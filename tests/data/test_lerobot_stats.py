@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hy_vla.data.lerobot.stats import QUANTILE_KEYS, _stats, image_sample_indices, image_stats
+from hy_vla.data.lerobot.stats import QUANTILE_KEYS, _stats, _uint8_stats, image_sample_indices, image_stats
 
 
 def _reference(frames: np.ndarray) -> dict[str, np.ndarray]:
@@ -39,8 +39,6 @@ def test_constant_frames():
 def test_uint8_quantiles_bit_identical_to_numpy_for_every_length():
     # np.quantile interpolates from the nearer neighbour; the histogram path must round the same way at every
     # fractional position, so sweep the sample count.
-    from hy_vla.data.lerobot.stats import _uint8_stats
-
     rng = np.random.default_rng(7)
     for n in [*range(1, 200), 4097]:
         x = rng.integers(0, 256, (n, 3), dtype=np.uint8)

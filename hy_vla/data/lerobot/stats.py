@@ -83,24 +83,24 @@ def _uint8_stats(x: np.ndarray, count: int) -> dict[str, np.ndarray]:
     hist = np.stack([np.bincount(x[:, c], minlength=256) for c in range(x.shape[1])]).astype(np.float64)  # (C, 256)
     mean = hist @ levels / n
     var = (hist * (levels[None, :] - mean[:, None]) ** 2).sum(axis=1) / n
-    cum = np.cumsum(hist, axis=1)  # (C, 256): sorted value k is the first level whose cumulative count exceeds k
-    present = hist > 0
+    cum = np.cumsum(hist, axis=1)  # (C, 256)
+
+    def sorted_value(k: int) -> np.ndarray:
+        """(C,) the k-th smallest value of each column: the first level whose cumulative count exceeds k."""
+        return levels[(cum <= k).sum(axis=1)]
+
     out = {
-        "min": levels[present.argmax(axis=1)],
-        "max": levels[255 - present[:, ::-1].argmax(axis=1)],
+        "min": sorted_value(0),
+        "max": sorted_value(n - 1),
         "mean": mean,
         "std": np.sqrt(var),
         "count": np.array([count], dtype=np.int64),
     }
-
-    def sorted_value(k: np.ndarray) -> np.ndarray:  # (C,) ranks -> (C,) values
-        return levels[np.array([np.searchsorted(cum[c], k[c], side="right") for c in range(len(k))])]
-
     for key, q in zip(QUANTILE_KEYS, QUANTILES, strict=True):
         pos = (n - 1) * q
-        lo = np.full(x.shape[1], int(np.floor(pos)))
-        frac = pos - lo[0]
-        a, b = sorted_value(lo), sorted_value(np.minimum(lo + 1, n - 1))
+        lo = int(np.floor(pos))
+        frac = pos - lo
+        a, b = sorted_value(lo), sorted_value(min(lo + 1, n - 1))
         # np.quantile's interpolation, rounding included: from the nearer neighbour
         out[key] = b - (b - a) * (1 - frac) if frac >= 0.5 else a + (b - a) * frac
     return out
