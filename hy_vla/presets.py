@@ -244,6 +244,8 @@ def metaworld_model(base: HyVLAConfig) -> HyVLAConfig:
         state_dim=4,
         action_dim=4,
         text_patch=1 if base.hf_backbone.enabled else 4,
+        # the longest Meta-World instruction is 64 bytes, 66 byte tokens with begin and end: 64 cut two off
+        max_text_len=max(base.max_text_len, 96),
         vision=dataclasses.replace(
             base.vision, image_size=128, patch_size=16, token_merge=2, stem="conv", keypoints=32
         ),

@@ -13,7 +13,8 @@ Design choices (measurements in bench/RESULTS.md, "LIBERO on the CPU"):
   evaluations do. Seeds from `SAMPLED_LAYOUT_SEED` on (where ``hy-vla collect`` starts) instead draw a fresh
   layout from the task's own placement regions, seeded by the seed, so demonstrations do not start from the
   50 evaluation states. The fixture placement draws from numpy's global generator: we seed it for the reset
-  and restore its state afterwards.
+  and restore its state afterwards. A fresh layout settles until nothing moves, and is drawn again when an
+  object fell off its support (the placement samplers do not check overlaps with fixtures).
 - State (8,): end-effector position (3), orientation as an axis-angle vector (3), gripper finger joint
   positions (2) — the ``libero_franka_eef`` embodiment. Action (7,): OSC_POSE deltas in [-1, 1] (position
   scaled by 5 cm, rotation by 0.5 rad, world frame) and the gripper (-1 open, +1 close).
@@ -50,6 +51,15 @@ ENV_STATE_NAMES = ("object_x", "object_y", "object_z", "target_x", "target_y", "
 FPS = 20.0
 SAMPLED_LAYOUT_SEED = 100_000  # seeds >= this draw a fresh layout (collection), below it the benchmark's states
 SETTLE_ACTION = np.array([0, 0, 0, 0, 0, 0, -1.0])  # hold still, gripper open
+# Fresh layouts (collection): settle until every loose object is slower than REST_SPEED (m/s, rad/s), for at
+# most MAX_SETTLE_STEPS; a layout where an object ended more than MAX_SETTLE_DROP (m) below its lowest height in
+# the benchmark's initial states fell off its support, and is drawn again. Those states are saved as placed,
+# before settling (a bowl on the cabinet drops 11 cm onto it in the first steps; one that falls off to the table
+# drops 33 cm).
+REST_SPEED = 0.01
+MAX_SETTLE_STEPS = 100
+MAX_SETTLE_DROP = 0.2
+FRESH_LAYOUT_DRAWS = 20
 COLLISION_GEOM_GROUP = 0  # robosuite: collision meshes in group 0, visual meshes in group 1
 
 POSITIONS_KEY = PRIVILEGED_PREFIX + "positions"  # {name: (3,) world xyz} objects, fixtures, regions
@@ -132,8 +142,14 @@ class LiberoEnv(EnvAdapter):
             camera_names=[],
         )
         self._raw = self._env.env  # the robosuite environment
-        self._init_states = load_initial_states(self.task.init_states_file)  # (50, 1 + nq + nv)
         model = self._raw.sim.model._model
+        free = [j for j in range(model.njnt) if model.jnt_type[j] == 0]  # mjJNT_FREE: the loose objects
+        self._free_z = np.array([int(model.jnt_qposadr[j]) + 2 for j in free], dtype=np.int64)
+        self._free_dofs = np.array([int(model.jnt_dofadr[j]) + k for j in free for k in range(6)], dtype=np.int64)
+        self._init_states = load_initial_states(self.task.init_states_file)  # (50, 1 + nq + nv): time, qpos, qvel
+        # Each loose object's lowest height over the benchmark's (valid, settled) initial states, less a margin:
+        # a fresh layout with an object below it lost that object off its support.
+        self._lowest_valid_heights = self._init_states[:, 1 + self._free_z].min(axis=0) - MAX_SETTLE_DROP
         h, w = config.image_size
         self._renderer = (
             CameraRenderer(model, h, w, hidden_geom_groups=(COLLISION_GEOM_GROUP,)) if config.cameras else None
@@ -175,24 +191,100 @@ class LiberoEnv(EnvAdapter):
         saved = np.random.get_state()
         np.random.seed(seed % 2**32)  # LIBERO's placement samplers draw from numpy's global generator
         try:
-            raw = self._env.reset()
+            raw = self._soft_reset()
+            if seed >= SAMPLED_LAYOUT_SEED:
+                raw = self._settled_fresh_layout(raw, seed)
         finally:
             np.random.set_state(saved)
-        # A soft reset keeps the gripper's command integrator (robosuite ramps finger commands); a fresh model
-        # (the hard reset of the published protocol) starts it at zero, and so do we, or the previous episode
-        # would leak into this one.
-        for robot in self._raw.robots:
-            robot.gripper.current_action = np.zeros(robot.gripper.dof)
         if seed < SAMPLED_LAYOUT_SEED:
             raw = self._env.set_init_state(self._init_states[seed % len(self._init_states)])
-        for _ in range(SETTLE_STEPS):
-            raw, _, _, _ = self._env.step(SETTLE_ACTION)
+            for _ in range(SETTLE_STEPS):
+                raw, _, _, _ = self._env.step(SETTLE_ACTION)
         if self.config.privileged:
             names = [n for n, st in self._raw.object_states_dict.items() if st.object_state_type != "site"]
             self._bounds = {n: self.object_extent(n) for n in names}
         self._seed = seed
         self._steps = 0
         return self._observation(raw)
+
+    def _soft_reset(self) -> Any:
+        raw = self._env.reset()
+        # A soft reset keeps the gripper's command integrator (robosuite ramps finger commands); a fresh model
+        # (the hard reset of the published protocol) starts it at zero, and so do we, or the previous episode
+        # would leak into this one.
+        for robot in self._raw.robots:
+            robot.gripper.current_action = np.zeros(robot.gripper.dof)
+        return raw
+
+    def _settled_fresh_layout(self, raw: Any, seed: int) -> Any:
+        """Settle a freshly drawn layout until every free object is at rest; redraw it (the global generator
+        continues from `seed`) when an object fell off its support.
+
+        Objects placed on a fixture are first moved to where LIBERO's sampler meant them
+        (`_correct_site_placements`); a bowl placed over a drawer is still dropping into it after the fixed settle
+        steps. The benchmark's own initial states are settled, valid scenes, and the demonstrations should start
+        from the same kind of scene (the distractor bowl present, nothing moving).
+        """
+        for _ in range(FRESH_LAYOUT_DRAWS):
+            self._correct_site_placements()
+            raw, at_rest = self._settle_until_at_rest(raw)
+            if at_rest and np.all(self._free_body_heights() >= self._lowest_valid_heights):
+                return raw
+            raw = self._soft_reset()
+        raise RuntimeError(
+            f"{self.task.full_name}: no layout stayed in place in {FRESH_LAYOUT_DRAWS} draws from seed {seed}"
+        )
+
+    def _correct_site_placements(self) -> None:
+        """Move the objects that LIBERO's site sampler placed on a fixture (a bowl on the cabinet or the stove) to
+        where the sampler meant them, and whatever was placed on them along.
+
+        The packaged sampler puts an object at ``offset + fixture_pos + R_fixture @ site_world`` where the site's
+        world position already holds the fixture's pose, so the object lands a fixture position away (about a
+        metre up and off to the side) and drops off the table. The intended place is ``offset + site_world``:
+        with this correction fresh layouts match the benchmark's initial states (bowl heights on the cabinet and
+        the stove equal theirs).
+        """
+        raw, sim = self._raw, self._raw.sim
+        site_sampler = raw.conditional_placement_initializer
+        shifts: dict[str, np.ndarray] = {}
+        for name, sampler in site_sampler.samplers.items():
+            args = site_sampler.sample_args.get(name) or {}
+            ref, site = args.get("reference"), args.get("site_name")
+            if not isinstance(ref, str) or not site or ref not in raw.fixtures_dict:
+                continue
+            body = sim.model.body_name2id(raw.fixtures_dict[ref].root_body)
+            ref_pos, ref_rot = sim.data.body_xpos[body], sim.data.body_xmat[body].reshape(3, 3)
+            site_world = sim.data.get_site_xpos(site)
+            shift = site_world - ref_pos - ref_rot @ site_world  # (3,)
+            for obj in sampler.mujoco_objects:
+                shifts[obj.name] = shift
+        on_objects = raw.conditional_placement_on_objects_initializer
+        for name, sampler in on_objects.samplers.items():
+            ref = (on_objects.sample_args.get(name) or {}).get("reference")
+            if ref in shifts:
+                for obj in sampler.mujoco_objects:
+                    shifts[obj.name] = shifts[ref]
+        for obj_name, shift in shifts.items():
+            joint = raw.objects_dict[obj_name].joints[-1]
+            qpos = np.array(sim.data.get_joint_qpos(joint), dtype=np.float64)  # (7,) xyz + quaternion
+            qpos[:3] += shift
+            sim.data.set_joint_qpos(joint, qpos)
+        if shifts:
+            sim.forward()
+
+    def _free_body_heights(self) -> np.ndarray:
+        """(N,) world z of the loose objects (their free joints' qpos)."""
+        return self._raw.sim.data.qpos[self._free_z].copy()
+
+    def _settle_until_at_rest(self, raw: Any) -> tuple[Any, bool]:
+        """No-op steps (at least `SETTLE_STEPS`) until every free object moves slower than `REST_SPEED`."""
+        for step in range(MAX_SETTLE_STEPS):
+            raw, _, _, _ = self._env.step(SETTLE_ACTION)
+            speed = np.abs(self._raw.sim.data.qvel[self._free_dofs]).max(initial=0.0)
+            if step + 1 >= SETTLE_STEPS and speed < REST_SPEED:
+                return raw, True
+        return raw, False
 
     def step(self, action: np.ndarray, render: bool = True) -> StepResult:
         if self._seed is None:
