@@ -99,7 +99,7 @@ LIBERO_RECIPE = DemoRecipe(
     preset="libero-demo",
     steps=3000,
     n_action_steps=8,
-    max_steps=280,  # LIBERO-Object's customary cap (hy_vla.sim.libero.tasks.MAX_STEPS)
+    max_steps=280,  # LIBERO-Object's customary cap; `hy-vla demo --tasks` takes the named suite's (MAX_STEPS)
 )
 
 DEMO_ENVS: dict[str, DemoRecipe] = {"metaworld": DemoRecipe(), "aloha": ALOHA_RECIPE, "libero": LIBERO_RECIPE}

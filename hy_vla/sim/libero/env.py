@@ -13,8 +13,9 @@ Design choices (measurements in bench/RESULTS.md, "LIBERO on the CPU"):
   evaluations do. Seeds from `SAMPLED_LAYOUT_SEED` on (where ``hy-vla collect`` starts) instead draw a fresh
   layout from the task's own placement regions, seeded by the seed, so demonstrations do not start from the
   50 evaluation states. The fixture placement draws from numpy's global generator: we seed it for the reset
-  and restore its state afterwards. A fresh layout settles until nothing moves, and is drawn again when an
-  object fell off its support (the placement samplers do not check overlaps with fixtures).
+  and restore its state afterwards. In a fresh layout, objects the packaged site sampler misplaces on a fixture
+  are first moved to where it meant them; the layout then settles until nothing moves, and is drawn again when
+  an object fell off its support.
 - State (8,): end-effector position (3), orientation as an axis-angle vector (3), gripper finger joint
   positions (2) — the ``libero_franka_eef`` embodiment. Action (7,): OSC_POSE deltas in [-1, 1] (position
   scaled by 5 cm, rotation by 0.5 rad, world frame) and the gripper (-1 open, +1 close).
@@ -147,8 +148,8 @@ class LiberoEnv(EnvAdapter):
         self._free_z = np.array([int(model.jnt_qposadr[j]) + 2 for j in free], dtype=np.int64)
         self._free_dofs = np.array([int(model.jnt_dofadr[j]) + k for j in free for k in range(6)], dtype=np.int64)
         self._init_states = load_initial_states(self.task.init_states_file)  # (50, 1 + nq + nv): time, qpos, qvel
-        # Each loose object's lowest height over the benchmark's (valid, settled) initial states, less a margin:
-        # a fresh layout with an object below it lost that object off its support.
+        # Each loose object's lowest height over the benchmark's initial states (valid scenes, saved as placed),
+        # less a margin: a settled fresh layout with an object below it lost that object off its support.
         self._lowest_valid_heights = self._init_states[:, 1 + self._free_z].min(axis=0) - MAX_SETTLE_DROP
         h, w = config.image_size
         self._renderer = (
@@ -222,8 +223,8 @@ class LiberoEnv(EnvAdapter):
 
         Objects placed on a fixture are first moved to where LIBERO's sampler meant them
         (`_correct_site_placements`); a bowl placed over a drawer is still dropping into it after the fixed settle
-        steps. The benchmark's own initial states are settled, valid scenes, and the demonstrations should start
-        from the same kind of scene (the distractor bowl present, nothing moving).
+        steps. The benchmark's own initial states are valid scenes, and the demonstrations should start from the
+        same kind of scene (the distractor bowl present, nothing moving).
         """
         for _ in range(FRESH_LAYOUT_DRAWS):
             self._correct_site_placements()
