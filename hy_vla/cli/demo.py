@@ -106,10 +106,6 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
     from hy_vla.sim.registry import expand_task_list
 
     changes["tasks"] = expand_task_list(base.suite, names)  # set names (mt10, libero_object) -> their tasks
-    if base.suite == "libero":  # the standard protocol's cap of the tasks' suite (spatial 220, object 280, ...)
-        from hy_vla.sim.libero.tasks import get_task
-
-        changes["max_steps"] = max(get_task(t).max_steps for t in changes["tasks"])  # several suites: the largest
     if args.cameras:
         known = suite_cameras(base.suite)
         cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())

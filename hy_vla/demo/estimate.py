@@ -74,8 +74,10 @@ def parallel_workers(workers: int, cores: int) -> int:
 def eval_episode_s(recipe: DemoRecipe, rates: MachineRates, every_frame: bool) -> float:
     """Expected seconds of one evaluation episode: physics every step, a policy query every `n_action_steps`,
     a render per query (every step when the policy keeps a frame history)."""
-    length = EXPECTED_SUCCESS * min(recipe.max_steps, rates.expert_length * POLICY_LENGTH_RATIO)
-    length += (1 - EXPECTED_SUCCESS) * recipe.max_steps
+    caps = recipe.episode_caps().values()
+    cap = sum(caps) / len(caps)
+    length = EXPECTED_SUCCESS * min(cap, rates.expert_length * POLICY_LENGTH_RATIO)
+    length += (1 - EXPECTED_SUCCESS) * cap
     queries = math.ceil(length / recipe.n_action_steps)
     renders = length if every_frame else queries
     return length * rates.sim_step_s + renders * rates.render_s + queries * rates.infer_s
@@ -186,7 +188,7 @@ def _sim_rates(recipe: DemoRecipe, probe_steps: int = 20, max_tasks: int = 3) ->
             if not split:
                 obs = env.reset(recipe.collect_seed)
                 expert.reset()
-                n = max(1, min(probe_steps, recipe.max_steps // 2))  # both passes within one episode's cap
+                n = max(1, min(probe_steps, recipe.episode_caps()[task] // 2))  # both passes within one episode's cap
                 for render in (False, True):  # the expert acts, so the scene stays valid (ALOHA's IK)
                     t0 = time.perf_counter()
                     for _ in range(n):

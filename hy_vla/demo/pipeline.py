@@ -196,7 +196,7 @@ def evaluate(recipe: DemoRecipe, ckpt: Path, out: Path, extra: dict[str, Any]) -
         n_action_steps=recipe.n_action_steps,
         cameras=recipe.cameras,
         image_size=recipe.render_size,
-        max_steps=recipe.max_steps,
+        max_steps=recipe.max_steps,  # None: each task's customary cap (LIBERO's per suite)
         videos=recipe.videos,
         out=str(out),
         extra=extra,
@@ -247,6 +247,7 @@ def run_demo(recipe: DemoRecipe, out: Path, data: Path | None = None) -> dict[st
     from hy_vla.sim.registry import expand_task_list
 
     recipe = recipe.replace(tasks=expand_task_list(recipe.suite, recipe.tasks))  # e.g. libero_object -> 10 tasks
+    caps = recipe.episode_caps()  # a suite without customary caps and no max_steps fails here, before collection
     out.mkdir(parents=True, exist_ok=True)
     data = data or out / "data"
     est, rates, _ = estimate(recipe, out, data)
@@ -257,6 +258,7 @@ def run_demo(recipe: DemoRecipe, out: Path, data: Path | None = None) -> dict[st
     t_train = time.perf_counter() - t0 - t_collect
     extra = {
         "demo": recipe.to_dict(),
+        "episode_caps": caps,
         "dataset": str(data),
         "checkpoint": str(ckpt),
         "collect_s": round(t_collect, 1),

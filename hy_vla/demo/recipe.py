@@ -41,7 +41,9 @@ class DemoRecipe:
     # evaluation
     eval_episodes: int = 50
     n_action_steps: int = 8  # execute this many actions of each chunk, then re-plan
-    max_steps: int = 200  # Meta-World's experts finish in 50-120 steps; failures stop here
+    # Meta-World's experts finish in 50-120 steps; failures stop here. None: each task's customary cap, for
+    # suites that define one (LIBERO's standard protocol: spatial 220, object 280, goal 300, libero_10 520).
+    max_steps: int | None = 200
     videos: int = 2
     workers: int = 2
     # `hy-vla train --set` style overrides applied last (model.<field>, data.<field>, TrainConfig fields):
@@ -54,7 +56,7 @@ class DemoRecipe:
         if not self.tasks or not self.cameras:
             raise ValueError("the demo needs at least one task and one camera")
         for name in ("demos_per_task", "eval_episodes", "n_action_steps", "max_steps", "render_size"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"demo recipe: {name} must be positive, got {getattr(self, name)}")
         if self.workers < 0 or self.videos < 0:
             raise ValueError("demo recipe: workers and videos must be >= 0")
@@ -68,6 +70,19 @@ class DemoRecipe:
     def run_overrides(self) -> dict[str, Any]:
         """What `resolve_run` applies on top of the preset: the recipe's cameras, then `overrides`."""
         return {"model.camera_names": list(self.cameras), **self.overrides}
+
+    def episode_caps(self) -> dict[str, int]:
+        """{task: its evaluation episode cap}: `max_steps`, or with None each task's customary cap (the tasks must
+        be expanded task names; a suite without customary caps needs `max_steps`)."""
+        if self.max_steps is not None:
+            return dict.fromkeys(self.tasks, self.max_steps)
+        from hy_vla.sim.registry import episode_cap
+
+        caps = {task: episode_cap(self.suite, task) for task in self.tasks}
+        missing = [task for task, cap in caps.items() if cap is None]
+        if missing:
+            raise ValueError(f"{self.suite} tasks have no customary episode cap ({missing[0]}): give max_steps")
+        return {task: int(cap) for task, cap in caps.items() if cap is not None}
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -99,7 +114,7 @@ LIBERO_RECIPE = DemoRecipe(
     preset="libero-demo",
     steps=3000,
     n_action_steps=8,
-    max_steps=280,  # LIBERO-Object's customary cap; `hy-vla demo --tasks` takes the named suite's (MAX_STEPS)
+    max_steps=None,  # each task's suite's customary cap (LIBERO-Object 280, LIBERO-Spatial 220, ...)
 )
 
 DEMO_ENVS: dict[str, DemoRecipe] = {"metaworld": DemoRecipe(), "aloha": ALOHA_RECIPE, "libero": LIBERO_RECIPE}

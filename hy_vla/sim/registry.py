@@ -8,6 +8,8 @@ Each suite module exposes:
 - optionally ``expand_task(name) -> list[str]``: the task names a group name (a LIBERO suite such as
   ``libero_object``) or a short alias stands for; ``[]`` for an unknown name
 - optionally ``suggest(name) -> str``: did-you-mean text for an unknown name (default: closest task names)
+- optionally ``episode_cap(task) -> int``: the task's customary episode length cap (LIBERO's per-suite caps of
+  the standard protocol); where it is absent a caller gives the cap
 - optionally ``task_groups() -> dict[str, list[str]]``: named groups of tasks that evaluation reports
   summarize separately (Meta-World: the difficulty tiers)
 
@@ -86,6 +88,13 @@ def expand_task_list(suite: str, names: list[str] | tuple[str, ...]) -> tuple[st
     """`expand_tasks` over several names: each task once, in order (set names such as mt10 or libero_object
     expand to their tasks; unknown names raise a ValueError with suggestions)."""
     return tuple(dict.fromkeys(t for name in names for t in expand_tasks(suite, name)))
+
+
+def episode_cap(suite: str, task: str) -> int | None:
+    """`task`'s customary episode cap in `suite`; None when the suite defines none (the caller must give one)."""
+    check_task(suite, task)
+    cap = getattr(suite_module(suite), "episode_cap", None)
+    return None if cap is None else int(cap(task))
 
 
 def make_env(suite: str, task: str, **kwargs: Any) -> EnvAdapter:

