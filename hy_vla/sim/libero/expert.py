@@ -13,6 +13,7 @@ this simulator (MuJoCo 3.3).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,10 @@ FIRST_SKILLS = {
     ),
 }
 UNSUPPORTED_TASKS: dict[str, str] = {}
+# Tasks whose object sits under something the first skills leave overhanging it: metres to slide it toward the
+# robot before lifting (the bowl beside the cabinet is under the opened top drawer; lifted straight up, its rim
+# catches on the drawer and it drops).
+SLIDE_BEFORE_LIFT = {"libero_goal/open_the_top_drawer_and_put_the_bowl_inside": 0.08}
 
 
 def skills_for_goal(goal: tuple[tuple[str, ...], ...]) -> list[Skill]:
@@ -83,7 +88,10 @@ class LiberoExpert:
         self.task = task
         if task in UNSUPPORTED_TASKS:
             raise ValueError(f"no scripted LIBERO expert for {task}: {UNSUPPORTED_TASKS[task]}")
-        self.skills = [*FIRST_SKILLS.get(task, ()), *skills_for_goal(task_goal(task))]  # raises if we have no skill
+        goal_skills = skills_for_goal(task_goal(task))  # raises if we have no skill
+        slide = SLIDE_BEFORE_LIFT.get(task, 0.0)
+        goal_skills = [dataclasses.replace(s, slide=slide) if s.relation in ("on", "in") else s for s in goal_skills]
+        self.skills = [*FIRST_SKILLS.get(task, ()), *goal_skills]
         for skill in self.skills:
             _skill_runner(skill)  # raises now, not mid-episode, for a target the skill cannot handle
         self.metadata: dict[str, Any] = {
