@@ -164,3 +164,22 @@ def test_drawer_retreat_returns_home():
     assert expert.done
     assert np.linalg.norm(eef - home) < 0.05, eef
     assert np.linalg.norm(matrix_to_axis_angle(rot @ down_rotation(0.0).T)) < 1e-6
+
+
+def test_a_mug_is_grasped_by_its_rim():
+    """A mug is wider than the open fingers (~8 cm): grasped across its body the fingers closed on air (LIBERO-10's
+    mug tasks 0/10); like a bowl it is taken by the rim, one finger inside."""
+    low, high = np.array([-0.045, -0.045, 0.0]), np.array([0.045, 0.045, 0.09])
+    obs = observation(np.array([0.0, 0.0, 0.85]), (0.039, -0.039))
+    for key, value in (
+        (POSITIONS_KEY, np.array([0.0, 0.0, 0.85])),
+        (ROTATIONS_KEY, np.eye(3)),
+        (BOUNDS_KEY, (low, high)),
+    ):
+        obs[key]["white_mug_1"] = value
+        del obs[key]["box"]
+    expert = PickPlace(Skill("on", "white_mug_1", "basket_region"))
+    expert.act(obs, np.array([-0.2, 0.0, 1.1]), down_rotation(0.0))
+    grasp = expert.plan["grasp"]
+    assert abs(np.linalg.norm(grasp[:2]) - 0.033) < 1e-6, grasp  # on the rim: 4.5 cm radius less 1.2 cm
+    assert abs(grasp[2] - (0.94 - 0.025)) < 1e-6 and expert.plan["rim"]

@@ -75,6 +75,11 @@ def yaw_for_closing_axis(direction: np.ndarray) -> float:
     return float((angle + np.pi / 2) % np.pi - np.pi / 2)  # the gripper is symmetric: yaw modulo pi
 
 
+def rim_grasp(name: str) -> bool:
+    """Objects too wide for the open fingers (~8 cm), grasped by the rim: one finger inside, one outside."""
+    return any(kind in name for kind in ("bowl", "plate", "mug"))
+
+
 @dataclass
 class Skill:
     """One pick-and-place: move `obj` so it is on / in `target`."""
@@ -125,9 +130,9 @@ class PickPlace(PhasedSkill):
         top = pos[2] + (rot @ high)[2] if rot[2, 2] > 0.5 else center[2] + (high - low).max() / 2
         height = float((high - low)[2])
         size_xy = (high - low)[:2]
-        if "bowl" in name or "plate" in name:  # grasp the rim, fingers across it, where the outer finger has room
+        if rim_grasp(name):  # grasp the rim, fingers across it, where the outer finger has room
             radius = size_xy.max() / 2 - 0.012
-            grasp_z = top - (0.025 if "bowl" in name else 0.01)
+            grasp_z = top - (0.01 if "plate" in name else 0.025)
             u = self._free_side(obs, name, center, radius, grasp_z - 0.015, eef)
             grasp = np.array([center[0] + radius * u[0], center[1] + radius * u[1], grasp_z])
             yaw = yaw_for_closing_axis(u)
@@ -142,7 +147,7 @@ class PickPlace(PhasedSkill):
             "rot": down_rotation(yaw),
             "height": height,
             "bottom_offset": center[2] - (pos[2] + low[2]),  # object centre above its bottom
-            "rim": "bowl" in name or "plate" in name,
+            "rim": rim_grasp(name),
         }
 
     def _free_side(
