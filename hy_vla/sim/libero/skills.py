@@ -6,13 +6,14 @@ and a speed limit for this step; `hy_vla.sim.libero.expert` turns them into OSC_
 - `PickPlace` (``on`` / ``in``): approach above the grasp point -> descend -> close -> lift -> carry the *object*
   over the target (the hand target is shifted by the object's measured offset, which cancels grasp offsets)
   -> lower until the object is just above the target surface -> open -> retreat. Grasps are top-down; the fingers
-  close across the object's narrower horizontal side (from its body-frame mesh bounds and its rotation); bowls and
-  plates are grasped by the rim on the side where the outer finger has room. A lost grasp is retried twice.
+  close across the object's narrower horizontal side (from its body-frame mesh bounds and its rotation); bowls,
+  plates and mugs are grasped by the rim on the side where the outer finger has room. A lost grasp is retried
+  twice, planned afresh once the object has come to rest. An object under an overhang can be slid out first.
   Started in the middle of someone else's episode (a post-training correction), it carries on from where the hand
   is rather than restarting: low over the object it centres and descends, holding the object it lifts (or lowers,
   when already over the target); a restart would teach corrections the demonstrations contradict.
 - `TurnKnob` (``turnon``): grasp the stove dial's bar from above and twist the wrist.
-- `OpenDrawer` (``open``, wooden cabinet): horizontal gripper on the handle bar, pull.
+- `OpenDrawer` (``open``, wooden cabinet): horizontal gripper on the handle bar, pull, back out, return home.
 
 Each phase also ends on a step budget so a stuck phase cannot stall the episode. All numbers (heights, gains,
 budgets, offsets) are ours, tuned on this simulator (MuJoCo 3.3).
