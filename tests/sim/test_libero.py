@@ -160,18 +160,21 @@ def test_fresh_layouts_keep_objects_placed_on_fixtures():
     """A bowl placed on the cabinet and one on the stove (libero_spatial/9) stay on them in a collection layout:
     the packaged sampler put them a fixture position away, and they fell off the table."""
     env = registry.make_env("libero", "libero_spatial/9", cameras=(), privileged=True)
-    for seed in (100_000, 100_001):
-        obs = env.reset(seed)
-        pos = obs[POSITIONS_KEY]
-        for bowl, fixture, surface_z in (
-            ("akita_black_bowl_1", "wooden_cabinet_1", 1.10),  # the cabinet's top (the table is at ~0.90)
-            ("akita_black_bowl_2", "flat_stove_1", 0.92),  # on the stove, above the table
-        ):
-            assert pos[bowl][2] > surface_z, (seed, bowl, pos[bowl])
-            assert np.linalg.norm(pos[bowl][:2] - pos[fixture][:2]) < 0.2, (seed, bowl, pos[bowl], pos[fixture])
-        # at rest: one more no-op step moves nothing
-        after = env.step(np.array([0, 0, 0, 0, 0, 0, -1.0]), render=False).obs[POSITIONS_KEY]
-        assert max(np.abs(after[k] - pos[k]).max() for k in ("akita_black_bowl_1", "akita_black_bowl_2")) < 1e-3
+    try:
+        for seed in (100_000, 100_001):
+            obs = env.reset(seed)
+            pos = obs[POSITIONS_KEY]
+            for bowl, fixture, surface_z in (
+                ("akita_black_bowl_1", "wooden_cabinet_1", 1.10),  # the cabinet's top (the table is at ~0.90)
+                ("akita_black_bowl_2", "flat_stove_1", 0.92),  # on the stove, above the table
+            ):
+                assert pos[bowl][2] > surface_z, (seed, bowl, pos[bowl])
+                assert np.linalg.norm(pos[bowl][:2] - pos[fixture][:2]) < 0.2, (seed, bowl, pos[bowl], pos[fixture])
+            # at rest: one more no-op step moves nothing
+            after = env.step(np.array([0, 0, 0, 0, 0, 0, -1.0]), render=False).obs[POSITIONS_KEY]
+            assert max(np.abs(after[k] - pos[k]).max() for k in ("akita_black_bowl_1", "akita_black_bowl_2")) < 1e-3
+    finally:
+        env.close()
 
 
 def test_step_contract(env):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hy_vla.sim.libero.env import BOUNDS_KEY, POSITIONS_KEY, ROTATIONS_KEY
-from hy_vla.sim.libero.skills import OPEN, PickPlace, Skill, axis_angle_to_matrix, down_rotation
+from hy_vla.sim.libero.skills import OPEN, PickPlace, Skill, axis_angle_to_matrix, down_rotation, rim_grasp
 
 # A 6 x 4 x 10 cm box standing at the origin of the table (z 0.85): centre z 0.90, top 0.95; the fingers close
 # across its 4 cm side (world y, yaw 0); the grasp point is 4 cm under the top (z 0.91), the hover 7 cm above it.
@@ -182,4 +182,4 @@ def test_a_mug_is_grasped_by_its_rim():
     expert.act(obs, np.array([-0.2, 0.0, 1.1]), down_rotation(0.0))
     grasp = expert.plan["grasp"]
     assert abs(np.linalg.norm(grasp[:2]) - 0.033) < 1e-6, grasp  # on the rim: 4.5 cm radius less 1.2 cm
-    assert abs(grasp[2] - (0.94 - 0.025)) < 1e-6 and expert.plan["rim"]
+    assert abs(grasp[2] - (0.94 - 0.025)) < 1e-6 and rim_grasp("white_mug_1")

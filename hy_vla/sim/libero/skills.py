@@ -148,7 +148,6 @@ class PickPlace(PhasedSkill):
             "rot": down_rotation(yaw),
             "height": height,
             "bottom_offset": center[2] - (pos[2] + low[2]),  # object centre above its bottom
-            "rim": rim_grasp(name),
         }
 
     def _free_side(
@@ -241,11 +240,12 @@ class PickPlace(PhasedSkill):
         if self.phase == "close":
             if over_budget:
                 p["hold"] = eef - obj  # grasp offset: end effector relative to the object origin
-                p["slide_to"] = eef - [self.skill.slide, 0.0, 0.0]
+                if self.skill.slide:
+                    p["slide_to"] = eef - [self.skill.slide, 0.0, 0.0]
                 self._next("lift")
             return grasp, p["rot"], CLOSE, 0.3
         holding = self.phase in ("lift", "carry", "lower")
-        slip = RIM_SLIP if p["rim"] else SLIP
+        slip = RIM_SLIP if rim_grasp(self.skill.obj) else SLIP
         if holding and (_fingers_empty(obs) or np.linalg.norm(eef - obj - p["hold"]) > slip):  # lost or missed it
             if self.retries < 2:
                 self.retries += 1
@@ -259,10 +259,10 @@ class PickPlace(PhasedSkill):
         center, release_z = self._target(obs)
         carry_z = max(release_z + p["bottom_offset"] + 0.12, grasp[2] + 0.10)
         if self.phase == "lift":
-            slide_to = p.get("slide_to")
-            if slide_to is not None and np.linalg.norm(eef[:2] - slide_to[:2]) > 0.01 and not over_budget:
-                return slide_to + [0, 0, 0.01], p["rot"], CLOSE, 0.6  # slide first, barely off the surface
-            p.pop("slide_to", None)
+            if "slide_to" in p:  # slide first, barely off the surface
+                if np.linalg.norm(eef[:2] - p["slide_to"][:2]) > 0.01 and not over_budget:
+                    return p["slide_to"] + [0, 0, 0.01], p["rot"], CLOSE, 0.6
+                del p["slide_to"]
             goal = np.array([eef[0], eef[1], carry_z + p["hold"][2]])
             if eef[2] > carry_z - 0.02 + min(p["hold"][2], 0) or over_budget:
                 self._next("carry")
@@ -436,7 +436,7 @@ class OpenDrawer(PhasedSkill):
 
 
 # A held object further than this (m) from where the grasp put it relative to the hand has been lost. An object
-# held by its rim (bowl, plate) swings about the fingers as it is lifted: its centre moved 4.6 cm on a bowl lifted
+# held by its rim (bowl, plate, mug) swings about the fingers as it is lifted: its centre moved 4.6 cm on a bowl lifted
 # out of LIBERO-Goal's scene and still held, so rims get more room.
 SLIP, RIM_SLIP = 0.04, 0.08
 HOLD_GAP = 0.07  # finger gap (m) below which the fingers are closed on something: open is ~0.078, objects 0.03-0.063
