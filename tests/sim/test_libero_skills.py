@@ -139,8 +139,9 @@ def test_drawer_retreat_returns_home():
     """After pulling a drawer open the hand backs out and returns to where it started, pointing down. It used to rise
     in place: from a drawer far from the robot, turning down there straightened the elbow into its joint limit and
     the arm stopped moving (LIBERO-Goal's top drawer)."""
+    from hy_vla.sim.libero.drawers import OpenDrawer
     from hy_vla.sim.libero.env import JOINTS_KEY
-    from hy_vla.sim.libero.skills import OpenDrawer, matrix_to_axis_angle
+    from hy_vla.sim.libero.skills import matrix_to_axis_angle
 
     region = "wooden_cabinet_1_top_region"
     joint = [0.0, 0.0, 0.0]
@@ -183,3 +184,109 @@ def test_a_mug_is_grasped_by_its_rim():
     grasp = expert.plan["grasp"]
     assert abs(np.linalg.norm(grasp[:2]) - 0.033) < 1e-6, grasp  # on the rim: 4.5 cm radius less 1.2 cm
     assert abs(grasp[2] - (0.94 - 0.025)) < 1e-6 and rim_grasp("white_mug_1")
+
+
+def drawer_observation(joint: list[float], region_y: float = 0.15) -> dict:
+    """LIBERO's white cabinet unrotated at the origin, its bottom drawer's region site at y `region_y` (it follows the
+    drawer: open is -y)."""
+    from hy_vla.sim.libero.env import JOINTS_KEY
+
+    region = "white_cabinet_1_bottom_region"
+    return {
+        POSITIONS_KEY: {region: np.array([0.0, region_y, 0.95]), "akita_black_bowl_1": np.array([0.0, -0.2, 0.9])},
+        ROTATIONS_KEY: {"white_cabinet_1": np.eye(3), "akita_black_bowl_1": np.eye(3)},
+        BOUNDS_KEY: {"akita_black_bowl_1": (np.array([-0.056, -0.056, 0.0]), np.array([0.056, 0.056, 0.053]))},
+        JOINTS_KEY: {"white_cabinet_1": joint},
+        "observation.state": np.zeros(8),
+    }
+
+
+def test_an_object_goes_into_a_drawer_clear_of_the_handles_above():
+    """A bowl put into a half-open drawer at the drawer's region site hung 3 cm under the closed drawers' handles,
+    rested on the top drawer's handle 10 cm above the floor and jammed the drawer when it was pushed shut
+    (LIBERO-10's bottom-drawer task 1/3). It goes between those handles and the drawer's front wall instead."""
+    from hy_vla.sim.libero.cabinet import FRONT_WALL, HANDLE_FRONT, drawer_place_center
+
+    obs = drawer_observation([0.0, 0.0, -0.146])
+    center = drawer_place_center(obs, "white_cabinet_1_bottom_region", 0.056)
+    shift = 0.15 - center[1]  # toward the robot (-y)
+    assert center[0] == 0.0 and center[2] == 0.95
+    far_edge, near_edge = shift - 0.056, shift + 0.056  # in front of the region site
+    handles, wall = HANDLE_FRONT - 0.146, FRONT_WALL  # the handles above stand 12.1 cm before the closed site
+    assert abs((far_edge - handles) - (wall - near_edge)) < 1e-9 and far_edge > handles - 0.01, (far_edge, near_edge)
+    expert = PickPlace(Skill("in", "akita_black_bowl_1", "white_cabinet_1_bottom_region"))
+    np.testing.assert_allclose(expert._target(obs)[0], center)
+    assert drawer_place_center(obs, "basket_1_contain_region", 0.05) is None  # not a drawer: the site itself
+    # The top of the cabinet is no drawer: a bowl put on it was shifted 10 cm toward its front edge and fell off.
+    assert drawer_place_center(obs, "white_cabinet_1_top_side", 0.056) is None
+    obs[POSITIONS_KEY]["white_cabinet_1_top_side"] = np.array([0.0, 0.3, 1.13])
+    on_top = PickPlace(Skill("on", "akita_black_bowl_1", "white_cabinet_1_top_side"))
+    np.testing.assert_allclose(on_top._target(obs)[0], [0.0, 0.3, 1.13])
+
+
+def test_a_drawer_is_closed_after_what_goes_into_it():
+    """LIBERO-10's bddl lists "close the bottom drawer" before "put the bowl in it": run in that order the bowl met a
+    closed drawer. A close is run after the puts into what it closes; otherwise the goal's order stands."""
+    from hy_vla.sim.libero.expert import skills_for_goal
+
+    def order(goal):
+        return [s.relation for s in skills_for_goal(goal)]
+
+    drawer = "white_cabinet_1_bottom_region"
+    assert order((("close", drawer), ("in", "akita_black_bowl_1", drawer))) == ["in", "close"]
+    on_top = (("close", "wooden_cabinet_1_top_region"), ("on", "bowl_1", "wooden_cabinet_1_top_side"))
+    assert order(on_top) == ["close", "on"]  # nothing goes in: close first, then the bowl on top of the cabinet
+    assert order((("close", drawer), ("open", "white_cabinet_1_top_region"))) == ["close", "open"]
+
+
+def test_a_drawer_is_pushed_shut_with_a_thin_hand():
+    """Pointing straight down (fingers closing across the drawer front) the hand's 20 cm body met the drawer above
+    1 cm before the pushed drawer was shut, and the forearm the cabinet's top edge. The fingers close along the
+    drawer front, pointing down and toward the cabinet; the hand pushes until the drawer counts as closed."""
+    from hy_vla.sim.libero.drawers import CloseDrawer
+
+    joint = [0.0, 0.0, -0.15]
+    obs = drawer_observation(joint, region_y=0.15)
+    region = "white_cabinet_1_bottom_region"
+    eef, rot = np.array([-0.2, 0.0, 1.17]), down_rotation(0.0)
+    expert = CloseDrawer(Skill("close", region, region))
+    pushes = []
+    for _ in range(300):
+        was = expert.phase
+        goal, rot_goal, gripper, speed = expert.act(obs, eef, rot)
+        if was == "push":
+            pushes.append(goal - eef)
+            joint[2] = min(0.01, joint[2] + 0.01)  # the drawer moves with the hand
+        if expert.done:
+            break
+        eef, rot = eef + np.clip(goal - eef, -0.02 * speed, 0.02 * speed), rot_goal
+    assert expert.done and joint[2] > 0.0
+    assert pushes and all(p[1] > 0 for p in pushes)  # into the cabinet (+y)
+    closing, pointing = expert.plan["rot"][:, 1], expert.plan["rot"][:, 2]  # fingers' axis, approach axis
+    assert abs(closing[1]) < 1e-9 and abs(closing[2]) < 1e-9  # along the drawer front (world x)
+    np.testing.assert_allclose(pointing, [0.0, np.sqrt(0.5), -np.sqrt(0.5)], atol=1e-9)  # down, 45 deg into it
+
+
+def test_turning_a_stove_off_twists_back_past_zero():
+    """Turning off grasps the dial's bar at its current angle (it may start anywhere up to 2.1 rad) and twists the
+    wrist to 0.3 rad past zero, the short way round; turning on still twists 1.1 rad from where the bar is."""
+    from hy_vla.sim.libero.env import JOINTS_KEY
+    from hy_vla.sim.libero.skills import TurnKnob, matrix_to_axis_angle
+
+    def plan(relation: str, angle: float) -> dict:
+        obs = {
+            POSITIONS_KEY: {"flat_stove_1": np.array([0.0, 0.0, 0.9])},
+            JOINTS_KEY: {"flat_stove_1": [angle]},
+            "observation.state": np.zeros(8),
+        }
+        knob = TurnKnob(Skill(relation, "flat_stove_1", "flat_stove_1"))
+        knob.act(obs, np.array([-0.2, 0.0, 1.1]), down_rotation(0.0))
+        return knob.plan
+
+    def yaw(rot: np.ndarray) -> float:
+        return float(matrix_to_axis_angle(rot @ down_rotation(0.0).T)[2])
+
+    off = plan("turnoff", 1.86)
+    assert abs(yaw(off["rot"]) - 1.86) < 1e-6 and abs(yaw(off["twisted"]) + 0.3) < 1e-6
+    on = plan("turnon", 0.0)
+    assert abs(yaw(on["rot"])) < 1e-6 and abs(yaw(on["twisted"]) - 1.1) < 1e-6

@@ -1,7 +1,9 @@
 """Scripted LIBERO experts: the task's goal predicates turned into skills, run in order, as OSC_POSE deltas.
 
 The expert reads the task's goal (the bddl ``:goal``) and runs one skill per predicate (`hy_vla.sim.libero.skills`):
-``on`` / ``in`` -> pick-and-place, ``turnon`` -> the stove knob, ``open`` -> a wooden-cabinet drawer. Tasks whose
+``on`` / ``in`` -> pick-and-place, ``turnon`` / ``turnoff`` -> the stove knob, ``open`` / ``close`` -> a cabinet
+drawer. A drawer is
+closed after whatever the goal puts into it (the bddl lists predicates in no particular order). Tasks whose
 goal alone does not say what must happen first get skills in `FIRST_SKILLS`. Predicates without a skill raise at
 construction, naming the reason (`UNSUPPORTED_PREDICATES`), so a task the expert cannot do is never attempted
 silently.
@@ -19,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from hy_vla.policy.protocol import ACTIONS_KEY
+from hy_vla.sim.libero.drawers import CloseDrawer, OpenDrawer
 from hy_vla.sim.libero.env import ACTION_DIM, POSITIONS_KEY, STATE_DIM
 from hy_vla.sim.libero.skills import (
     OPEN,
-    OpenDrawer,
     PickPlace,
     Skill,
     TurnKnob,
@@ -35,11 +37,8 @@ POS_SCALE = 0.05  # metres per unit of position action (robosuite OSC_POSE outpu
 ROT_SCALE = 0.5  # radians per unit of rotation action
 POS_GAIN = 1.6  # commanded offset / remaining error: > 1 compensates the impedance controller's lag
 ROT_GAIN = 1.0
-SUPPORTED_PREDICATES = ("on", "in", "turnon", "open")
-UNSUPPORTED_PREDICATES = {
-    "close": "closing drawers/doors needs a push skill (not written yet)",
-    "turnoff": "turning a stove knob off needs the knob skill run backwards (not written yet)",
-}
+SUPPORTED_PREDICATES = ("on", "in", "turnon", "turnoff", "open", "close")
+UNSUPPORTED_PREDICATES: dict[str, str] = {}
 
 
 # Tasks whose goal predicates alone do not say what must happen first: skills run before the goal's.
@@ -56,18 +55,36 @@ SLIDE_BEFORE_LIFT = {"libero_goal/open_the_top_drawer_and_put_the_bowl_inside": 
 
 
 def skills_for_goal(goal: tuple[tuple[str, ...], ...]) -> list[Skill]:
-    """One skill per goal predicate; ValueError naming the reason for predicates we have no skill for."""
+    """One skill per goal predicate, each ``close`` after the ``in``s into what it closes; ValueError naming the
+    reason for predicates we have no skill for."""
     skills = []
     for predicate in goal:
         kind = predicate[0]
-        if kind in ("turnon", "open"):  # one argument: the stove, or the drawer's region
+        if kind in ("turnon", "turnoff", "open", "close"):  # one argument: the stove, or the drawer's region
             skills.append(Skill(kind, predicate[1], predicate[1]))
         elif kind in SUPPORTED_PREDICATES:
             skills.append(Skill(kind, predicate[1], predicate[2]))
         else:
             reason = UNSUPPORTED_PREDICATES.get(kind, "no skill for this predicate")
             raise ValueError(f"no scripted LIBERO expert for goal {predicate}: {reason}")
-    return skills
+    return close_last(skills)
+
+
+def close_last(skills: list[Skill]) -> list[Skill]:
+    """`skills` with every ``close`` moved after the ``in`` skills whose target lies in what it closes (a drawer
+    region, or a region of the closed object); the order is otherwise kept."""
+
+    def inside(put: Skill, close: Skill) -> bool:
+        return put.relation == "in" and (put.target == close.target or put.target.startswith(close.target + "_"))
+
+    ordered = [s for s in skills if s.relation != "close"]
+    for close in (s for s in skills if s.relation == "close"):
+        last = max((i for i, s in enumerate(ordered) if inside(s, close)), default=None)
+        if last is None:  # nothing goes in: keep the goal's order relative to the skills that were before it
+            before = [s for s in skills[: skills.index(close)] if s.relation != "close"]
+            last = max((ordered.index(s) for s in before), default=-1)
+        ordered.insert(last + 1, close)
+    return ordered
 
 
 def task_goal(task: str) -> tuple[tuple[str, ...], ...]:
@@ -124,11 +141,13 @@ class LiberoExpert:
         return {ACTIONS_KEY: action[None].astype(np.float32)}  # (1, 7)
 
 
-def _skill_runner(skill: Skill) -> PickPlace | TurnKnob | OpenDrawer:
-    if skill.relation == "turnon":
+def _skill_runner(skill: Skill) -> PickPlace | TurnKnob | OpenDrawer | CloseDrawer:
+    if skill.relation in ("turnon", "turnoff"):
         return TurnKnob(skill)
     if skill.relation == "open":
         return OpenDrawer(skill)
+    if skill.relation == "close":
+        return CloseDrawer(skill)
     return PickPlace(skill)
 
 

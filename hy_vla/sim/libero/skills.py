@@ -8,12 +8,13 @@ and a speed limit for this step; `hy_vla.sim.libero.expert` turns them into OSC_
   -> lower until the object is just above the target surface -> open -> retreat. Grasps are top-down; the fingers
   close across the object's narrower horizontal side (from its body-frame mesh bounds and its rotation); bowls,
   plates and mugs are grasped by the rim on the side where the outer finger has room. A lost grasp is retried
-  twice, planned afresh once the object has come to rest. An object under an overhang can be slid out first.
+  twice, planned afresh once the object has come to rest. An object under an overhang can be slid out first;
+  one put into a cabinet drawer goes where it clears the handles above (`hy_vla.sim.libero.cabinet`).
   Started in the middle of someone else's episode (a post-training correction), it carries on from where the hand
   is rather than restarting: low over the object it centres and descends, holding the object it lifts (or lowers,
   when already over the target); a restart would teach corrections the demonstrations contradict.
-- `TurnKnob` (``turnon``): grasp the stove dial's bar from above and twist the wrist.
-- `OpenDrawer` (``open``, wooden cabinet): horizontal gripper on the handle bar, pull, back out, return home.
+- `TurnKnob` (``turnon`` / ``turnoff``): grasp the stove dial's bar from above and twist the wrist.
+- Drawers (``open`` / ``close``): `hy_vla.sim.libero.drawers`.
 
 Each phase also ends on a step budget so a stuck phase cannot stall the episode. All numbers (heights, gains,
 budgets, offsets) are ours, tuned on this simulator (MuJoCo 3.3).
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from hy_vla.sim.libero.cabinet import drawer_place_center
 from hy_vla.sim.libero.env import BOUNDS_KEY, JOINTS_KEY, POSITIONS_KEY, ROTATIONS_KEY
 
 OPEN, CLOSE = -1.0, 1.0
@@ -186,7 +188,11 @@ class PickPlace(PhasedSkill):
             surface = pos[2] + (high[2] if self.skill.relation == "on" else low[2])
             return center, surface + 0.01
         pos = positions[target]  # a region site: its centre; "in" regions sit at the container's floor
-        return pos, pos[2] + 0.02
+        low, high = bounds[self.skill.obj]
+        in_drawer = None
+        if self.skill.relation == "in":
+            in_drawer = drawer_place_center(obs, target, float((high - low)[:2].max()) / 2)
+        return (pos if in_drawer is None else in_drawer), pos[2] + 0.02
 
     # ---------------------------------------------------------------- acting
 
@@ -305,27 +311,37 @@ class PickPlace(PhasedSkill):
 
 
 class TurnKnob(PhasedSkill):
-    """Turn a stove's knob on: grasp the bar on top of the dial from above and twist the wrist about +z.
+    """Turn a stove's knob on (``turnon``) or off (``turnoff``): grasp the bar on top of the dial from above, the
+    fingers across it at its current angle, and twist the wrist about +z (on) or -z (off).
 
-    The dial turns about the stove body's vertical axis (its origin); the benchmark calls the stove on once
-    the knob joint passes 0.5 rad. We twist to ~1 rad, open, and lift.
+    The dial turns about the stove body's vertical axis (its origin); the benchmark calls the stove on once the
+    knob joint passes 0.5 rad and off below 0.0 (its lower limit is -0.005: the twist presses into it). We twist
+    to ~1 rad (on) or just past 0 (off), open, and lift.
     """
 
-    BUDGET = {"approach": 60, "descend": 30, "close": 8, "twist": 40, "release": 6}
+    BUDGET = {"approach": 60, "descend": 30, "close": 8, "twist": 70, "release": 6}
     TWIST = 1.1  # radians of wrist rotation asked for (the grasp slips a little)
     ON_ANGLE = 0.7  # knob angle at which we let go (the predicate needs 0.5)
+    OFF_ANGLE = -0.001  # knob angle at which we let go when turning off (the predicate needs < 0.0)
     GRASP_DZ = 0.045  # end effector above the stove origin when grasping the bar
 
     def act(self, obs: dict[str, Any], eef: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         name = self.skill.obj
+        angle = float(np.asarray(obs[JOINTS_KEY].get(name, [0.0]))[0])
+        on = self.skill.relation == "turnon"
         if not self.plan:
             pos = obs[POSITIONS_KEY][name]  # the dial turns about the stove's origin; its bar is ~3-5 cm above it
-            self.plan = {"grasp": np.array([pos[0], pos[1], pos[2] + self.GRASP_DZ]), "rot": down_rotation(0.0)}
+            self.plan = {
+                "grasp": np.array([pos[0], pos[1], pos[2] + self.GRASP_DZ]),
+                "rot": down_rotation(angle),  # the bar turns with the dial
+                # Off: the dial may start anywhere up to 2.1 rad; aim 0.3 rad past 0 (under half a turn away, so
+                # the wrist turns the short way round).
+                "twisted": down_rotation(angle + self.TWIST if on else -0.3),
+            }
         p = self.plan
         self.phase_steps += 1
         over = self.phase_steps > self.BUDGET.get(self.phase, 10**9)
         grasp = p["grasp"]
-        angle = float(np.asarray(obs[JOINTS_KEY].get(name, [0.0]))[0])
         aligned = np.linalg.norm(matrix_to_axis_angle(p["rot"] @ rot.T)) < 0.06
         if self.phase == "approach":
             hover = grasp + [0, 0, 0.06]
@@ -343,9 +359,9 @@ class TurnKnob(PhasedSkill):
                 self._next("twist")
             return grasp, p["rot"], CLOSE, 0.3
         if self.phase == "twist":
-            if angle > self.ON_ANGLE or over:
+            if (angle > self.ON_ANGLE if on else angle < self.OFF_ANGLE) or over:
                 self._next("release")
-            return grasp, down_rotation(self.TWIST), CLOSE, 0.3
+            return grasp, p["twisted"], CLOSE, 0.3
         if self.phase == "release":
             if over:
                 self._next("retreat")
@@ -354,84 +370,6 @@ class TurnKnob(PhasedSkill):
             if self.phase_steps > 12:
                 self._next("done")
             return eef + [0, 0, 0.05], rot, OPEN, MAX_SPEED
-        return eef.copy(), rot, OPEN, MAX_SPEED
-
-
-class OpenDrawer(PhasedSkill):
-    """Open a drawer of LIBERO's wooden cabinet: grasp its handle bar from the front, fingers closing vertically,
-    and pull it out.
-
-    From above, the handle of the drawer underneath is out of reach (the top drawer's handle is in the way), so
-    the gripper turns horizontal, pointing at the cabinet. The handle's place relative to the drawer's region
-    site and the pull direction are measured on the wooden cabinet's model (in the cabinet's frame, so they hold
-    for any placement of it); other cabinets are not supported.
-    """
-
-    # The grasp point sits 1.2 cm above the bar's centre (still between the fingers): at the centre the lower
-    # finger, 4 cm under it, ran into a bowl standing in front of LIBERO-Goal's cabinet on some layouts.
-    HANDLE_OFFSET = np.array([-0.006, -0.113, 0.012])  # grasp point from the region site, cabinet frame
-    PULL_LOCAL = np.array([0.0, -1.0, 0.0])  # opening direction, cabinet frame
-    LEVELS = ("top", "middle", "bottom")  # the cabinet's drawer joints, in order
-    OPEN_AT = -0.15  # joint position to reach (the benchmark calls the drawer open below -0.14)
-    FIRST_PHASE = "front"
-    BUDGET = {"front": 80, "insert": 40, "close": 10, "pull": 60, "release": 6}
-    RETREAT_STEPS = 45
-
-    def __init__(self, skill: Skill) -> None:
-        cabinet, _, level = skill.target.rpartition("_")[0].rpartition("_")
-        if not cabinet.startswith("wooden_cabinet") or level not in self.LEVELS:
-            raise ValueError(f"no drawer-opening skill for {skill.target!r} (the wooden cabinet's drawers only)")
-        super().__init__(skill)
-        self.cabinet, self.level = cabinet, self.LEVELS.index(level)
-
-    def act(self, obs: dict[str, Any], eef: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-        if not self.plan:
-            r_cab = obs[ROTATIONS_KEY][self.cabinet]
-            pull = r_cab @ self.PULL_LOCAL
-            handle = obs[POSITIONS_KEY][self.skill.target] + r_cab @ self.HANDLE_OFFSET
-            # Horizontal gripper pointing against the pull, fingers closing along world z.
-            yaw = np.arctan2(pull[1], pull[0]) - np.pi / 2
-            c, s = np.cos(yaw), np.sin(yaw)
-            tilt = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # -90 degrees about x
-            rz = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-            # Where the hand started: the robot's home pose, comfortably bent. The retreat goes back there, since
-            # from the handle of a drawer far from the base, a hand that turns down and rises straightens the elbow
-            # into its joint limit (a singular pose from which the controller moves nowhere).
-            self.plan = {"pull": pull, "handle": handle, "rot": rz @ tilt @ down_rotation(0.0), "home": eef.copy()}
-        p = self.plan
-        self.phase_steps += 1
-        over = self.phase_steps > self.BUDGET.get(self.phase, 10**9)
-        joint = float(np.asarray(obs[JOINTS_KEY].get(self.cabinet, np.zeros(3)))[self.level])
-        if self.phase == "front":  # in front of the handle, turning the gripper on the way
-            goal = p["handle"] + 0.12 * p["pull"]
-            aligned = np.linalg.norm(matrix_to_axis_angle(p["rot"] @ rot.T)) < 0.06
-            if (np.linalg.norm(eef - goal) < 0.01 and aligned) or over:
-                self._next("insert")
-            return goal, p["rot"], OPEN, MAX_SPEED
-        if self.phase == "insert":
-            if np.linalg.norm(eef - p["handle"]) < 0.005 or over:
-                self._next("close")
-            return p["handle"], p["rot"], OPEN, 0.5
-        if self.phase == "close":
-            if over:
-                self._next("pull")
-            return p["handle"], p["rot"], CLOSE, 0.3
-        if self.phase == "pull":
-            if joint < self.OPEN_AT or over:
-                self._next("release")
-            return p["handle"] + 0.18 * p["pull"], p["rot"], CLOSE, 0.5
-        if self.phase == "release":
-            if over:
-                self._next("retreat")
-            return eef.copy(), p["rot"], OPEN, MAX_SPEED
-        if self.phase == "retreat":  # back out, then home, pointing down again for what comes next
-            if self.phase_steps <= 8:
-                return eef + 0.05 * p["pull"], p["rot"], OPEN, MAX_SPEED
-            home = np.array([p["home"][0], p["home"][1], max(p["home"][2], p["handle"][2] + 0.08)])
-            aligned = np.linalg.norm(matrix_to_axis_angle(down_rotation(0.0) @ rot.T)) < 0.1
-            if self.phase_steps > self.RETREAT_STEPS or (np.linalg.norm(eef - home) < 0.04 and aligned):
-                self._next("done")
-            return home, down_rotation(0.0), OPEN, MAX_SPEED
         return eef.copy(), rot, OPEN, MAX_SPEED
 
 
