@@ -93,13 +93,29 @@ def dataset_matches(root: Path, recipe: DemoRecipe) -> bool:
     return dataset_mismatch(root, recipe) is None
 
 
-def ensure_dataset(recipe: DemoRecipe, root: Path) -> None:
-    from hy_vla.sim.collect import CollectConfig, collect
+def dataset_shortfall(root: Path) -> dict[str, int]:
+    """{task: demonstrations missing} of a finished collection whose expert hit the attempt cap on some tasks."""
+    return dict(json.loads((root / "collection.json").read_text()).get("shortfall") or {})
 
+
+def ensure_dataset(recipe: DemoRecipe, root: Path) -> dict[str, int]:
+    """Reuse or collect the recipe's dataset at `root`; returns its shortfall (tasks with fewer demos than asked,
+    which are trained on what there is and still evaluated), after saying so."""
     why = dataset_mismatch(root, recipe)
     if why is None:
         log(f"reusing the dataset in {root}")
-        return
+    else:
+        _collect(recipe, root, why)
+    short = dataset_shortfall(root)
+    if short:
+        missing = ", ".join(f"{task} ({n} of {recipe.demos_per_task} missing)" for task, n in short.items())
+        log(f"warning: the scripted expert fell short of the demonstrations asked on {missing}; still evaluated")
+    return short
+
+
+def _collect(recipe: DemoRecipe, root: Path, why: str) -> None:
+    from hy_vla.sim.collect import CollectConfig, collect
+
     if root.exists():
         raise FileExistsError(
             f"{root} exists but is not a dataset of this recipe: {why}; delete it or pass another --data"
@@ -252,7 +268,7 @@ def run_demo(recipe: DemoRecipe, out: Path, data: Path | None = None) -> dict[st
     data = data or out / "data"
     est, rates, _ = estimate(recipe, out, data)
     t0 = time.perf_counter()
-    ensure_dataset(recipe, data)
+    shortfall = ensure_dataset(recipe, data)
     t_collect = time.perf_counter() - t0
     ckpt = train(recipe, data, out / "train")
     t_train = time.perf_counter() - t0 - t_collect
@@ -260,6 +276,7 @@ def run_demo(recipe: DemoRecipe, out: Path, data: Path | None = None) -> dict[st
         "demo": recipe.to_dict(),
         "episode_caps": caps,
         "dataset": str(data),
+        "demo_shortfall": shortfall,
         "checkpoint": str(ckpt),
         "collect_s": round(t_collect, 1),
         "train_s": round(t_train, 1),

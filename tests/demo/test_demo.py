@@ -92,6 +92,18 @@ def test_dataset_matches_only_the_recipe(tmp_path):
         ensure_dataset(r, root)
 
 
+def test_a_short_dataset_is_reported(tmp_path, capsys):
+    """LIBERO-Goal's top-drawer task gave 0 of 20 demonstrations in 30 attempts; the demo trained on the other nine
+    and said nothing. It now names the tasks and how many demonstrations are missing, and the report keeps it."""
+    r = DemoRecipe(tasks=("reach-v3", "push-v3"), demos_per_task=3)
+    _fake_collection(tmp_path, r, {"observation.environment_state": {}})
+    assert ensure_dataset(r, tmp_path) == {} and "fell short" not in capsys.readouterr().out
+    summary = json.loads((tmp_path / "collection.json").read_text())
+    (tmp_path / "collection.json").write_text(json.dumps({**summary, "shortfall": {"push-v3": 3}}))
+    assert ensure_dataset(r, tmp_path) == {"push-v3": 3}
+    assert "fell short of the demonstrations asked on push-v3 (3 of 3 missing)" in capsys.readouterr().out
+
+
 def test_datasets_of_an_older_collection_format_are_refused(tmp_path):
     """Version 1 collections (no format_version) may show the goal marker at a stale place in frame 0."""
     r = DemoRecipe(tasks=("reach-v3",), demos_per_task=3)
