@@ -218,18 +218,22 @@ def test_expert_solves_an_object_task():
     assert all(r.success for r in results), [(r.seed, r.length) for r in results]
 
 
+def expert_episode(task: str, seed: int):
+    """The scripted expert's episode on `task` from the benchmark's initial state `seed`."""
+    from hy_vla.rollout.episode import run_episode
+
+    env = registry.make_env("libero", task, cameras=(), privileged=True)
+    try:
+        return run_episode(env, registry.make_expert("libero", task), seed)
+    finally:
+        env.close()
+
+
 @pytest.mark.slow
 def test_expert_opens_the_middle_drawer_past_the_bowl():
     """On LIBERO-Goal's initial state 3 a bowl stands in front of the cabinet: grasping the middle drawer's handle
     at its height, the lower finger ran into the bowl 1.4 cm short of the handle and the drawer did not open."""
-    from hy_vla.rollout.episode import run_episode
-
-    task = "libero_goal/open_the_middle_drawer_of_the_cabinet"
-    env = registry.make_env("libero", task, cameras=(), privileged=True)
-    try:
-        result = run_episode(env, registry.make_expert("libero", task), 3)
-    finally:
-        env.close()
+    result = expert_episode("libero_goal/open_the_middle_drawer_of_the_cabinet", 3)
     assert result.success, result.length
 
 
@@ -237,14 +241,9 @@ def test_expert_opens_the_middle_drawer_past_the_bowl():
 def test_expert_puts_the_bowl_in_the_bottom_drawer_and_closes_it():
     """LIBERO-10's bottom-drawer task: the bowl goes in between the handles above and the drawer's front wall, then
     the drawer is pushed shut (the bowl used to rest on the top drawer's handle and jam the drawer half open)."""
-    from hy_vla.rollout.episode import run_episode
-
-    task = "libero_10/KITCHEN_SCENE4_put_the_black_bowl_in_the_bottom_drawer_of_the_cabinet_and_close_it"
-    env = registry.make_env("libero", task, cameras=(), privileged=True)
-    try:
-        result = run_episode(env, registry.make_expert("libero", task), 0)
-    finally:
-        env.close()
+    result = expert_episode(
+        "libero_10/KITCHEN_SCENE4_put_the_black_bowl_in_the_bottom_drawer_of_the_cabinet_and_close_it", 0
+    )
     assert result.success, result.length
 
 

@@ -33,7 +33,35 @@ def facing_rotation(pull: np.ndarray) -> np.ndarray:
     return rz @ tilt @ down_rotation(0.0)
 
 
-class OpenDrawer(PhasedSkill):
+class DrawerSkill(PhasedSkill):
+    """A skill on one cabinet drawer, ending in the same retreat: back out, then return to where the hand started.
+
+    Where the hand started is the robot's home pose, comfortably bent. From the handle of a drawer far from the
+    base, a hand that turns down and rises in place straightens the elbow into its joint limit (a singular pose
+    from which the controller moves nowhere), so the retreat goes home.
+    """
+
+    ACTION = ""  # "opening" / "closing", for the error naming a target without this skill
+    RETREAT_STEPS = 45
+
+    def __init__(self, skill: Skill) -> None:
+        super().__init__(skill)
+        self.cabinet, self.level = parse_drawer(skill.target, self.ACTION)
+
+    def _retreat(self, eef: np.ndarray, rot: np.ndarray, grip: float, above_z: float) -> tuple[Any, ...]:
+        """Back out along the pull (8 steps, gripper `grip`), then home, at least 8 cm above `above_z`, pointing
+        down again for what comes next."""
+        p = self.plan
+        if self.phase_steps <= 8:
+            return eef + 0.05 * p["pull"], p["rot"], grip, MAX_SPEED
+        home = np.array([p["home"][0], p["home"][1], max(p["home"][2], above_z + 0.08)])
+        aligned = np.linalg.norm(matrix_to_axis_angle(down_rotation(0.0) @ rot.T)) < 0.1
+        if self.phase_steps > self.RETREAT_STEPS or (np.linalg.norm(eef - home) < 0.04 and aligned):
+            self._next("done")
+        return home, down_rotation(0.0), OPEN, MAX_SPEED
+
+
+class OpenDrawer(DrawerSkill):
     """Open a cabinet drawer: grasp its handle bar from the front, fingers closing vertically, and pull it out.
 
     From above, the handle of the drawer underneath is out of reach (the top drawer's handle is in the way), so
@@ -46,21 +74,14 @@ class OpenDrawer(PhasedSkill):
     # finger, 4 cm under it, ran into a bowl standing in front of LIBERO-Goal's cabinet on some layouts.
     GRASP_ABOVE_BAR = 0.018
     OPEN_AT = -0.15  # joint position to reach (the benchmark calls the drawer open below -0.14)
+    ACTION = "opening"
     FIRST_PHASE = "front"
     BUDGET = {"front": 80, "insert": 40, "close": 10, "pull": 60, "release": 6}
-    RETREAT_STEPS = 45
-
-    def __init__(self, skill: Skill) -> None:
-        super().__init__(skill)
-        self.cabinet, self.level = parse_drawer(skill.target, "opening")
 
     def act(self, obs: dict[str, Any], eef: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         if not self.plan:
             pull, handle = drawer_handle(obs, self.cabinet, self.skill.target)
             handle = handle + [0.0, 0.0, self.GRASP_ABOVE_BAR]
-            # Where the hand started: the robot's home pose, comfortably bent. The retreat goes back there, since
-            # from the handle of a drawer far from the base, a hand that turns down and rises straightens the elbow
-            # into its joint limit (a singular pose from which the controller moves nowhere).
             self.plan = {"pull": pull, "handle": handle, "rot": facing_rotation(pull), "home": eef.copy()}
         p = self.plan
         self.phase_steps += 1
@@ -88,37 +109,27 @@ class OpenDrawer(PhasedSkill):
             if over:
                 self._next("retreat")
             return eef.copy(), p["rot"], OPEN, MAX_SPEED
-        if self.phase == "retreat":  # back out, then home, pointing down again for what comes next
-            if self.phase_steps <= 8:
-                return eef + 0.05 * p["pull"], p["rot"], OPEN, MAX_SPEED
-            home = np.array([p["home"][0], p["home"][1], max(p["home"][2], p["handle"][2] + 0.08)])
-            aligned = np.linalg.norm(matrix_to_axis_angle(down_rotation(0.0) @ rot.T)) < 0.1
-            if self.phase_steps > self.RETREAT_STEPS or (np.linalg.norm(eef - home) < 0.04 and aligned):
-                self._next("done")
-            return home, down_rotation(0.0), OPEN, MAX_SPEED
+        if self.phase == "retreat":
+            return self._retreat(eef, rot, OPEN, p["handle"][2])
         return eef.copy(), rot, OPEN, MAX_SPEED
 
 
-class CloseDrawer(PhasedSkill):
+class CloseDrawer(DrawerSkill):
     """Close a cabinet drawer: push its handle in with the closed fingers.
 
     The fingers point down and 45 degrees toward the cabinet, closing along the drawer front, so the hand is thin
     in the pushing direction. Pointing straight down, the forearm met the cabinet's top edge 7 cm before a bottom
     drawer was shut; pointing horizontally, the wrist swung 25 cm behind the hand into the wine rack beside
     LIBERO's white cabinet. The hand comes over the spot in front of the handle, descends, pushes until the
-    benchmark calls the drawer closed, backs out and returns to where it started (see `OpenDrawer`'s retreat).
+    benchmark calls the drawer closed, backs out and returns to where it started.
     """
 
+    ACTION = "closing"
     FIRST_PHASE = "above"
     BUDGET = {"above": 80, "descend": 40, "push": 60}
     STANDOFF = 0.06  # metres in front of the handle where the hand comes down
     TILT = np.pi / 4  # the fingers point down and toward the cabinet
     CLOSED_AT = 0.002  # joint position to reach (the benchmark calls the drawer closed above 0.0)
-    RETREAT_STEPS = 45
-
-    def __init__(self, skill: Skill) -> None:
-        super().__init__(skill)
-        self.cabinet, self.level = parse_drawer(skill.target, "closing")
 
     def act(self, obs: dict[str, Any], eef: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         if not self.plan:
@@ -145,12 +156,6 @@ class CloseDrawer(PhasedSkill):
             if joint > self.CLOSED_AT or over:
                 self._next("retreat")
             return p["start"] - (self.STANDOFF + 0.20) * p["pull"], p["rot"], CLOSE, 0.5
-        if self.phase == "retreat":  # back out, then home, pointing down again for what comes next
-            if self.phase_steps <= 8:
-                return eef + 0.05 * p["pull"], p["rot"], CLOSE, MAX_SPEED
-            home = np.array([p["home"][0], p["home"][1], max(p["home"][2], p["start"][2] + 0.08)])
-            aligned = np.linalg.norm(matrix_to_axis_angle(down_rotation(0.0) @ rot.T)) < 0.1
-            if self.phase_steps > self.RETREAT_STEPS or (np.linalg.norm(eef - home) < 0.04 and aligned):
-                self._next("done")
-            return home, down_rotation(0.0), OPEN, MAX_SPEED
+        if self.phase == "retreat":
+            return self._retreat(eef, rot, CLOSE, p["start"][2])
         return eef.copy(), rot, OPEN, MAX_SPEED
