@@ -1,6 +1,8 @@
-"""The LIBERO pick-and-place skill on synthetic observations (no simulator): where a takeover starts it."""
+"""The LIBERO skills on synthetic observations (no simulator): pick-and-place, drawers, the stove knob."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -290,3 +292,22 @@ def test_turning_a_stove_off_twists_back_past_zero():
     assert abs(yaw(off["rot"]) - 1.86) < 1e-6 and abs(yaw(off["twisted"]) + 0.3) < 1e-6
     on = plan("turnon", 0.0)
     assert abs(yaw(on["rot"])) < 1e-6 and abs(yaw(on["twisted"]) - 1.1) < 1e-6
+
+
+def test_two_objects_onto_one_region_go_side_by_side():
+    """LIBERO-10's two moka pots were both carried to the centre of the stove's cook region, and the second came to
+    rest on the first (0/5). Objects put onto one region go 9 cm apart along world x, about its centre."""
+    from hy_vla.sim.libero.expert import SIDE_BY_SIDE, side_by_side, skills_for_goal
+
+    region = "flat_stove_1_cook_region"
+    goal = (("on", "moka_pot_1", region), ("on", "moka_pot_2", region), ("turnon", "flat_stove_1"))
+    skills = side_by_side(skills_for_goal(goal))
+    assert [s.shift_x for s in skills] == [-SIDE_BY_SIDE / 2, SIDE_BY_SIDE / 2, 0.0]
+    obs = observation(np.array([0.0, 0.0, 0.85]), (0.039, -0.039))
+    obs[POSITIONS_KEY][region] = np.array([0.2, 0.1, 0.9])
+    expert = PickPlace(dataclasses.replace(skills[1], obj="box"))
+    np.testing.assert_allclose(expert._target(obs)[0], [0.2 + SIDE_BY_SIDE / 2, 0.1, 0.9])
+    # one object per region, or objects onto objects (a plate) or into a region (a basket): unchanged
+    single = side_by_side(skills_for_goal((("on", "moka_pot_1", region),)))
+    baskets = side_by_side(skills_for_goal((("in", "a", "basket_region"), ("in", "b", "basket_region"))))
+    assert [s.shift_x for s in single + baskets] == [0.0, 0.0, 0.0]

@@ -86,6 +86,29 @@ def close_last(skills: list[Skill]) -> list[Skill]:
     return ordered
 
 
+SIDE_BY_SIDE = 0.09  # metres between the centres of two objects put onto one region
+
+
+def side_by_side(skills: list[Skill]) -> list[Skill]:
+    """Objects put onto the same region go side by side along world x, `SIDE_BY_SIDE` apart, instead of onto its
+    centre: the second of LIBERO-10's two moka pots came to rest on the first (the stove's cook region is a 15 cm
+    square tested with each pot's origin; a pot is 8 cm wide across its body's x, which stays along world x)."""
+    counts: dict[str, int] = {}
+    for s in skills:
+        if s.relation == "on" and s.target.endswith("_region"):
+            counts[s.target] = counts.get(s.target, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for s in skills:
+        n = counts.get(s.target, 0) if s.relation == "on" else 0
+        if n > 1:
+            k = seen.get(s.target, 0)
+            seen[s.target] = k + 1
+            s = dataclasses.replace(s, shift_x=(k - (n - 1) / 2) * SIDE_BY_SIDE)
+        out.append(s)
+    return out
+
+
 def task_goal(task: str) -> tuple[tuple[str, ...], ...]:
     """The goal predicates of `task` read from its bddl file (without building the simulator)."""
     from hy_vla.sim.libero.tasks import configure_paths
@@ -107,6 +130,7 @@ class LiberoExpert:
         goal_skills = skills_for_goal(task_goal(task))  # raises if we have no skill
         slide = SLIDE_BEFORE_LIFT.get(task, 0.0)
         goal_skills = [dataclasses.replace(s, slide=slide) if s.relation in ("on", "in") else s for s in goal_skills]
+        goal_skills = side_by_side(goal_skills)
         self.skills = [*FIRST_SKILLS.get(task, ()), *goal_skills]
         for skill in self.skills:
             _skill_runner(skill)  # raises now, not mid-episode, for a target the skill cannot handle

@@ -93,6 +93,8 @@ class Skill:
     # Metres the grasped object is slid toward the robot (-x) before it is lifted: out from under something that
     # overhangs it (an opened drawer). 0: lift straight up.
     slide: float = 0.0
+    # Metres along world x from the target region's centre where the object goes (two objects onto one region).
+    shift_x: float = 0.0
 
 
 class PhasedSkill:
@@ -187,7 +189,7 @@ class PickPlace(PhasedSkill):
             center = pos + rot @ ((low + high) / 2)
             surface = pos[2] + (high[2] if self.skill.relation == "on" else low[2])
             return center, surface + 0.01
-        pos = positions[target]  # a region site: its centre; "in" regions sit at the container's floor
+        pos = positions[target] + [self.skill.shift_x, 0.0, 0.0]  # a region site; "in": the container's floor
         low, high = bounds[self.skill.obj]
         in_drawer = None
         if self.skill.relation == "in":
