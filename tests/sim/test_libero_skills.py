@@ -311,3 +311,39 @@ def test_two_objects_onto_one_region_go_side_by_side():
     single = side_by_side(skills_for_goal((("on", "moka_pot_1", region),)))
     baskets = side_by_side(skills_for_goal((("in", "a", "basket_region"), ("in", "b", "basket_region"))))
     assert [s.shift_x for s in single + baskets] == [0.0, 0.0, 0.0]
+
+
+def test_the_microwave_door_is_pushed_shut_at_its_outer_face():
+    """The microwave's door (open at -1.5 rad, pointing at the robot) is pushed at its outer face, 16 cm from the
+    hinge, aiming ahead of its angle, with the hand's thin side against it; the drawer skill refused it."""
+    from hy_vla.sim.libero.env import JOINTS_KEY
+    from hy_vla.sim.libero.expert import _skill_runner
+    from hy_vla.sim.libero.microwave import HINGE_LOCAL, CloseMicrowave, door_frame
+
+    angle = [-1.5]
+    obs = {
+        POSITIONS_KEY: {"microwave_1": np.array([0.0, 0.34, 0.92])},
+        ROTATIONS_KEY: {"microwave_1": np.eye(3)},
+        JOINTS_KEY: {"microwave_1": angle},
+        "observation.state": np.zeros(8),
+    }
+    skill = _skill_runner(Skill("close", "microwave_1", "microwave_1"))
+    assert isinstance(skill, CloseMicrowave)
+    hinge, along, outward = door_frame(obs, "microwave_1", -1.5)
+    np.testing.assert_allclose(hinge, [0.0, 0.34, 0.92] + HINGE_LOCAL)
+    assert along[1] < -0.99 and outward[0] < -0.99  # the open door points at the robot (-y), its face looks to -x
+    eef, rot = np.array([-0.2, 0.0, 1.17]), down_rotation(0.0)
+    for _ in range(200):
+        was = skill.phase
+        goal, rot_goal, _, speed = skill.act(obs, eef, rot)
+        if was == "push":
+            # the push aims ahead of the door, on its inner side of the outer face: it turns the door toward 0
+            _, along_now, outward_now = door_frame(obs, "microwave_1", angle[0])
+            assert np.dot(goal - (hinge + 0.16 * along_now), outward_now) < 0
+            angle[0] = min(0.0, angle[0] + 0.05)
+        if skill.done:
+            break
+        eef, rot = eef + np.clip(goal - eef, -0.02 * speed, 0.02 * speed), rot_goal
+    assert skill.done and angle[0] > -0.005
+    closing = rot[:, 1]  # the fingers' axis lies along the door at the end (thin side against it)
+    assert abs(abs(np.dot(closing, [1.0, 0.0, 0.0])) - 1) < 0.05, closing
