@@ -2,10 +2,10 @@
 
 The expert reads the task's goal (the bddl ``:goal``) and runs one skill per predicate (`hy_vla.sim.libero.skills`):
 ``on`` / ``in`` -> pick-and-place, ``turnon`` / ``turnoff`` -> the stove knob, ``open`` / ``close`` -> a cabinet
-drawer. A drawer is closed after whatever the goal puts into it (the bddl lists predicates in no particular
-order). Tasks whose goal alone does not say what must happen first get skills in `FIRST_SKILLS`. Predicates
-without a skill raise at construction, naming the reason, so a task the expert cannot do is never attempted
-silently.
+drawer, ``close`` -> also the microwave's door. A drawer is closed after whatever the goal puts into it (the bddl
+lists predicates in no particular order). Tasks whose goal alone does not say what must happen first get skills
+in `FIRST_SKILLS`. Predicates without a skill raise at construction, naming the reason, so a task the expert
+cannot do is never attempted silently.
 
 Actions: position commands are proportional (OSC_POSE scales an action of 1 to 5 cm), rotations drive the
 gripper to the skill's rotation target (0.5 rad per unit), gripper -1 open, +1 close. Numbers are ours, tuned on

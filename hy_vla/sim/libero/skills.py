@@ -14,7 +14,8 @@ and a speed limit for this step; `hy_vla.sim.libero.expert` turns them into OSC_
   is rather than restarting: low over the object it centres and descends, holding the object it lifts (or lowers,
   when already over the target); a restart would teach corrections the demonstrations contradict.
 - `TurnKnob` (``turnon`` / ``turnoff``): grasp the stove dial's bar from above and twist the wrist.
-- Drawers (``open`` / ``close``): `hy_vla.sim.libero.drawers`.
+- Drawers (``open`` / ``close``): `hy_vla.sim.libero.drawers`; the microwave's door (``close``):
+  `hy_vla.sim.libero.microwave`.
 
 Each phase also ends on a step budget so a stuck phase cannot stall the episode. All numbers (heights, gains,
 budgets, offsets) are ours, tuned on this simulator (MuJoCo 3.3).
