@@ -148,6 +148,9 @@ def init_pool_worker(setup: WorkerSetup) -> None:
     With N workers on N cores, more threads per worker only oversubscribe the cores (seen here: policy
     inference about 10x slower with 2 workers x 2 torch threads on 2 cores).
     """
+    from hy_vla.utils.processes import die_with_parent
+
+    die_with_parent()  # a parent killed without cleanup (SIGTERM, SIGKILL) must not leave its workers running
     init_worker(setup)
     import torch
 
