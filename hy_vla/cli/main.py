@@ -67,6 +67,12 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
     return parser, module
 
 
+WORKER_KILLED = (
+    "a worker process was killed before it finished (out of memory, or a signal); collection and post-training "
+    "continue from their last checkpoint when the same command is run again"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, module = build_parser(argv)
@@ -74,13 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         parser.print_help()
         return 0 if not argv else 2
+    from concurrent.futures.process import BrokenProcessPool
+
     from hy_vla.utils.errors import TrainingDiverged
 
     try:
         return int(module.run(args) or 0)
-    except TrainingDiverged as e:  # not bad usage, but a failed run: exit 1 with the reason on one line
+    except (TrainingDiverged, BrokenProcessPool) as e:  # not bad usage, but a failed run: exit 1, one line
         if os.environ.get("HY_VLA_DEBUG"):
             raise
+        if isinstance(e, BrokenProcessPool):
+            e = WORKER_KILLED
         print(f"hy-vla {args.command}: error: {e}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, FileExistsError, ImportError, KeyError) as e:

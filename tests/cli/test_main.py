@@ -37,6 +37,21 @@ def test_a_diverged_run_exits_1_with_one_line(capsys, monkeypatch):
     assert err == "hy-vla train: error: training diverged at step 7: loss nan\n"
 
 
+def test_a_killed_worker_is_one_line_not_a_traceback(capsys, monkeypatch):
+    """A collection worker SIGKILLed mid-run ended `hy-vla collect` with a BrokenProcessPool traceback."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    import hy_vla.cli.collect as collect_cli
+    from hy_vla.cli.main import WORKER_KILLED
+
+    def killed(args):
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(collect_cli, "run", killed)
+    assert main(["collect", "--tasks", "reach-v3", "--out", "x"]) == 1
+    assert capsys.readouterr().err == f"hy-vla collect: error: {WORKER_KILLED}\n"
+
+
 def test_version_names_the_package_python_torch_and_extras(capsys):
     import pytest
 
