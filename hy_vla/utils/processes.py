@@ -3,7 +3,8 @@
 A worker pool's children get no signal when their parent is killed (SIGTERM from a job scheduler, SIGKILL, the
 OOM killer): they keep running simulator episodes, each holding its scene and GL context (2-3 GB for LIBERO), and
 compete with whatever runs next. Linux can deliver a signal to a process when its parent dies; other systems
-keep the old behaviour.
+keep the old behaviour. Linux sends it when the *thread* that started the worker exits, so a pool must be
+started (its first `submit`) from a thread that lives as long as the pool: ours start from the main thread.
 """
 
 from __future__ import annotations
