@@ -84,8 +84,7 @@ class OpenDrawer(DrawerSkill):
             handle = handle + [0.0, 0.0, self.GRASP_ABOVE_BAR]
             self.plan = {"pull": pull, "handle": handle, "rot": facing_rotation(pull), "home": eef.copy()}
         p = self.plan
-        self.phase_steps += 1
-        over = self.phase_steps > self.BUDGET.get(self.phase, 10**9)
+        over = self._tick()
         joint = drawer_joint(obs, self.cabinet, self.level)
         if self.phase == "front":  # in front of the handle, turning the gripper on the way
             goal = p["handle"] + 0.12 * p["pull"]
@@ -139,8 +138,7 @@ class CloseDrawer(DrawerSkill):
             rot = tilt @ down_rotation(yaw_for_closing_axis(across))
             self.plan = {"pull": pull, "start": handle + self.STANDOFF * pull, "rot": rot, "home": eef.copy()}
         p = self.plan
-        self.phase_steps += 1
-        over = self.phase_steps > self.BUDGET.get(self.phase, 10**9)
+        over = self._tick()
         joint = drawer_joint(obs, self.cabinet, self.level)
         aligned = np.linalg.norm(matrix_to_axis_angle(p["rot"] @ rot.T)) < 0.08
         if self.phase == "above":  # over the spot in front of the handle, turning the gripper on the way

@@ -49,8 +49,7 @@ class CloseMicrowave(PhasedSkill):
         angle = float(np.asarray(obs[JOINTS_KEY].get(name, [0.0]))[0])
         hinge, along, outward = door_frame(obs, name, angle)
         hand_rot = down_rotation(yaw_for_closing_axis(along[:2]))  # fingers along the door: thin against it
-        self.phase_steps += 1
-        over = self.phase_steps > self.BUDGET.get(self.phase, 10**9)
+        over = self._tick()
         start = hinge + self.RADIUS * along + self.STANDOFF * outward
         if self.phase == "above":
             goal = start + [0.0, 0.0, 0.15]

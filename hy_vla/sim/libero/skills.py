@@ -102,11 +102,17 @@ class PhasedSkill:
     """A skill's state machine: the current phase, steps spent in it, and the plan made at its first step."""
 
     FIRST_PHASE = "approach"
+    BUDGET: dict[str, int] = {}  # steps each phase may take before it ends anyway
 
     def __init__(self, skill: Skill) -> None:
         self.skill = skill
         self.phase, self.phase_steps = self.FIRST_PHASE, 0
         self.plan: dict[str, Any] = {}
+
+    def _tick(self) -> bool:
+        """Count a step in the current phase; True once the phase has used up its `BUDGET`."""
+        self.phase_steps += 1
+        return self.phase_steps > self.BUDGET.get(self.phase, 10**9)
 
     def _next(self, phase: str) -> None:
         self.phase, self.phase_steps = phase, 0
@@ -215,8 +221,7 @@ class PickPlace(PhasedSkill):
                 over_target = np.linalg.norm(obj_center[:2] - target_center[:2]) < OVER_TARGET
                 self._next("lower" if over_target else "lift")
         p = self.plan
-        self.phase_steps += 1
-        over_budget = self.phase_steps > self.BUDGET.get(self.phase, 10**9)
+        over_budget = self._tick()
         # Before contact the grasp point follows the object (a neighbour's nudge or our own fingers move it).
         if self.phase in ("approach", "descend"):
             p["grasp"][:2] = (self._obj_center(obs) + p["grasp_offset"])[:2]
@@ -342,8 +347,7 @@ class TurnKnob(PhasedSkill):
                 "twisted": down_rotation(angle + self.TWIST if on else -0.3),
             }
         p = self.plan
-        self.phase_steps += 1
-        over = self.phase_steps > self.BUDGET.get(self.phase, 10**9)
+        over = self._tick()
         grasp = p["grasp"]
         aligned = np.linalg.norm(matrix_to_axis_angle(p["rot"] @ rot.T)) < 0.06
         if self.phase == "approach":
