@@ -45,6 +45,10 @@ class MachineRates:
     render_s: float  # one render of the recipe's cameras
     infer_s: float  # one policy query at batch 1 on one thread (an evaluation worker)
     cores: int  # CPUs this process may use
+    # Building one task's environment (LIBERO ~11 s: its scene is compiled from XML) and resetting it (LIBERO
+    # 0.3-0.8 s: the benchmark settles objects); each worker builds each task it runs once.
+    env_build_s: float = 0.0
+    reset_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -54,7 +58,8 @@ class MachineRates:
 class TimeEstimate:
     collect_min: float
     train_min: float
-    eval_min: float
+    eval_min: float  # at EXPECTED_SUCCESS
+    eval_max_min: float = 0.0  # if no episode succeeds: every one runs to its cap
 
     @property
     def total_min(self) -> float:
@@ -71,16 +76,25 @@ def parallel_workers(workers: int, cores: int) -> int:
     return max(1, min(workers, cores))
 
 
-def eval_episode_s(recipe: DemoRecipe, rates: MachineRates, every_frame: bool) -> float:
-    """Expected seconds of one evaluation episode: physics every step, a policy query every `n_action_steps`,
-    a render per query (every step when the policy keeps a frame history)."""
+def eval_episode_s(
+    recipe: DemoRecipe, rates: MachineRates, every_frame: bool, success: float = EXPECTED_SUCCESS
+) -> float:
+    """Expected seconds of one evaluation episode at a success rate: a reset, physics every step, a policy query
+    every `n_action_steps`, a render per query (every step when the policy keeps a frame history)."""
     caps = recipe.episode_caps().values()
     cap = sum(caps) / len(caps)
-    length = EXPECTED_SUCCESS * min(cap, rates.expert_length * POLICY_LENGTH_RATIO)
-    length += (1 - EXPECTED_SUCCESS) * cap
+    length = success * min(cap, rates.expert_length * POLICY_LENGTH_RATIO)
+    length += (1 - success) * cap
     queries = math.ceil(length / recipe.n_action_steps)
     renders = length if every_frame else queries
-    return length * rates.sim_step_s + renders * rates.render_s + queries * rates.infer_s
+    return rates.reset_s + length * rates.sim_step_s + renders * rates.render_s + queries * rates.infer_s
+
+
+def env_builds_s(recipe: DemoRecipe, rates: MachineRates) -> float:
+    """Wall seconds spent building environments: every worker builds every task it runs (tasks are handed out
+    in order, so each worker meets each task), `parallel_workers` of them at once."""
+    workers = max(1, recipe.workers)
+    return len(recipe.tasks) * workers * rates.env_build_s / parallel_workers(recipe.workers, rates.cores)
 
 
 def estimate_time(
@@ -90,20 +104,27 @@ def estimate_time(
     policy keeps a frame history (K > 1), so evaluation renders every step."""
     par = parallel_workers(recipe.workers, rates.cores)
     n_demos = recipe.demos_per_task * len(recipe.tasks)
-    collect_s = 0.0 if have_data else n_demos * rates.expert_episode_s * (1 + COLLECT_OVERHEAD) / par
+    collect_s = 0.0
+    if not have_data:
+        collect_s = n_demos * rates.expert_episode_s * (1 + COLLECT_OVERHEAD) / par + env_builds_s(recipe, rates)
     if steps is None:
         train_s = 60.0 * recipe.minutes + TRAIN_STARTUP_S
     else:
         train_s = steps * rates.train_step_s * (1 + TRAIN_OVERHEAD) + TRAIN_STARTUP_S
     episodes = recipe.eval_episodes * len(recipe.tasks)
-    eval_s = episodes * eval_episode_s(recipe, rates, every_frame) / par + EVAL_STARTUP_S
-    return TimeEstimate(collect_s / 60, train_s / 60, eval_s / 60)
+    fixed = EVAL_STARTUP_S + env_builds_s(recipe, rates)
+    eval_s = episodes * eval_episode_s(recipe, rates, every_frame) / par + fixed
+    eval_max_s = episodes * eval_episode_s(recipe, rates, every_frame, success=0.0) / par + fixed
+    return TimeEstimate(collect_s / 60, train_s / 60, eval_s / 60, eval_max_s / 60)
 
 
 def describe(est: TimeEstimate, steps: int | None, have_data: bool) -> str:
     collect = "dataset present" if have_data else f"collect ~{est.collect_min:.0f} min"
     train = f"train {steps} steps ~{est.train_min:.0f} min" if steps is not None else f"train {est.train_min:.0f} min"
-    return f"expected ~{est.total_min:.0f} min on this machine: {collect}, {train}, evaluate ~{est.eval_min:.0f} min"
+    evaluate = f"evaluate ~{est.eval_min:.0f} min"
+    if est.eval_max_min > est.eval_min * 1.1:  # failures run to the cap: a weak policy takes longer to evaluate
+        evaluate += f" at {EXPECTED_SUCCESS:.0%} success (up to ~{est.eval_max_min:.0f} if every episode fails)"
+    return f"expected ~{est.total_min:.0f} min on this machine: {collect}, {train}, {evaluate}"
 
 
 def usable_cores() -> int:
@@ -178,15 +199,19 @@ def _sim_rates(recipe: DemoRecipe, probe_steps: int = 20, max_tasks: int = 3) ->
     n = len(recipe.tasks)
     sampled = sorted({recipe.tasks[round(i * (n - 1) / max(1, max_tasks - 1))] for i in range(min(n, max_tasks))})
     split: dict[bool, float] = {}
-    seconds, lengths = [], []
+    seconds, lengths, builds, resets = [], [], [], []
     t_start = time.perf_counter()
     for task in sampled:
         if seconds and time.perf_counter() - t_start > MEASURE_BUDGET_S:  # slow simulators (LIBERO): one is enough
             break
+        t0 = time.perf_counter()
         with env_recipe.make(task, recipe.cameras) as env:
+            builds.append(time.perf_counter() - t0)
             expert = make_expert(recipe.suite, task)
             if not split:
+                t0 = time.perf_counter()
                 obs = env.reset(recipe.collect_seed)
+                resets.append(time.perf_counter() - t0)
                 expert.reset()
                 n = max(1, min(probe_steps, recipe.episode_caps()[task] // 2))  # both passes within one episode's cap
                 for render in (False, True):  # the expert acts, so the scene stays valid (ALOHA's IK)
@@ -203,4 +228,6 @@ def _sim_rates(recipe: DemoRecipe, probe_steps: int = 20, max_tasks: int = 3) ->
         "expert_length": round(statistics.mean(lengths)),
         "sim_step_s": split[False],
         "render_s": max(0.0, split[True] - split[False]),
+        "env_build_s": statistics.mean(builds),
+        "reset_s": statistics.mean(resets),
     }

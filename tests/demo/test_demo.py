@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -49,6 +50,24 @@ def test_time_estimate_arithmetic():
     assert budget.train_min == pytest.approx(12 + 10 / 60)
     # more workers than cores do not run more episodes at once; 0 workers run in-process
     assert parallel_workers(8, 2) == 2 and parallel_workers(0, 2) == 1 and parallel_workers(1, 4) == 1
+
+
+def test_time_estimate_counts_env_builds_resets_and_failures():
+    # LIBERO builds a scene in ~11 s per task and worker and settles it in ~0.5 s per reset; a weak policy's
+    # failures run to the cap (the LIBERO-Goal demo took 32.5 min to evaluate against 21.3 estimated without them)
+    rates = dataclasses.replace(RATES, env_build_s=11.0, reset_s=0.5)
+    r = DemoRecipe(tasks=("a", "b", "c"), workers=2, eval_episodes=10, max_steps=200, n_action_steps=8)
+    base = estimate_time(r, RATES, steps=10, have_data=False, every_frame=False)
+    est = estimate_time(r, rates, steps=10, have_data=False, every_frame=False)
+    builds = 3 * 2 * 11.0 / 2  # every worker builds every task, two at once
+    assert est.collect_min == pytest.approx(base.collect_min + builds / 60)
+    assert est.eval_min == pytest.approx(base.eval_min + (builds + 30 * 0.5 / 2) / 60)
+    # every episode to its cap: 200 steps, 25 queries and renders
+    worst = 0.5 + 200 * 0.002 + 25 * 0.04 + 25 * 0.05
+    assert est.eval_max_min == pytest.approx((30 * worst / 2 + 20 + builds) / 60)
+    assert est.eval_max_min > est.eval_min
+    text = describe(est, 10, have_data=False)
+    assert f"up to ~{est.eval_max_min:.0f} if every episode fails" in text
 
 
 def test_estimate_description_names_every_stage():
