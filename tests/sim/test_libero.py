@@ -201,6 +201,8 @@ def test_unsupported_goals_name_the_reason():
         registry.make_expert(
             "libero", "libero_10/KITCHEN_SCENE6_put_the_yellow_and_white_mug_in_the_microwave_and_close_it"
         )
+    with pytest.raises(ValueError, match="bottom handle is 5 cm above the table"):  # it used to try: 0/10
+        registry.make_expert("libero", "libero_90/KITCHEN_SCENE1_open_the_bottom_drawer_of_the_cabinet")
     for task in registry.expand_tasks("libero", "libero_goal"):  # every LIBERO-Goal task has an expert
         registry.make_expert("libero", task)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from hy_vla.sim.libero.cabinet import drawer_handle, drawer_joint, parse_drawer
+from hy_vla.sim.libero.cabinet import LEVELS, drawer_handle, drawer_joint, parse_drawer
 from hy_vla.sim.libero.skills import (
     CLOSE,
     MAX_SPEED,
@@ -77,6 +77,16 @@ class OpenDrawer(DrawerSkill):
     ACTION = "opening"
     FIRST_PHASE = "front"
     BUDGET = {"front": 80, "insert": 40, "close": 10, "pull": 60, "release": 6}
+
+    def __init__(self, skill: Skill) -> None:
+        super().__init__(skill)
+        if LEVELS[self.level] == "bottom":
+            raise ValueError(
+                f"no drawer-opening skill for {skill.target!r}: the bottom handle is 5 cm above the table, and the "
+                "hand (21 x 7 cm, long along the fingers' travel) grasping it with fingers closing vertically "
+                "reaches 10 cm below the bar into the table; tilted 60 degrees down it clips the middle drawer's "
+                "handle, which stands right above"
+            )
 
     def act(self, obs: dict[str, Any], eef: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         if not self.plan:
