@@ -55,11 +55,11 @@ def test_time_estimate_arithmetic():
 def test_time_estimate_counts_env_builds_resets_and_failures():
     # LIBERO builds a scene in ~11 s per task and worker and settles it in ~0.5 s per reset; a weak policy's
     # failures run to the cap (the LIBERO-Goal demo took 32.5 min to evaluate against 21.3 estimated without them)
-    rates = dataclasses.replace(RATES, env_build_s=11.0, reset_s=0.5)
+    rates = dataclasses.replace(RATES, env_build_s=11.0, reset_s=0.5, first_build_s=9.0)
     r = DemoRecipe(tasks=("a", "b", "c"), workers=2, eval_episodes=10, max_steps=200, n_action_steps=8)
     base = estimate_time(r, RATES, steps=10, have_data=False, every_frame=False)
     est = estimate_time(r, rates, steps=10, have_data=False, every_frame=False)
-    builds = 3 * 2 * 11.0 / 2  # every worker builds every task, two at once
+    builds = 2 * (3 * 11.0 + 9.0) / 2  # every worker builds every task and imports once, two workers at once
     assert est.collect_min == pytest.approx(base.collect_min + builds / 60)
     assert est.eval_min == pytest.approx(base.eval_min + (builds + 30 * 0.5 / 2) / 60)
     # every episode to its cap: 200 steps, 25 queries and renders
@@ -154,6 +154,8 @@ def test_demo_end_to_end_tiny(tmp_path):
     assert saved["config"]["extra"]["demo"]["tasks"] == ["reach-v3"] and (tmp_path / "demo" / "success.png").is_file()
     extra = saved["config"]["extra"]  # the up-front estimate, the rates behind it and the actual minutes
     assert extra["machine_rates"]["train_step_s"] > 0 and extra["machine_rates"]["expert_length"] > 0
+    rates = extra["machine_rates"]  # building and resetting are measured apart from the episode
+    assert rates["env_build_s"] > 0 and rates["reset_s"] > 0 and rates["first_build_s"] >= 0
     assert extra["estimate_min"]["total_min"] > 0 and extra["actual_min"]["total_min"] > 0
     assert list((tmp_path / "demo" / "videos").glob("*.mp4"))
     again = run_demo(r, tmp_path / "demo")  # reuses the dataset and the finished training run
