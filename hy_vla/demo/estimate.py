@@ -45,9 +45,9 @@ class MachineRates:
     render_s: float  # one render of the recipe's cameras
     infer_s: float  # one policy query at batch 1 on one thread (an evaluation worker)
     cores: int  # CPUs this process may use
-    # Building one task's environment (LIBERO ~11 s: its scene is compiled from XML) and resetting it (LIBERO
-    # 0.3-0.8 s: the benchmark settles objects); each worker builds each task it runs once, and pays the
-    # simulator's imports once (`first_build_s`: LIBERO's first build took twice its second).
+    # Building one task's environment (LIBERO: its scene is compiled from XML, ~4 s idle) and resetting it (LIBERO
+    # 0.3-0.8 s idle: the benchmark settles objects); each worker builds each task it runs once, and pays the
+    # simulator's imports once (`first_build_s`: on a loaded machine LIBERO's first build took twice its second).
     env_build_s: float = 0.0
     reset_s: float = 0.0
     first_build_s: float = 0.0  # the one-off part of a worker's first build (imports), on top of env_build_s
