@@ -89,9 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainingDiverged, BrokenProcessPool) as e:  # not bad usage, but a failed run: exit 1, one line
         if os.environ.get("HY_VLA_DEBUG"):
             raise
-        if isinstance(e, BrokenProcessPool):
-            e = WORKER_KILLED
-        print(f"hy-vla {args.command}: error: {e}", file=sys.stderr)
+        reason = WORKER_KILLED if isinstance(e, BrokenProcessPool) else e
+        print(f"hy-vla {args.command}: error: {reason}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, FileExistsError, ImportError, KeyError) as e:
         # Bad input is the user's to fix: one clear line, not a traceback (HY_VLA_DEBUG=1 shows it).

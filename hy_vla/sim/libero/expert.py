@@ -38,7 +38,6 @@ ROT_SCALE = 0.5  # radians per unit of rotation action
 POS_GAIN = 1.6  # commanded offset / remaining error: > 1 compensates the impedance controller's lag
 ROT_GAIN = 1.0
 SUPPORTED_PREDICATES = ("on", "in", "turnon", "turnoff", "open", "close")
-UNSUPPORTED_PREDICATES: dict[str, str] = {}
 
 
 # Tasks whose goal predicates alone do not say what must happen first: skills run before the goal's.
@@ -47,7 +46,6 @@ FIRST_SKILLS = {
         Skill("open", "wooden_cabinet_1_top_region", "wooden_cabinet_1_top_region"),
     ),
 }
-UNSUPPORTED_TASKS: dict[str, str] = {}
 # Tasks whose object sits under something the first skills leave overhanging it: metres to slide it toward the
 # robot before lifting (the bowl beside the cabinet is under the opened top drawer; lifted straight up, its rim
 # catches on the drawer and it drops).
@@ -70,8 +68,7 @@ def skills_for_goal(goal: tuple[tuple[str, ...], ...]) -> list[Skill]:
         elif kind in SUPPORTED_PREDICATES:
             skills.append(Skill(kind, predicate[1], predicate[2]))
         else:
-            reason = UNSUPPORTED_PREDICATES.get(kind, "no skill for this predicate")
-            raise ValueError(f"no scripted LIBERO expert for goal {predicate}: {reason}")
+            raise ValueError(f"no scripted LIBERO expert for goal {predicate}: no skill for this predicate")
     return close_last(skills)
 
 
@@ -131,8 +128,6 @@ class LiberoExpert:
 
     def __init__(self, task: str) -> None:
         self.task = task
-        if task in UNSUPPORTED_TASKS:
-            raise ValueError(f"no scripted LIBERO expert for {task}: {UNSUPPORTED_TASKS[task]}")
         goal_skills = skills_for_goal(task_goal(task))  # raises if we have no skill
         slide = SLIDE_BEFORE_LIFT.get(task, 0.0)
         goal_skills = [dataclasses.replace(s, slide=slide) if s.relation in ("on", "in") else s for s in goal_skills]
