@@ -145,6 +145,10 @@ class HDF5Episodes:
 
     # ------------------------------------------------------------------ files
 
+    def __getstate__(self) -> dict[str, object]:
+        # Pickled into a worker process: open HDF5 handles cannot travel; the worker opens its own.
+        return {**self.__dict__, "_open": OrderedDict(), "_pid": None}
+
     def _file(self, ep: int) -> h5py.File:
         if os.getpid() != self._pid:  # forked: the parent's handles are not ours; keep them, unused
             _FORK_INHERITED.append(self._open)

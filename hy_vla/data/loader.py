@@ -4,16 +4,18 @@
     builder = SampleBuilder(source, SampleConfig(cameras=("corner2",), history_frames=2, horizon=10))
     loader = make_dataloader(builder, batch_size=32, num_workers=2, seed=0)
 
-Worker processes each open their own video containers and HDF5 handles (the sources detect a
-fork and drop the parent's). Shuffling is seeded through a torch.Generator, so the order of
+Worker processes start from a clean fork server (`worker_context`), never as a fork of the
+training process, and open their own video containers and HDF5 handles. Shuffling is seeded through a torch.Generator, so the order of
 samples is the same for the same seed whatever the number of workers; with
 `persistent_workers=True` workers (and their open files) survive across epochs.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import time
+from multiprocessing.context import BaseContext
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,21 @@ def collate_samples(items: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def worker_context() -> BaseContext:
+    """The multiprocessing context DataLoader workers start in: a fork server.
+
+    A plain fork copies the training process mid-flight: locks held by its other threads (video
+    decoder thread pools, progress-bar monitors, the allocator) stay locked forever in the child,
+    and a worker that touches one never returns a batch. The fork server is a fresh,
+    single-threaded process that has only imported torch and the data code, so workers fork
+    from it quickly and clean; the dataset reaches them pickled (sources drop open files). As with
+    `spawn`, a script that starts workers needs an `if __name__ == "__main__":` guard.
+    """
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["hy_vla.data.loader", "hy_vla.data.video"])
+    return ctx
+
+
 def _seed_worker(worker_id: int) -> None:
     # torch seeds each worker from the loader's generator; derive numpy's seed from it so any
     # numpy randomness (augmentations) differs across workers and repeats across runs.
@@ -92,7 +109,11 @@ def make_dataloader(
     generator.manual_seed(seed)
     extra: dict[str, Any] = {}
     if num_workers > 0:
-        extra = {"persistent_workers": persistent_workers, "prefetch_factor": prefetch_factor}
+        extra = {
+            "persistent_workers": persistent_workers,
+            "prefetch_factor": prefetch_factor,
+            "multiprocessing_context": worker_context(),
+        }
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -234,6 +234,10 @@ class VideoCache:
         self._files: OrderedDict[Path, VideoFile] = OrderedDict()
         self._pid = os.getpid()
 
+    def __getstate__(self) -> dict[str, object]:
+        # Pickled into a worker process: open containers cannot travel; the worker opens its own.
+        return {"max_open": self.max_open, "_files": OrderedDict(), "_pid": None}
+
     def get(self, path: str | os.PathLike) -> VideoFile:
         if os.getpid() != self._pid:
             # Inherited through fork: the parent's containers are not ours to use or close (closing

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from hy_vla.data.loader import collate_samples
+from hy_vla.data.loader import collate_samples, worker_context
 
 
 @dataclass
@@ -78,7 +78,11 @@ class ResumableBatches:
             index_lists = self._epoch_batches(pos.epoch, pos.index)
             if self.num_workers > 0:
                 loader: Any = DataLoader(
-                    self.dataset, batch_sampler=index_lists, num_workers=self.num_workers, collate_fn=self.collate
+                    self.dataset,
+                    batch_sampler=index_lists,
+                    num_workers=self.num_workers,
+                    collate_fn=self.collate,
+                    multiprocessing_context=worker_context(),
                 )
             else:
                 loader = (self.collate([self.dataset[i] for i in idx]) for idx in index_lists)

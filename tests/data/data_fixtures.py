@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 
 from hy_vla.data.hdf5_episodes import write_hdf5_episode
 from hy_vla.data.lerobot.writer import LeRobotV3Writer
@@ -67,3 +70,17 @@ def make_hdf5(root: Path, layout: str = "aloha", compress: bool = False, lengths
             endpose=endpose,
         )
     return root
+
+
+HELD_BY_PARENT = threading.Lock()  # a lock another thread of the training process may hold while workers start
+
+
+class LockingDataset(Dataset):
+    """Four samples, each read under `HELD_BY_PARENT` (as a decoder's or allocator's internal lock would be)."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        with HELD_BY_PARENT:
+            return {"x": torch.tensor([float(i)])}

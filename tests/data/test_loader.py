@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import threading
+from collections.abc import Callable, Iterable
+
 import pytest
 import torch
-from data.data_fixtures import LENGTHS, make_hdf5, make_lerobot
+from data.data_fixtures import HELD_BY_PARENT, LENGTHS, LockingDataset, make_hdf5, make_lerobot
 
 from hy_vla import keys
 from hy_vla.data.loader import make_dataloader, measure_frames_per_second, open_source
 from hy_vla.data.samples import SampleBuilder, SampleConfig
+from hy_vla.training.batches import ResumableBatches
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +53,39 @@ def test_persistent_workers_two_epochs(builder: SampleBuilder) -> None:
     assert len(first) == len(second) and first != second
     stats = measure_frames_per_second(loader, num_batches=2)
     assert stats["samples"] == 16 and stats["samples_per_s"] > 0
+
+
+def _first_batch_while_parent_holds_a_lock(make: Callable[[], Iterable[dict]], wait_s: float = 60.0) -> dict:
+    """Start workers while another thread of this process holds a lock the samples need; the first batch."""
+    held, release, got = threading.Event(), threading.Event(), []
+
+    def hold() -> None:
+        with HELD_BY_PARENT:
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    held.wait()
+    try:
+        reader = threading.Thread(target=lambda: got.append(next(iter(make()))), daemon=True)
+        reader.start()
+        reader.join(wait_s)
+    finally:
+        release.set()
+        holder.join()
+    assert got, f"no batch within {wait_s:.0f} s: a worker inherited a lock held by another thread of the parent"
+    return got[0]
+
+
+def test_workers_do_not_inherit_the_parents_locks() -> None:
+    # A plain fork copies the held lock into the worker, locked, with no thread left to release it.
+    batch = _first_batch_while_parent_holds_a_lock(
+        lambda: make_dataloader(LockingDataset(), batch_size=2, shuffle=False, num_workers=1)
+    )
+    assert batch["x"].flatten().tolist() == [0.0, 1.0]
+    batch = _first_batch_while_parent_holds_a_lock(lambda: ResumableBatches(LockingDataset(), 2, seed=0, num_workers=1))
+    assert batch["x"].shape == (2, 1)
 
 
 def test_open_source_hdf5(tmp_path: Path) -> None:
