@@ -10,6 +10,7 @@ from hy_vla.embodiments.registry import EMBODIMENTS
 from hy_vla.models.action_expert import ActionExpertConfig
 from hy_vla.models.backbone import BackboneConfig
 from hy_vla.models.config import HyVLAConfig
+from hy_vla.models.decoders.dit import DiTConfig
 from hy_vla.models.vision import VisionConfig
 
 
@@ -31,6 +32,7 @@ def micro_config(**changes) -> HyVLAConfig:
         vision=VisionConfig(image_size=16, patch_size=8, width=32, depth=2, num_heads=2, mlp_ratio=2.0),
         backbone=BackboneConfig(width=48, depth=2, num_heads=2, head_dim=16, mlp_hidden=96, vocab_size=259),
         expert=ActionExpertConfig(width=32, mlp_hidden=64),
+        dit=DiTConfig(width=32, depth=2, num_heads=2, mlp_hidden=64),  # the default is Qwen-VLA's full-size DiT
     )
     emb = EMBODIMENTS.get(changes.get("embodiment", ""))
     if emb is not None:  # a registered robot fixes the widths: take them unless the test gives its own

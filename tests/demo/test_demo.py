@@ -336,6 +336,7 @@ def test_recipe_without_a_cap_needs_a_suite_that_defines_one():
         DemoRecipe(tasks=("reach-v3",), max_steps=None).episode_caps()
 
 
+@pytest.mark.slow
 def test_libero_demo_end_to_end_tiny(tmp_path):
     """`hy-vla demo --env libero` on one task: collection with the env-state column -> 7-D delta training ->
     evaluation from the benchmark's initial state 0."""

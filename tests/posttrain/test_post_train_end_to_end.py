@@ -91,6 +91,7 @@ def test_a_run_folder_with_other_settings_is_refused(tiny_checkpoint, tmp_path):
         post_train(_cfg(tiny_checkpoint, tmp_path, iterations=1, method="rft"), progress=False)
 
 
+@pytest.mark.slow
 def test_offline_preference_collects_once_then_trains_without_rollouts(tiny_checkpoint, tmp_path):
     from hy_vla.posttrain.pairs import load_pairs
 
@@ -106,6 +107,7 @@ def test_offline_preference_collects_once_then_trains_without_rollouts(tiny_chec
     assert torch.equal(win["observation.state"], lose["observation.state"])  # one observation, two chunks
 
 
+@pytest.mark.slow
 def test_dagger_aggregates_corrections_and_resumes_identically(tiny_checkpoint, tmp_path):
     import shutil
 

@@ -100,6 +100,7 @@ def test_task_lists() -> None:
     assert len(ALL_TASKS) == len(set(ALL_TASKS)) == 50 and len(TEST_TASKS) == 6 and set(TEST_TASKS) <= set(ALL_TASKS)
 
 
+@pytest.mark.slow
 def test_test_script_links_the_folder_and_spreads_tasks_over_gpus(tmp_path: Path) -> None:
     root = fake_robotwin(tmp_path / "RoboTwin")
     ckpt = tiny_checkpoint(tmp_path / "ckpt")
