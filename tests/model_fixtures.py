@@ -32,8 +32,9 @@ def micro_config(**changes) -> HyVLAConfig:
         vision=VisionConfig(image_size=16, patch_size=8, width=32, depth=2, num_heads=2, mlp_ratio=2.0),
         backbone=BackboneConfig(width=48, depth=2, num_heads=2, head_dim=16, mlp_hidden=96, vocab_size=259),
         expert=ActionExpertConfig(width=32, mlp_hidden=64),
-        dit=DiTConfig(width=32, depth=2, num_heads=2, mlp_hidden=64),  # the default is Qwen-VLA's full-size DiT
     )
+    if changes.get("decoder") == "dit":  # the section's default is Qwen-VLA's full-size DiT (16 x 1024)
+        changes.setdefault("dit", DiTConfig(width=32, depth=2, num_heads=2, mlp_hidden=64))
     emb = EMBODIMENTS.get(changes.get("embodiment", ""))
     if emb is not None:  # a registered robot fixes the widths: take them unless the test gives its own
         changes.setdefault("state_dim", emb.state_dim)

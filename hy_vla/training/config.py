@@ -84,6 +84,13 @@ class TrainConfig:
         for name in ("warmup_steps", "num_workers", "max_delay", "seed", "augment_shift", "skip_nonfinite"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"TrainConfig.{name}: expected >= 0, got {getattr(self, name)}")
+        if self.cache_frames and self.num_workers:
+            # Workers start from a clean fork server (hy_vla.data.loader.worker_context): the cache would be
+            # pickled into every worker at every epoch. Cached frames need no decoding workers anyway.
+            raise ValueError(
+                f"TrainConfig: cache_frames=true keeps the decoded frames in the training process, num_workers="
+                f"{self.num_workers} would copy them into each worker: set one of them off"
+            )
         if self.batch_size % self.grad_accum:
             raise ValueError(
                 f"TrainConfig: batch_size={self.batch_size} is not divisible by grad_accum={self.grad_accum}"

@@ -22,6 +22,7 @@ def test_json_round_trip() -> None:
         ({"ema_decay": 1.0}, "ema_decay"),
         ({"min_lr": 1.0, "lr": 0.1}, "min_lr"),
         ({"device": "tpu"}, "device"),
+        ({"cache_frames": True, "num_workers": 2}, "copy them into each worker"),
     ],
 )
 def test_validation(changes: dict, message: str) -> None:

@@ -158,9 +158,9 @@ def test_first_frame_target_reads_its_own_images():
 @pytest.mark.parametrize("decoder", ["dual_tower", "mot_expert", "dit", "hybrid"])
 def test_first_frame_target_trains_with_every_decoder(decoder: str) -> None:
     """The demo's objective also trains the other seed systems' models (the metaworld-* presets)."""
-    cfg = micro_config()
+    cfg = micro_config(decoder=decoder)
     vocab = cfg.backbone.vocab_size + (cfg.hybrid.num_bins if decoder == "hybrid" else 0)  # + its action tokens
-    cfg = dataclasses.replace(cfg, decoder=decoder, backbone=dataclasses.replace(cfg.backbone, vocab_size=vocab))
+    cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, vocab_size=vocab))
     model = _model(cfg, _train(frame="first"))
     batch = micro_batch(cfg, b=3)
     batch[TARGET] = torch.randn(3, 3)
