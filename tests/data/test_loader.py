@@ -92,5 +92,8 @@ def test_open_source_hdf5(tmp_path: Path) -> None:
     src = open_source(make_hdf5(tmp_path))
     batch = next(iter(make_dataloader(SampleBuilder(src, SampleConfig(cameras=("cam_high",))), batch_size=3)))
     assert batch["observation.images.cam_high"].shape == (3, 1, 3, 32, 32)
+    # A worker receives the source pickled, without the open HDF5 handles the line above left behind.
+    loader = make_dataloader(SampleBuilder(src, SampleConfig(cameras=("cam_high",))), batch_size=3, num_workers=1)
+    assert torch.equal(next(iter(loader))["observation.images.cam_high"], batch["observation.images.cam_high"])
     with pytest.raises(FileNotFoundError, match="neither"):
         open_source(tmp_path / "nothing")
