@@ -5,9 +5,10 @@
     loader = make_dataloader(builder, batch_size=32, num_workers=2, seed=0)
 
 Worker processes start from a clean fork server (`worker_context`), never as a fork of the
-training process, and open their own video containers and HDF5 handles. Shuffling is seeded through a torch.Generator, so the order of
-samples is the same for the same seed whatever the number of workers; with
-`persistent_workers=True` workers (and their open files) survive across epochs.
+training process, and open their own video containers and HDF5 handles. Shuffling is seeded
+through a torch.Generator, so the order of samples is the same for the same seed whatever the
+number of workers; with `persistent_workers=True` workers (and their open files) survive across
+epochs.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
-from multiprocessing.context import BaseContext
 from collections.abc import Iterable
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 

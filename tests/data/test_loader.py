@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pytest
 import torch
