@@ -147,7 +147,10 @@ class HDF5Episodes:
 
     def __getstate__(self) -> dict[str, object]:
         # Pickled into a worker process: open HDF5 handles cannot travel; the worker opens its own.
-        return {**self.__dict__, "_open": OrderedDict(), "_pid": None}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_open", "_pid")}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state, _open=OrderedDict(), _pid=os.getpid())
 
     def _file(self, ep: int) -> h5py.File:
         if os.getpid() != self._pid:  # forked: the parent's handles are not ours; keep them, unused

@@ -236,7 +236,10 @@ class VideoCache:
 
     def __getstate__(self) -> dict[str, object]:
         # Pickled into a worker process: open containers cannot travel; the worker opens its own.
-        return {"max_open": self.max_open, "_files": OrderedDict(), "_pid": None}
+        return {"max_open": self.max_open}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.max_open, self._files, self._pid = state["max_open"], OrderedDict(), os.getpid()
 
     def get(self, path: str | os.PathLike) -> VideoFile:
         if os.getpid() != self._pid:
