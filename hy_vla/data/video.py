@@ -18,8 +18,9 @@ process: a container must never cross a fork). A request for several timestamps
 seeks once to the keyframe at or before the earliest one and decodes forward,
 seeking again only when the next wanted frame is further ahead than a few GOPs.
 
-Forked children (DataLoader workers, simulator workers) must never free a PyAV object made by
-the parent: its scaler and decoder own thread pools that do not exist in the child, and freeing
+Our own DataLoader workers start from a fork server (`hy_vla.data.loader.worker_context`) and
+receive caches pickled empty. Forked children (a DataLoader built with torch's default fork start)
+must never free a PyAV object made by the parent: its scaler and decoder own thread pools that do not exist in the child, and freeing
 them waits forever on the pool's condition variable (or crashes). Two paths lead there: a cache
 dropping the parent's containers (see `VideoCache`) and the cyclic garbage collector sweeping
 up the parent's garbage; the fork hook below freezes everything the child inherits, so the
