@@ -158,6 +158,13 @@ class SampleConfig:
 EXTRA_FRAMES = ("current", "first")
 
 
+# Per-episode cache of the trained low-dimensional arrays (state in the model's layout and the encoded action chunks,
+# normalized). A delta end-effector chunk costs H + 1 rotation conversions per arm when built per sample (about half
+# of an ALOHA sample's time with cached frames); one vectorized pass per episode does them all at once. Datasets whose
+# arrays would not fit in this many bytes build every sample from scratch.
+LOWDIM_CACHE_BYTES = 512 * 2**20
+
+
 def history_indices(t: int, history: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """Frame indices t-(K-1)*fs, ..., t clamped at 0, and (K,) True where clamped (padded)."""
     wanted = t - (history - 1 - np.arange(history, dtype=np.int64)) * stride  # (K,)
@@ -202,6 +209,38 @@ class SampleBuilder:
             for key in self.lowdim_keys:
                 norm_stats.get(key, self.embodiment)  # fails early, naming the missing key
         self.captions = MotionCaptions(source, config.state_key, self.embodiment) if config.text_target else None
+        self._lowdim: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = (
+            {} if self._lowdim_bytes() <= LOWDIM_CACHE_BYTES else None
+        )
+
+    def _lowdim_bytes(self) -> int:
+        """Bytes the per-episode cache would hold for the whole source (0 for an empty one)."""
+        if not self.source.num_episodes:
+            return 0
+        c = self.config
+        state = np.asarray(self.source.column(c.state_key, 0), dtype=np.float32)[:1]  # (1, S)
+        action = np.asarray(self.source.column(c.action_key, 0), dtype=np.float32)[:1]  # (1, D)
+        s_model = self.representation.state_to_model(torch.from_numpy(state)).shape[-1]
+        a_model = self.representation.encode(torch.from_numpy(state), torch.from_numpy(action)[:, None]).shape[-1]
+        return self.source.num_frames * (s_model + c.horizon * (a_model + 1)) * 4
+
+    def _episode_arrays(self, ep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Normalized model state (T, S'), actions (T, H, A) and action_is_pad (T, H) of one episode."""
+        if self._lowdim is not None and ep in self._lowdim:
+            return self._lowdim[ep]
+        c, d = self.config, self.episode_lowdim(ep)
+        state, actions = torch.from_numpy(d[c.state_key]), torch.from_numpy(d[c.action_key])
+        if self.norm_stats is not None:
+            state = self.norm_stats.normalize(c.state_key, state, self.embodiment)
+            actions = self.norm_stats.normalize(c.action_key, actions, self.embodiment)
+        out = (
+            np.asarray(state, dtype=np.float32),
+            np.asarray(actions, dtype=np.float32),
+            np.asarray(d["action_is_pad"], dtype=bool),
+        )
+        if self._lowdim is not None:
+            self._lowdim[ep] = out
+        return out
 
     def __len__(self) -> int:
         return len(self.episode_of)
@@ -229,9 +268,13 @@ class SampleBuilder:
             frames = torch.from_numpy(self.source.images(cam, ep, hist)).permute(0, 3, 1, 2)  # (K, 3, H, W)
             out[cam] = resize_uint8(frames, c.image_size) if c.image_size else frames.contiguous()
         out[keys.HISTORY_IS_PAD] = torch.from_numpy(hist_pad)
-        state = np.asarray(self.source.column(c.state_key, ep)[t], dtype=np.float32)  # (S,)
-        actions, is_pad = self._actions(ep, t, info.length, state)
-        state_t = self.transforms.state_to_model(torch.from_numpy(state))
+        if self._lowdim is not None:
+            states, chunks, pads = self._episode_arrays(ep)
+            state_t, actions, is_pad = (torch.from_numpy(a[t].copy()) for a in (states, chunks, pads))
+        else:
+            state = np.asarray(self.source.column(c.state_key, ep)[t], dtype=np.float32)  # (S,)
+            actions, is_pad = self._actions(ep, t, info.length, state)
+            state_t = self.transforms.state_to_model(torch.from_numpy(state))
         if not (bool(torch.isfinite(state_t).all()) and bool(torch.isfinite(actions).all())):
             which = c.state_key if not bool(torch.isfinite(state_t).all()) else c.action_key
             raise ValueError(

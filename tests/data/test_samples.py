@@ -11,7 +11,7 @@ from data.data_fixtures import LENGTHS, make_hdf5, make_lerobot
 
 from hy_vla import keys
 from hy_vla.data.lerobot.reader import LeRobotV3Dataset
-from hy_vla.data.norm_stats import FeatureStats, NormStats
+from hy_vla.data.norm_stats import FeatureStats, NormStats, compute_norm_stats
 from hy_vla.data.samples import SampleBuilder, SampleConfig, history_indices
 
 
@@ -75,6 +75,40 @@ def test_delta_representation_changes_actions(source: LeRobotV3Dataset, tmp_path
     d = SampleBuilder(src, delta)[2][keys.ACTION]
     assert a.shape == (3, 16) and d.shape == (3, 2 * (3 + 6 + 1))
     assert d[0, 0].item() == pytest.approx(a[0, 0].item() - 2)  # x moved from 2 to 3 (identity rotation)
+
+
+def test_per_episode_cache_matches_per_sample_and_encodes_each_episode_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hy_vla.data import samples
+    from hy_vla.data.hdf5_episodes import HDF5Episodes
+
+    src = HDF5Episodes(make_hdf5(tmp_path / "data", "robotwin"))
+    rep = {"kind": "delta_eef", "rotation": "quat", "arms": 2, "gripper_dim": 1}
+    cfg = SampleConfig(
+        horizon=4, action_stride=2, state_key="observation.endpose", action_key="action.endpose", representation=rep
+    )
+    plain = SampleBuilder(src, cfg)
+    modes = {"observation.endpose": "mean_std", "action.endpose": "mean_std"}
+    stats = compute_norm_stats(plain.iter_norm_batches(), list(modes), modes, plain.embodiment)
+    cached = SampleBuilder(src, cfg, norm_stats=stats)
+    monkeypatch.setattr(samples, "LOWDIM_CACHE_BYTES", 0)  # too small: every sample built from scratch
+    direct = SampleBuilder(src, cfg, norm_stats=stats)
+    assert cached._lowdim is not None and direct._lowdim is None
+    calls = []
+    cls = type(cached.representation)
+    encode = cls.encode
+
+    def counted(self: object, *a: object, **k: object) -> torch.Tensor:
+        calls.append(self is cached.representation)
+        return encode(self, *a, **k)
+
+    monkeypatch.setattr(cls, "encode", counted)
+    for i in [*range(len(cached)), 0, 3]:
+        a, b = cached[i], direct[i]
+        for key in (keys.STATE, keys.ACTION, keys.ACTION_IS_PAD):
+            torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    assert sum(calls) == src.num_episodes  # one vectorized encode per episode, none per sample
 
 
 def test_config_validation_and_json() -> None:
