@@ -225,22 +225,21 @@ class SampleBuilder:
         return self.source.num_frames * (s_model + c.horizon * (a_model + 1)) * 4
 
     def _episode_arrays(self, ep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Normalized model state (T, S'), actions (T, H, A) and action_is_pad (T, H) of one episode."""
-        if self._lowdim is not None and ep in self._lowdim:
-            return self._lowdim[ep]
-        c, d = self.config, self.episode_lowdim(ep)
-        state, actions = torch.from_numpy(d[c.state_key]), torch.from_numpy(d[c.action_key])
-        if self.norm_stats is not None:
-            state = self.norm_stats.normalize(c.state_key, state, self.embodiment)
-            actions = self.norm_stats.normalize(c.action_key, actions, self.embodiment)
-        out = (
-            np.asarray(state, dtype=np.float32),
-            np.asarray(actions, dtype=np.float32),
-            np.asarray(d["action_is_pad"], dtype=bool),
-        )
-        if self._lowdim is not None:
-            self._lowdim[ep] = out
-        return out
+        """Normalized model state (T, S'), actions (T, H, A) and action_is_pad (T, H) of one episode (cached)."""
+        cache = self._lowdim
+        assert cache is not None, "the per-episode arrays are off for this source (LOWDIM_CACHE_BYTES)"
+        if ep not in cache:
+            c, d = self.config, self.episode_lowdim(ep)
+            state, actions = torch.from_numpy(d[c.state_key]), torch.from_numpy(d[c.action_key])
+            if self.norm_stats is not None:
+                state = self.norm_stats.normalize(c.state_key, state, self.embodiment)
+                actions = self.norm_stats.normalize(c.action_key, actions, self.embodiment)
+            cache[ep] = (
+                np.asarray(state, dtype=np.float32),
+                np.asarray(actions, dtype=np.float32),
+                np.asarray(d["action_is_pad"], dtype=bool),
+            )
+        return cache[ep]
 
     def __len__(self) -> int:
         return len(self.episode_of)
