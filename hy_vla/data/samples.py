@@ -225,21 +225,32 @@ class SampleBuilder:
         return self.source.num_frames * (s_model + c.horizon * (a_model + 1)) * 4
 
     def _episode_arrays(self, ep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Normalized model state (T, S'), actions (T, H, A) and action_is_pad (T, H) of one episode (cached)."""
+        """Model state (T, S'), actions (T, H, A) (normalized, by the same transforms as one sample) and
+        action_is_pad (T, H) of one episode (cached)."""
         cache = self._lowdim
         assert cache is not None, "the per-episode arrays are off for this source (LOWDIM_CACHE_BYTES)"
         if ep not in cache:
-            c, d = self.config, self.episode_lowdim(ep)
-            state, actions = torch.from_numpy(d[c.state_key]), torch.from_numpy(d[c.action_key])
-            if self.norm_stats is not None:
-                state = self.norm_stats.normalize(c.state_key, state, self.embodiment)
-                actions = self.norm_stats.normalize(c.action_key, actions, self.embodiment)
+            state, future, pad = self._episode_chunks(ep)
             cache[ep] = (
-                np.asarray(state, dtype=np.float32),
-                np.asarray(actions, dtype=np.float32),
-                np.asarray(d["action_is_pad"], dtype=bool),
+                np.asarray(self.transforms.state_to_model(state), dtype=np.float32),
+                np.asarray(self.transforms.actions_to_model(state, future), dtype=np.float32),
+                pad,
             )
         return cache[ep]
+
+    def _episode_chunks(self, ep: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        """One episode's recorded state (T, S), the recorded actions of every frame's chunk (T, H, D) and
+        action_is_pad (T, H)."""
+        c = self.config
+        length = self.source.episode(ep).length
+        state = np.asarray(self.source.column(c.state_key, ep), dtype=np.float32).reshape(length, -1)
+        acts = np.asarray(self.source.column(c.action_key, ep), dtype=np.float32).reshape(length, -1)
+        idx, pad = zip(
+            *(future_indices(t, c.horizon, c.action_stride, length, offset=c.action_offset) for t in range(length)),
+            strict=True,
+        )
+        idx, pad = np.stack(idx), np.stack(pad)  # (T, H)
+        return torch.from_numpy(state), torch.from_numpy(acts[idx]), pad
 
     def __len__(self) -> int:
         return len(self.episode_of)
@@ -307,16 +318,9 @@ class SampleBuilder:
         stats."""
         c = self.config
         length = self.source.episode(ep).length
-        state = np.asarray(self.source.column(c.state_key, ep), dtype=np.float32).reshape(length, -1)
-        acts = np.asarray(self.source.column(c.action_key, ep), dtype=np.float32).reshape(length, -1)
-        idx, pad = zip(
-            *(future_indices(t, c.horizon, c.action_stride, length, offset=c.action_offset) for t in range(length)),
-            strict=True,
-        )
-        idx, pad = np.stack(idx), np.stack(pad)  # (T, H)
-        future = torch.from_numpy(acts[idx])  # (T, H, D)
-        encoded = self.representation.encode(torch.from_numpy(state), future)  # (T, H, A)
-        model_state = np.asarray(self.representation.state_to_model(torch.from_numpy(state)), dtype=np.float32)
+        state, future, pad = self._episode_chunks(ep)
+        encoded = self.representation.encode(state, future)  # (T, H, A)
+        model_state = np.asarray(self.representation.state_to_model(state), dtype=np.float32)
         out = {c.state_key: model_state, c.action_key: np.asarray(encoded, dtype=np.float32), "action_is_pad": pad}
         for column in self.lowdim_keys[2:]:  # the extra columns
             out[column] = np.asarray(self.source.column(column, ep), np.float32).reshape(length, -1)
