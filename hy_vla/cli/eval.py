@@ -93,6 +93,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_stride_mode(parser)
     parser.add_argument("--base-seed", type=int, default=0, help="episode i uses seed base_seed + i")
     parser.add_argument("--n-action-steps", type=int, default=None, help="actions executed per chunk (default: all)")
+    parser.add_argument(
+        "--temporal-ensemble",
+        type=float,
+        nargs="?",
+        const=0.01,
+        default=None,
+        metavar="M",
+        help="--checkpoint only: ACT's temporal ensembling, a query every control step and the mean of every chunk's "
+        "action for it, weights exp(-M * i) oldest first (M defaults to ACT's 0.01; default: off, chunks executed "
+        "as --n-action-steps says)",
+    )
     parser.add_argument("--videos", type=int, default=0, help="save videos of the first N episodes of each task")
     parser.add_argument("--video-camera", default=None, help="camera for videos (default: the first camera)")
     parser.add_argument(
@@ -121,6 +132,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--predict-mode applies to --checkpoint only")
     if args.stride_mode != "hold" and not args.checkpoint:
         raise ValueError("--stride-mode applies to --checkpoint only")
+    if args.temporal_ensemble is not None:
+        if not args.checkpoint:
+            raise ValueError("--temporal-ensemble applies to --checkpoint only")
+        if args.n_action_steps is not None or getattr(args, "async_exec", False):
+            raise ValueError("--temporal-ensemble executes one action per query: drop --n-action-steps and --async")
+        if not args.temporal_ensemble >= 0:
+            raise ValueError(f"--temporal-ensemble M must be >= 0, got {args.temporal_ensemble}")
     tasks = resolve_tasks(args.env, args.tasks)
     if args.checkpoint:
         from hy_vla.training.checkpointing import resolve_checkpoint
@@ -153,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
             "remote": args.remote,
             "predict_mode": args.predict_mode,
             "stride_mode": args.stride_mode,
+            "temporal_ensemble": args.temporal_ensemble,
         },
     )
     if args.remote:
@@ -166,7 +185,11 @@ def run(args: argparse.Namespace) -> int:
         factory = ScriptedExpertFactory(args.env)
     else:
         factory = CheckpointFactory(
-            args.checkpoint, args.device, predict_mode=args.predict_mode, stride_mode=args.stride_mode
+            args.checkpoint,
+            args.device,
+            predict_mode=args.predict_mode,
+            stride_mode=args.stride_mode,
+            temporal_ensemble=args.temporal_ensemble,
         )
     from hy_vla.runtime.sim_async import async_factory
 

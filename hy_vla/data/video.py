@@ -20,11 +20,11 @@ seeking again only when the next wanted frame is further ahead than a few GOPs.
 
 Our own DataLoader workers start from a fork server (`hy_vla.data.loader.worker_context`) and
 receive caches pickled empty. Forked children (a DataLoader built with torch's default fork start)
-must never free a PyAV object made by the parent: its scaler and decoder own thread pools that do not exist in the child, and freeing
-them waits forever on the pool's condition variable (or crashes). Two paths lead there: a cache
-dropping the parent's containers (see `VideoCache`) and the cyclic garbage collector sweeping
-up the parent's garbage; the fork hook below freezes everything the child inherits, so the
-collector only ever frees objects the child made itself.
+must never free a PyAV object made by the parent: its scaler and decoder own thread pools that do
+not exist in the child, and freeing them waits forever on the pool's condition variable (or
+crashes). Two paths lead there: a cache dropping the parent's containers (see `VideoCache`) and the
+cyclic garbage collector sweeping up the parent's garbage; the fork hook below freezes everything
+the child inherits, so the collector only ever frees objects the child made itself.
 """
 
 from __future__ import annotations

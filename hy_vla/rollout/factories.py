@@ -33,6 +33,7 @@ class CheckpointFactory:
     device: str = "cpu"
     predict_mode: str | None = None  # HybridVLA checkpoints: "diff" | "ar" | "diff+ar" instead of the trained one
     stride_mode: str = "hold"  # action_stride > 1: hold each prediction or interpolate (hy_vla.actions.strided)
+    temporal_ensemble: float | None = None  # m of ACT's temporal ensembling (query every step); None: off
     _policy: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -43,6 +44,10 @@ class CheckpointFactory:
             self._policy = load_checkpoint_policy(
                 self.checkpoint, self.device, predict_mode=self.predict_mode, stride_mode=self.stride_mode
             )
+            if self.temporal_ensemble is not None:
+                from hy_vla.policy.temporal_ensemble import TemporalEnsemble
+
+                self._policy = TemporalEnsemble.around(self._policy, self.temporal_ensemble)
         return self._policy
 
 

@@ -304,6 +304,16 @@ def test_aloha_demo_end_to_end_tiny(tmp_path):
     cfg = HyVLAConfig.from_pretrained(ckpt)
     assert (cfg.embodiment, cfg.state_dim, cfg.action_dim) == ("aloha_eef", 20, 20)  # rot6d state, delta chunks
     assert (tmp_path / "demo" / "videos" / "transfer-cube_ep0.mp4").is_file()
+    # The same checkpoint under ACT's temporal ensembling: a query every control step, quaternion poses averaged.
+    from hy_vla.cli.main import main
+
+    te_out = tmp_path / "te"
+    te_args = ["eval", "--env", "aloha-eef", "--tasks", "transfer-cube", "--checkpoint", ckpt, "--out", str(te_out)]
+    assert main([*te_args, "--episodes", "1", "--image-size", "32", "--max-steps", "12", "--temporal-ensemble"]) == 0
+    te = json.loads((te_out / "report.json").read_text())
+    assert te["config"]["extra"]["temporal_ensemble"] == 0.01
+    assert [(e["length"], e["policy_calls"]) for e in te["tasks"]["transfer-cube"]["episodes"]] == [(12, 12)]
+    assert main([*te_args, "--n-action-steps", "4", "--temporal-ensemble"]) == 2  # one action per query
     with pytest.raises(ValueError, match="top_head"):
         recipe_from_args(_demo_args("--env", "aloha", "--cameras", "topview"))
 
