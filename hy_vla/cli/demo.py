@@ -66,6 +66,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help=f"worker processes for collection/evaluation (default: {d.workers})")
     p.add_argument("--data", help="dataset directory to reuse or create (default: OUT/data)")
     p.add_argument(
+        "--temporal-ensemble",
+        type=float,
+        nargs="?",
+        const=0.01,
+        default=None,
+        metavar="M",
+        help="evaluate with ACT's temporal ensembling (a query every control step; weights exp(-M i), M defaults to "
+        "0.01): more success on ALOHA at 10000 steps for ~7x the evaluation time (default: off)",
+    )
+    p.add_argument(
         "--preset",
         help=f"what to train: a preset = model + training settings (default: {d.preset}; aloha {a.preset}; libero "
         f"{lib.preset}; "
@@ -97,6 +107,7 @@ def recipe_from_args(args: argparse.Namespace) -> DemoRecipe:
         "workers": args.workers,
         "preset": args.preset,
         "steps": args.steps,
+        "temporal_ensemble": getattr(args, "temporal_ensemble", None),
         "overrides": type_overrides(parse_overrides(args.overrides)) or None,
     }
     if args.preset:

@@ -82,12 +82,12 @@ def eval_episode_s(
     recipe: DemoRecipe, rates: MachineRates, every_frame: bool, success: float = EXPECTED_SUCCESS
 ) -> float:
     """Expected seconds of one evaluation episode at a success rate: a reset, physics every step, a policy query
-    every `n_action_steps`, a render per query (every step when the policy keeps a frame history)."""
+    every `actions_per_query`, a render per query (every step when the policy keeps a frame history)."""
     caps = recipe.episode_caps().values()
     cap = sum(caps) / len(caps)
     length = success * min(cap, rates.expert_length * POLICY_LENGTH_RATIO)
     length += (1 - success) * cap
-    queries = math.ceil(length / recipe.n_action_steps)
+    queries = math.ceil(length / recipe.actions_per_query)
     renders = length if every_frame else queries
     return rates.reset_s + length * rates.sim_step_s + renders * rates.render_s + queries * rates.infer_s
 

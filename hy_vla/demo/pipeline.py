@@ -218,7 +218,7 @@ def evaluate(recipe: DemoRecipe, ckpt: Path, out: Path, extra: dict[str, Any]) -
         extra=extra,
     )
     log(f"evaluating {ckpt} on {len(recipe.tasks)} tasks x {recipe.eval_episodes} episodes")
-    return Evaluator(cfg).run(CheckpointFactory(str(ckpt)))
+    return Evaluator(cfg).run(CheckpointFactory(str(ckpt), temporal_ensemble=recipe.temporal_ensemble))
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -41,6 +41,10 @@ class DemoRecipe:
     # evaluation
     eval_episodes: int = 50
     n_action_steps: int = 8  # execute this many actions of each chunk, then re-plan
+    # ACT's temporal ensembling instead (m of its weights; a query every control step, `n_action_steps` unused).
+    # Off by default: on ALOHA at 10000 steps it won 29 episodes and lost 7 of 200 (bench/RESULTS.md) for ~7x the
+    # evaluation time; not measured at the default step counts.
+    temporal_ensemble: float | None = None
     # Meta-World's experts finish in 50-120 steps; failures stop here. None: each task's customary cap, for
     # suites that define one (LIBERO's standard protocol: spatial 220, object 280, goal 300, libero_10 520).
     max_steps: int | None = 200
@@ -66,6 +70,13 @@ class DemoRecipe:
             raise ValueError(f"demo recipe: minutes must be > 0, got {self.minutes}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"demo recipe: steps must be >= 1, got {self.steps}")
+        if self.temporal_ensemble is not None and not self.temporal_ensemble >= 0:
+            raise ValueError(f"demo recipe: temporal_ensemble must be >= 0, got {self.temporal_ensemble}")
+
+    @property
+    def actions_per_query(self) -> int:
+        """Control steps executed per policy query in evaluation (1 under temporal ensembling)."""
+        return 1 if self.temporal_ensemble is not None else self.n_action_steps
 
     def run_overrides(self) -> dict[str, Any]:
         """What `resolve_run` applies on top of the preset: the recipe's cameras, then `overrides`."""

@@ -48,6 +48,11 @@ def test_time_estimate_arithmetic():
     assert history.eval_min == pytest.approx((50 * (127.2 * 0.002 + 127.2 * 0.04 + 16 * 0.05) / 2 + 20) / 60)
     budget = estimate_time(r.replace(steps=None, minutes=12.0), RATES, steps=None, have_data=True, every_frame=False)
     assert budget.train_min == pytest.approx(12 + 10 / 60)
+    # temporal ensembling queries and renders every control step: 128 queries of the 127.2-step episode
+    te = estimate_time(r.replace(temporal_ensemble=0.01), RATES, steps=1000, have_data=True, every_frame=False)
+    assert te.eval_min == pytest.approx((50 * (127.2 * 0.002 + 128 * 0.04 + 128 * 0.05) / 2 + 20) / 60)
+    with pytest.raises(ValueError, match="temporal_ensemble must be >= 0"):
+        r.replace(temporal_ensemble=-1.0)
     # more workers than cores do not run more episodes at once; 0 workers run in-process
     assert parallel_workers(8, 2) == 2 and parallel_workers(0, 2) == 1 and parallel_workers(1, 4) == 1
 
@@ -297,6 +302,7 @@ def test_aloha_demo_end_to_end_tiny(tmp_path):
     r = r.replace(render_size=32, max_steps=30, n_action_steps=4, videos=1)
     report = run_demo(r, tmp_path / "demo")
     assert report["tasks"]["transfer-cube"]["n"] == 2
+    assert all(e["policy_calls"] * 4 >= e["length"] for e in report["tasks"]["transfer-cube"]["episodes"])
     assert report["config"]["suite"] == "aloha-eef"
     from hy_vla.models.config import HyVLAConfig
 
@@ -314,6 +320,16 @@ def test_aloha_demo_end_to_end_tiny(tmp_path):
     assert te["config"]["extra"]["temporal_ensemble"] == 0.01
     assert [(e["length"], e["policy_calls"]) for e in te["tasks"]["transfer-cube"]["episodes"]] == [(12, 12)]
     assert main([*te_args, "--n-action-steps", "4", "--temporal-ensemble"]) == 2  # one action per query
+    # ... and the demo's own evaluation with `hy-vla demo --temporal-ensemble`
+    from pathlib import Path
+
+    from hy_vla.demo.pipeline import evaluate
+
+    args = _demo_args("--env", "aloha", "--temporal-ensemble")
+    assert recipe_from_args(args).temporal_ensemble == 0.01 and _demo_args("--env", "aloha").temporal_ensemble is None
+    te_recipe = r.replace(temporal_ensemble=args.temporal_ensemble, eval_episodes=1, max_steps=12, videos=0)
+    te_demo = evaluate(te_recipe, Path(ckpt), tmp_path / "te_demo", {})
+    assert [(e["length"], e["policy_calls"]) for e in te_demo["tasks"]["transfer-cube"]["episodes"]] == [(12, 12)]
     with pytest.raises(ValueError, match="top_head"):
         recipe_from_args(_demo_args("--env", "aloha", "--cameras", "topview"))
 
