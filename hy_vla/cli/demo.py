@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hy_vla.cli.temporal_ensemble_option import add_temporal_ensemble
 from hy_vla.demo.recipe import DEMO_ENVS, DemoRecipe, default_recipe
 
 # Cameras each demo's simulator renders, for checking --cameras before minutes of collection.
@@ -65,16 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=int, help=f"evaluation episodes per task (default: {d.eval_episodes})")
     p.add_argument("--workers", type=int, help=f"worker processes for collection/evaluation (default: {d.workers})")
     p.add_argument("--data", help="dataset directory to reuse or create (default: OUT/data)")
-    p.add_argument(
-        "--temporal-ensemble",
-        type=float,
-        nargs="?",
-        const=0.01,
-        default=None,
-        metavar="M",
-        help="evaluate with ACT's temporal ensembling (a query every control step; weights exp(-M i), M defaults to "
-        "0.01): more success on ALOHA at 10000 steps for ~7x the evaluation time (default: off)",
-    )
+    add_temporal_ensemble(p, "in the evaluation: more success on ALOHA at 10000 steps for ~7x its time (default: off)")
     p.add_argument(
         "--preset",
         help=f"what to train: a preset = model + training settings (default: {d.preset}; aloha {a.preset}; libero "

@@ -13,6 +13,7 @@ import os
 import sys
 
 from hy_vla.cli.stride_option import add_stride_mode
+from hy_vla.cli.temporal_ensemble_option import add_temporal_ensemble
 
 
 def parse_list(text: str | None) -> tuple[str, ...] | None:
@@ -93,17 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_stride_mode(parser)
     parser.add_argument("--base-seed", type=int, default=0, help="episode i uses seed base_seed + i")
     parser.add_argument("--n-action-steps", type=int, default=None, help="actions executed per chunk (default: all)")
-    parser.add_argument(
-        "--temporal-ensemble",
-        type=float,
-        nargs="?",
-        const=0.01,
-        default=None,
-        metavar="M",
-        help="--checkpoint only: ACT's temporal ensembling, a query every control step and the mean of every chunk's "
-        "action for it, weights exp(-M * i) oldest first (M defaults to ACT's 0.01; default: off, chunks executed "
-        "as --n-action-steps says)",
-    )
+    add_temporal_ensemble(parser, "--checkpoint only (default: off, chunks executed as --n-action-steps says)")
     parser.add_argument("--videos", type=int, default=0, help="save videos of the first N episodes of each task")
     parser.add_argument("--video-camera", default=None, help="camera for videos (default: the first camera)")
     parser.add_argument(
